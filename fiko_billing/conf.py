@@ -1,0 +1,311 @@
+"""The ``FIKO_BILLING`` settings object.
+
+Every value is looked up in this order: the ``FIKO_BILLING`` dict in the Django
+settings, then the environment variable named in ``ENV_FALLBACKS`` (the names of
+the original integration, so an existing ``.env`` keeps working), then the
+default below. The object is rebuilt whenever ``FIKO_BILLING`` changes, so
+``override_settings`` works in tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, cast
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+SETTING_NAME = "FIKO_BILLING"
+SUBSCRIBER_MODEL_SETTING = "FIKO_BILLING_SUBSCRIBER_MODEL"
+
+#: The Stripe API version this release is built and tested against. Webhook
+#: payloads and API responses are read in this shape; it is sent explicitly
+#: with every request instead of relying on the account's default version.
+PINNED_API_VERSION = "2026-10-28.endive"
+
+DEFAULTS: dict[str, Any] = {
+    "ENABLED": True,
+    "TEST_MODE": True,
+    "STRIPE_SECRET_KEY": "",
+    "STRIPE_PUBLISHABLE_KEY": "",
+    "STRIPE_WEBHOOK_SECRET": (),
+    "STRIPE_API_VERSION": PINNED_API_VERSION,
+    "STRIPE_API_BASE": "https://api.stripe.com",
+    "STRIPE_TIMEOUT": 30.0,
+    "STRIPE_MAX_NETWORK_RETRIES": 2,
+    "CURRENCY": "usd",
+    "SUCCESS_URL": "http://localhost:8000/billing/success/?session_id={CHECKOUT_SESSION_ID}",
+    "CANCEL_URL": "http://localhost:8000/billing/",
+    "PORTAL_RETURN_URL": "http://localhost:8000/billing/",
+    "SUBSCRIBER_RESOLVER": "fiko_billing.subscribers.resolve_request_user",
+    "WEBHOOK_TOLERANCE": 300,
+    "GRACE_PERIOD_DAYS": 3,
+    "TOKEN_ROLLOVER": False,
+    "WEBHOOK_PROCESSING": "sync",
+}
+
+#: Environment variables read when a key is absent from ``FIKO_BILLING``.
+ENV_FALLBACKS: dict[str, str] = {
+    "ENABLED": "STRIPE_ENABLED",
+    "TEST_MODE": "STRIPE_TEST_MODE",
+    "STRIPE_SECRET_KEY": "STRIPE_SECRET_KEY",
+    "STRIPE_PUBLISHABLE_KEY": "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_WEBHOOK_SECRET": "STRIPE_WEBHOOK_SECRET",
+    "CURRENCY": "STRIPE_CURRENCY",
+}
+
+#: Keys that hold a dotted path, imported on access.
+IMPORT_STRINGS = frozenset({"SUBSCRIBER_RESOLVER"})
+
+WEBHOOK_PROCESSING_MODES = ("sync", "task")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _env_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"The environment variable {name} must be true or false (1/0, yes/no, on/off), "
+        f"not {raw!r}."
+    )
+
+
+def _env_secrets(raw: str) -> tuple[str, ...]:
+    # A comma-separated list lets the environment carry two secrets while a
+    # webhook signing secret is being rotated.
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+_ENV_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "ENABLED": _env_bool,
+    "TEST_MODE": _env_bool,
+    "STRIPE_WEBHOOK_SECRET": lambda _name, raw: _env_secrets(raw),
+    "CURRENCY": lambda _name, raw: raw.strip().lower(),
+}
+
+
+class BillingSettings:
+    """Typed, validated access to ``FIKO_BILLING``.
+
+    Use the module-level ``billing_settings`` instance; it reloads itself when
+    the Django setting changes.
+    """
+
+    def __init__(self, user_settings: Mapping[str, Any] | None = None) -> None:
+        if user_settings is None:
+            user_settings = getattr(django_settings, SETTING_NAME, None) or {}
+        if not isinstance(user_settings, Mapping):
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME} must be a dict, not {type(user_settings).__name__}."
+            )
+        unknown = sorted(set(user_settings) - set(DEFAULTS))
+        if unknown:
+            names = ", ".join(f"{SETTING_NAME}[{key!r}]" for key in unknown)
+            raise ImproperlyConfigured(
+                f"Unknown setting {names}. Known keys: {', '.join(sorted(DEFAULTS))}."
+            )
+        self._user = dict(user_settings)
+        self._cache: dict[str, Any] = {}
+
+    def raw(self, key: str) -> Any:
+        """The configured value of ``key`` after env fallback, before coercion."""
+        if key not in DEFAULTS:
+            raise AttributeError(key)
+        if key in self._user:
+            return self._user[key]
+        env_name = ENV_FALLBACKS.get(key)
+        if env_name is not None and env_name in os.environ:
+            return _ENV_PARSERS.get(key, lambda _n, raw: raw)(env_name, os.environ[env_name])
+        return DEFAULTS[key]
+
+    def source(self, key: str) -> str:
+        """Where the value of ``key`` comes from, for error messages."""
+        if key in self._user:
+            return f"{SETTING_NAME}[{key!r}]"
+        env_name = ENV_FALLBACKS.get(key)
+        if env_name is not None and env_name in os.environ:
+            return f"the environment variable {env_name}"
+        return f"the default of {SETTING_NAME}[{key!r}]"
+
+    def _get(self, key: str) -> Any:
+        if key not in self._cache:
+            value = self.raw(key)
+            if key in IMPORT_STRINGS and isinstance(value, str):
+                try:
+                    value = import_string(value)
+                except ImportError as exc:
+                    raise ImproperlyConfigured(
+                        f"{SETTING_NAME}[{key!r}] is {value!r}, which cannot be imported: {exc}"
+                    ) from exc
+            self._cache[key] = value
+        return self._cache[key]
+
+    def _typed(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        value = self._get(key)
+        # bool is an int; a boolean where a number belongs is a mistake.
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _flat(kind)):
+            names = " or ".join(k.__name__ for k in _flat(kind))
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}[{key!r}] must be {names}, not {value!r} "
+                f"(from {self.source(key)})."
+            )
+        return value
+
+    @property
+    def ENABLED(self) -> bool:  # noqa: N802 - setting names are upper case
+        return bool(self._typed("ENABLED", bool))
+
+    @property
+    def TEST_MODE(self) -> bool:  # noqa: N802
+        return bool(self._typed("TEST_MODE", bool))
+
+    @property
+    def STRIPE_SECRET_KEY(self) -> str:  # noqa: N802
+        return str(self._typed("STRIPE_SECRET_KEY", str))
+
+    @property
+    def STRIPE_PUBLISHABLE_KEY(self) -> str:  # noqa: N802
+        return str(self._typed("STRIPE_PUBLISHABLE_KEY", str))
+
+    @property
+    def STRIPE_WEBHOOK_SECRET(self) -> tuple[str, ...]:  # noqa: N802
+        """Every signing secret currently accepted (several while rotating)."""
+        value = self._typed("STRIPE_WEBHOOK_SECRET", (str, list, tuple))
+        secrets = (value,) if isinstance(value, str) else tuple(value)
+        for secret in secrets:
+            if not isinstance(secret, str):
+                raise ImproperlyConfigured(
+                    f"{SETTING_NAME}['STRIPE_WEBHOOK_SECRET'] must be a string or a list of "
+                    f"strings (from {self.source('STRIPE_WEBHOOK_SECRET')})."
+                )
+        return tuple(s for s in secrets if s)
+
+    @property
+    def STRIPE_API_VERSION(self) -> str:  # noqa: N802
+        return str(self._typed("STRIPE_API_VERSION", str))
+
+    @property
+    def STRIPE_API_BASE(self) -> str:  # noqa: N802
+        return str(self._typed("STRIPE_API_BASE", str)).rstrip("/")
+
+    @property
+    def STRIPE_TIMEOUT(self) -> float:  # noqa: N802
+        return float(self._typed("STRIPE_TIMEOUT", (int, float)))
+
+    @property
+    def STRIPE_MAX_NETWORK_RETRIES(self) -> int:  # noqa: N802
+        return int(self._typed("STRIPE_MAX_NETWORK_RETRIES", int))
+
+    @property
+    def CURRENCY(self) -> str:  # noqa: N802
+        return str(self._typed("CURRENCY", str)).lower()
+
+    @property
+    def SUCCESS_URL(self) -> str:  # noqa: N802
+        return str(self._typed("SUCCESS_URL", str))
+
+    @property
+    def CANCEL_URL(self) -> str:  # noqa: N802
+        return str(self._typed("CANCEL_URL", str))
+
+    @property
+    def PORTAL_RETURN_URL(self) -> str:  # noqa: N802
+        return str(self._typed("PORTAL_RETURN_URL", str))
+
+    @property
+    def SUBSCRIBER_RESOLVER(self) -> Callable[[Any], Any]:  # noqa: N802
+        value = self._get("SUBSCRIBER_RESOLVER")
+        if not callable(value):
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['SUBSCRIBER_RESOLVER'] must be a callable or the dotted path "
+                f"of one, not {value!r}."
+            )
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def WEBHOOK_TOLERANCE(self) -> int:  # noqa: N802
+        value = int(self._typed("WEBHOOK_TOLERANCE", int))
+        if value <= 0:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['WEBHOOK_TOLERANCE'] must be a positive number of seconds."
+            )
+        return value
+
+    @property
+    def GRACE_PERIOD_DAYS(self) -> int:  # noqa: N802
+        value = int(self._typed("GRACE_PERIOD_DAYS", int))
+        if value < 0:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['GRACE_PERIOD_DAYS'] must be zero or more."
+            )
+        return value
+
+    @property
+    def TOKEN_ROLLOVER(self) -> bool:  # noqa: N802
+        return bool(self._typed("TOKEN_ROLLOVER", bool))
+
+    @property
+    def WEBHOOK_PROCESSING(self) -> Literal["sync", "task"]:  # noqa: N802
+        value = self._typed("WEBHOOK_PROCESSING", str)
+        if value not in WEBHOOK_PROCESSING_MODES:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['WEBHOOK_PROCESSING'] must be 'sync' or 'task', not {value!r}."
+            )
+        return value  # type: ignore[no-any-return]
+
+
+def _flat(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+class _LazyBillingSettings:
+    """Builds ``BillingSettings`` on first use and again after a settings change."""
+
+    _wrapped: BillingSettings | None = None
+
+    def _setup(self) -> BillingSettings:
+        if self._wrapped is None:
+            self._wrapped = BillingSettings()
+        return self._wrapped
+
+    def reload(self) -> None:
+        self._wrapped = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._setup(), name)
+
+
+_lazy_settings = _LazyBillingSettings()
+
+#: The settings of this app. Attribute access is typed as ``BillingSettings``.
+billing_settings = cast(BillingSettings, _lazy_settings)
+
+
+def reload_billing_settings() -> None:
+    """Forget the cached settings; the next access reads ``FIKO_BILLING`` again."""
+    _lazy_settings.reload()
+
+
+@receiver(setting_changed)
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        reload_billing_settings()
+
+
+def subscriber_model_label() -> str:
+    """``app_label.ModelName`` of the model that pays (``FIKO_BILLING_SUBSCRIBER_MODEL``)."""
+    label = getattr(django_settings, SUBSCRIBER_MODEL_SETTING, None) or django_settings.AUTH_USER_MODEL
+    if not isinstance(label, str) or label.count(".") != 1:
+        raise ImproperlyConfigured(
+            f"{SUBSCRIBER_MODEL_SETTING} must be of the form 'app_label.ModelName', not {label!r}."
+        )
+    return label

@@ -1,0 +1,46 @@
+"""Every error this package raises on purpose.
+
+Configuration mistakes raise Django's ``ImproperlyConfigured``; everything
+else derives from ``BillingError``. Classes also inherit the built-in a caller
+is likely to catch already (``ValueError`` for bad arguments).
+"""
+
+from __future__ import annotations
+
+
+class BillingError(Exception):
+    """Base class of the errors of fiko_billing."""
+
+    #: Stable machine-readable code, used in JSON error bodies.
+    code = "billing_error"
+
+
+class TokenError(BillingError):
+    """A token ledger operation could not be done."""
+
+    code = "token_error"
+
+
+class InsufficientTokens(TokenError):
+    """The subscriber's spendable balance is lower than the amount asked for."""
+
+    code = "insufficient_tokens"
+
+    def __init__(self, requested: int, available: int) -> None:
+        self.requested = requested
+        self.available = available
+        super().__init__(
+            f"Insufficient tokens: {requested} requested, {max(available, 0)} available."
+        )
+
+
+class ReferenceConflict(TokenError, ValueError):
+    """A reference was reused for a different operation (other kind or amount)."""
+
+    code = "reference_conflict"
+
+
+class ReservationClosed(TokenError):
+    """The reservation has already been settled or released."""
+
+    code = "reservation_closed"

@@ -1,0 +1,152 @@
+"""The local catalogue: subscription plans, token packages and their prices.
+
+The catalogue is defined here and pushed to Stripe by ``sync_stripe_products``;
+Stripe ids are stored back on the rows.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from model_utils.models import TimeStampedModel
+
+from fiko_billing.money import format_amount
+
+currency_validator = RegexValidator(
+    r"^[a-z]{3}$", _("Use a lower-case three-letter ISO 4217 currency code, such as 'usd'.")
+)
+
+
+class Interval(models.TextChoices):
+    MONTH = "month", _("Monthly")
+    YEAR = "year", _("Yearly")
+
+
+class CatalogueItem(TimeStampedModel):
+    """What plans and token packages share."""
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    active = models.BooleanField(
+        _("active"), default=True, help_text=_("Inactive items cannot be bought.")
+    )
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+    stripe_product_id = models.CharField(
+        _("Stripe product id"), max_length=255, unique=True, null=True, blank=True, editable=False
+    )
+
+    class Meta:
+        abstract = True
+        ordering = ("sort_order", "pk")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Plan(CatalogueItem):
+    """A subscription plan, billed every month or year, granting tokens each period."""
+
+    interval = models.CharField(
+        _("billing interval"), max_length=5, choices=Interval.choices, default=Interval.MONTH
+    )
+    tokens_per_period = models.PositiveIntegerField(
+        _("tokens per period"),
+        default=0,
+        help_text=_("Tokens granted each paid period; they expire at the period's end."),
+    )
+
+    class Meta(CatalogueItem.Meta):
+        verbose_name = _("subscription plan")
+        verbose_name_plural = _("subscription plans")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(interval__in=Interval.values), name="fiko_plan_interval_valid"
+            ),
+        ]
+
+
+class TokenPackage(CatalogueItem):
+    """A pack of prepaid tokens, bought once or on a recurring basis."""
+
+    tokens = models.PositiveIntegerField(_("tokens"), validators=[MinValueValidator(1)])
+    interval = models.CharField(
+        _("recurring interval"),
+        max_length=5,
+        choices=Interval.choices,
+        blank=True,
+        default="",
+        help_text=_("Leave empty for a one-time purchase."),
+    )
+
+    class Meta(CatalogueItem.Meta):
+        verbose_name = _("token package")
+        verbose_name_plural = _("token packages")
+        constraints = [
+            models.CheckConstraint(condition=Q(tokens__gte=1), name="fiko_package_tokens_positive"),
+            models.CheckConstraint(
+                condition=Q(interval="") | Q(interval__in=Interval.values),
+                name="fiko_package_interval_valid",
+            ),
+        ]
+
+    @property
+    def recurring(self) -> bool:
+        return bool(self.interval)
+
+
+class Price(TimeStampedModel):
+    """The price of one plan or token package in one currency, in minor units."""
+
+    plan = models.ForeignKey(
+        Plan, on_delete=models.CASCADE, related_name="prices", null=True, blank=True
+    )
+    package = models.ForeignKey(
+        TokenPackage, on_delete=models.CASCADE, related_name="prices", null=True, blank=True
+    )
+    currency = models.CharField(_("currency"), max_length=3, validators=[currency_validator])
+    unit_amount = models.PositiveIntegerField(
+        _("amount"), help_text=_("In the currency's minor unit: cents for USD, yen for JPY.")
+    )
+    active = models.BooleanField(_("active"), default=True)
+    stripe_price_id = models.CharField(
+        _("Stripe price id"), max_length=255, unique=True, null=True, blank=True, editable=False
+    )
+
+    class Meta:
+        verbose_name = _("price")
+        verbose_name_plural = _("prices")
+        ordering = ("currency", "pk")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(plan__isnull=False) & Q(package__isnull=True))
+                | (Q(plan__isnull=True) & Q(package__isnull=False)),
+                name="fiko_price_one_item",
+            ),
+            models.CheckConstraint(condition=Q(unit_amount__gte=0), name="fiko_price_amount_gte_0"),
+            models.UniqueConstraint(
+                fields=("plan", "currency"),
+                condition=Q(plan__isnull=False),
+                name="fiko_price_unique_plan_currency",
+            ),
+            models.UniqueConstraint(
+                fields=("package", "currency"),
+                condition=Q(package__isnull=False),
+                name="fiko_price_unique_package_currency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        item = self.plan or self.package
+        return f"{item}: {self.display}"
+
+    @property
+    def item(self) -> Plan | TokenPackage:
+        item = self.plan or self.package
+        assert item is not None  # noqa: S101 - guaranteed by fiko_price_one_item
+        return item
+
+    @property
+    def display(self) -> str:
+        return format_amount(self.unit_amount, self.currency)

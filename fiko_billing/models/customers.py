@@ -1,0 +1,36 @@
+"""The link between a subscriber and its Stripe customer."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from model_utils.models import TimeStampedModel
+
+from fiko_billing.conf import subscriber_model_label
+
+
+class Customer(TimeStampedModel):
+    """One per subscriber; created on the first checkout.
+
+    ``stripe_customer_id`` is cleared (not the row) when Stripe deletes the
+    customer, so payment history stays attached to the subscriber.
+    """
+
+    subscriber = models.OneToOneField(
+        subscriber_model_label(),
+        on_delete=models.CASCADE,
+        related_name="billing_customer",
+        verbose_name=_("subscriber"),
+    )
+    stripe_customer_id = models.CharField(
+        _("Stripe customer id"), max_length=255, unique=True, null=True, blank=True
+    )
+    livemode = models.BooleanField(_("live mode"), default=False)
+    deleted_at = models.DateTimeField(_("deleted in Stripe at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("billing customer")
+        verbose_name_plural = _("billing customers")
+
+    def __str__(self) -> str:
+        return self.stripe_customer_id or f"customer of {self.subscriber}"

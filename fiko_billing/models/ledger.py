@@ -1,0 +1,175 @@
+"""The token ledger's tables. Only ``fiko_billing.tokens`` writes them."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from fiko_billing.conf import subscriber_model_label
+
+
+class TokenAccount(models.Model):
+    """A subscriber's stored balance, always equal to the sum of its entries.
+
+    The row doubles as the lock that serialises every ledger write for one
+    subscriber.
+    """
+
+    subscriber = models.OneToOneField(
+        subscriber_model_label(),
+        on_delete=models.CASCADE,
+        related_name="token_account",
+        verbose_name=_("subscriber"),
+    )
+    balance = models.BigIntegerField(
+        _("balance"), default=0, help_text=_("Negative while a refund left a debt.")
+    )
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("token account")
+        verbose_name_plural = _("token accounts")
+
+    def __str__(self) -> str:
+        return f"{self.subscriber}: {self.balance} tokens"
+
+
+class EntryKind(models.TextChoices):
+    GRANT = "grant", _("Plan allowance")
+    PURCHASE = "purchase", _("Purchase")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+    CONSUME = "consume", _("Spent")
+    RESERVE = "reserve", _("Reserved")
+    RELEASE = "release", _("Released reservation")
+    EXPIRY = "expiry", _("Expired")
+    REFUND = "refund", _("Taken back after a refund")
+
+
+#: Kinds that add tokens and so are grants that later debits draw from.
+CREDIT_KINDS = frozenset({EntryKind.GRANT, EntryKind.PURCHASE, EntryKind.ADJUSTMENT})
+
+
+class TokenEntry(models.Model):
+    """One signed movement of tokens. Entries are never updated, except the
+    ``remaining`` counter of a credit, which tracks how much of it is unspent."""
+
+    account = models.ForeignKey(TokenAccount, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=12, choices=EntryKind.choices)
+    amount = models.BigIntegerField(_("amount"), help_text=_("Positive adds, negative takes."))
+    balance_after = models.BigIntegerField(_("balance after"))
+    reference = models.CharField(_("reference"), max_length=255, null=True, blank=True)
+    grant = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text=_("For expiries and refunds: the credit they act on."),
+    )
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    remaining = models.BigIntegerField(
+        _("remaining"), default=0, help_text=_("For credits: the part not yet spent or expired.")
+    )
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("token entry")
+        verbose_name_plural = _("token entries")
+        ordering = ("-created", "-pk")
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="fiko_entry_amount_nonzero"),
+            models.CheckConstraint(
+                condition=Q(kind__in=EntryKind.values), name="fiko_entry_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0)
+                & (Q(remaining=0) | (Q(amount__gt=0) & Q(remaining__lte=F("amount")))),
+                name="fiko_entry_remaining_within_amount",
+            ),
+            models.UniqueConstraint(
+                fields=("account", "reference"),
+                condition=Q(reference__isnull=False),
+                name="fiko_entry_unique_reference",
+            ),
+        ]
+        indexes = [
+            # Debits draw from live credits, earliest expiry first.
+            models.Index(
+                fields=("account", "expires_at"),
+                condition=Q(remaining__gt=0),
+                name="fiko_entry_live_credits",
+            ),
+            # Expiry sweep across all accounts.
+            models.Index(
+                fields=("expires_at",),
+                condition=Q(remaining__gt=0, expires_at__isnull=False),
+                name="fiko_entry_expiring",
+            ),
+            models.Index(fields=("account", "-created"), name="fiko_entry_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount:+d}"
+
+
+class ReservationStatus(models.TextChoices):
+    HELD = "held", _("Held")
+    SETTLED = "settled", _("Settled")
+    RELEASED = "released", _("Released")
+
+
+class TokenReservation(models.Model):
+    """Tokens held before an expensive operation, charged by ``settle``."""
+
+    account = models.ForeignKey(
+        TokenAccount, on_delete=models.CASCADE, related_name="reservations"
+    )
+    amount = models.BigIntegerField(_("amount held"))
+    settled_amount = models.BigIntegerField(_("amount charged"), null=True, blank=True)
+    status = models.CharField(
+        max_length=8, choices=ReservationStatus.choices, default=ReservationStatus.HELD
+    )
+    reference = models.CharField(_("reference"), max_length=255, null=True, blank=True)
+    entry = models.OneToOneField(
+        TokenEntry, on_delete=models.PROTECT, related_name="reservation"
+    )
+    description = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("token reservation")
+        verbose_name_plural = _("token reservations")
+        ordering = ("-created", "-pk")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="fiko_reservation_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=ReservationStatus.values),
+                name="fiko_reservation_status_valid",
+            ),
+            models.UniqueConstraint(
+                fields=("account", "reference"),
+                condition=Q(reference__isnull=False),
+                name="fiko_reservation_unique_reference",
+            ),
+        ]
+        indexes = [models.Index(fields=("status", "created"), name="fiko_reservation_status")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} tokens ({self.status})"
+
+
+class TokenAllocation(models.Model):
+    """Which credits a reservation drew from, so a release can put tokens back."""
+
+    debit = models.ForeignKey(TokenEntry, on_delete=models.CASCADE, related_name="allocations")
+    grant = models.ForeignKey(TokenEntry, on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="fiko_allocation_positive"),
+            models.UniqueConstraint(fields=("debit", "grant"), name="fiko_allocation_unique"),
+        ]

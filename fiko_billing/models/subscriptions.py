@@ -1,0 +1,123 @@
+"""Mirror of Stripe subscriptions."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from model_utils.models import TimeStampedModel
+
+from fiko_billing.conf import subscriber_model_label
+from fiko_billing.models.catalogue import Plan, Price, TokenPackage
+from fiko_billing.models.customers import Customer
+
+
+class SubscriptionStatus(models.TextChoices):
+    """Stripe's full set of subscription statuses."""
+
+    INCOMPLETE = "incomplete", _("Incomplete")
+    INCOMPLETE_EXPIRED = "incomplete_expired", _("Incomplete, expired")
+    TRIALING = "trialing", _("Trialing")
+    ACTIVE = "active", _("Active")
+    PAST_DUE = "past_due", _("Past due")
+    CANCELED = "canceled", _("Canceled")
+    UNPAID = "unpaid", _("Unpaid")
+    PAUSED = "paused", _("Paused")
+
+
+#: Statuses in which the subscriber has the plan's benefits.
+ENTITLED_STATUSES = frozenset(
+    {SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE}
+)
+#: Statuses after which Stripe never changes the subscription again.
+TERMINAL_STATUSES = frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED})
+
+
+class SubscriptionQuerySet(models.QuerySet["Subscription"]):
+    def entitled(self) -> SubscriptionQuerySet:
+        return self.filter(status__in=ENTITLED_STATUSES)
+
+
+class Subscription(TimeStampedModel):
+    """A subscription to a plan (or to a recurring token package), as Stripe last told us."""
+
+    subscriber = models.ForeignKey(
+        subscriber_model_label(),
+        on_delete=models.CASCADE,
+        related_name="billing_subscriptions",
+        verbose_name=_("subscriber"),
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="subscriptions", null=True, blank=True
+    )
+    stripe_subscription_id = models.CharField(
+        _("Stripe subscription id"), max_length=255, unique=True
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="subscriptions", null=True, blank=True
+    )
+    package = models.ForeignKey(
+        TokenPackage,
+        on_delete=models.PROTECT,
+        related_name="subscriptions",
+        null=True,
+        blank=True,
+    )
+    price = models.ForeignKey(
+        Price, on_delete=models.PROTECT, related_name="subscriptions", null=True, blank=True
+    )
+    quantity = models.PositiveIntegerField(default=1)
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=SubscriptionStatus.choices,
+        default=SubscriptionStatus.INCOMPLETE,
+    )
+    current_period_start = models.DateTimeField(null=True, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    cancel_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    trial_end = models.DateTimeField(null=True, blank=True)
+    livemode = models.BooleanField(default=False)
+    stripe_state_at = models.DateTimeField(
+        _("Stripe state as of"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Creation time of the newest Stripe event this row reflects; older events are ignored."
+        ),
+    )
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        ordering = ("-created", "-pk")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=SubscriptionStatus.values),
+                name="fiko_subscription_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="fiko_subscription_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=~(Q(plan__isnull=False) & Q(package__isnull=False)),
+                name="fiko_subscription_one_item",
+            ),
+        ]
+        indexes = [
+            # check_subscription_status: entitled subscriptions whose period ended.
+            models.Index(fields=("status", "current_period_end"), name="fiko_sub_status_period"),
+            models.Index(fields=("subscriber", "status"), name="fiko_sub_subscriber_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_subscription_id} ({self.status})"
+
+    @property
+    def is_entitled(self) -> bool:
+        return self.status in ENTITLED_STATUSES

@@ -1,0 +1,61 @@
+"""Signals sent by fiko_billing.
+
+Every signal is sent after the database transaction that caused it commits
+(``transaction.on_commit``), so a receiver never sees state that is later
+rolled back, and a receiver's failure cannot undo billing state. Receivers
+get ``sender`` (the model class concerned) and the keyword arguments listed
+with each signal; accept ``**kwargs`` so new arguments do not break you.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import Signal
+
+#: Tokens were added to a subscriber's balance.
+#: Arguments: ``subscriber``, ``entry`` (the ``TokenEntry``), ``amount`` (int, > 0),
+#: ``balance`` (int, the stored balance after the credit).
+tokens_credited = Signal()
+
+#: Tokens were taken from a subscriber's balance (spent, reserved, expired,
+#: refunded or adjusted down).
+#: Arguments: ``subscriber``, ``entry`` (the ``TokenEntry``), ``amount`` (int, > 0),
+#: ``balance`` (int, the stored balance after the debit).
+tokens_debited = Signal()
+
+#: A subscription became active (first payment, or recovered from past_due/unpaid).
+#: Arguments: ``subscriber``, ``subscription``.
+subscription_activated = Signal()
+
+#: A mirrored subscription changed (status, plan, period or cancellation).
+#: Arguments: ``subscriber``, ``subscription``, ``changed`` (set of field names).
+subscription_updated = Signal()
+
+#: A subscription was set to cancel at the end of its period.
+#: Arguments: ``subscriber``, ``subscription``, ``cancel_at`` (datetime).
+subscription_cancellation_scheduled = Signal()
+
+#: A subscription ended (canceled, expired or deactivated by reconciliation).
+#: Arguments: ``subscriber``, ``subscription``, ``reason`` (str).
+subscription_deactivated = Signal()
+
+#: A payment succeeded. Arguments: ``subscriber``, ``payment``.
+payment_succeeded = Signal()
+
+#: A payment failed. Arguments: ``subscriber``, ``payment``, ``reason`` (str).
+payment_failed = Signal()
+
+#: A payment needs the customer's action (3D Secure).
+#: Arguments: ``subscriber``, ``payment``, ``hosted_invoice_url`` (str or None).
+payment_action_required = Signal()
+
+#: A stored webhook event finished processing (whatever the outcome).
+#: Arguments: ``event`` (the ``WebhookEvent``), ``outcome`` (str).
+webhook_event_processed = Signal()
+
+
+def send_on_commit(signal: Signal, sender: Any, **kwargs: Any) -> None:
+    """Send ``signal`` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: signal.send(sender=sender, **kwargs))

@@ -1,0 +1,589 @@
+"""The token ledger: the public API through which tokens are credited and spent.
+
+Rules this module keeps, on PostgreSQL and SQLite alike:
+
+* amounts are positive ``int`` (0, negatives, floats and bools raise ``ValueError``);
+* an operation repeated with the same ``reference`` returns the first result and
+  changes nothing (a different operation under a used reference raises
+  ``ReferenceConflict``);
+* debits draw from the credits that expire first;
+* the stored balance always equals the sum of the entries;
+* ``consume`` and ``reserve`` never take the balance below zero; only
+  ``revoke`` (a refund taking tokens back) may leave a debt, which blocks
+  spending until new credits cover it;
+* every write for one subscriber runs in one transaction holding that
+  subscriber's account row, so parallel requests never spend the same tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import BigIntegerField, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from fiko_billing import signals
+from fiko_billing.exceptions import (
+    InsufficientTokens,
+    ReferenceConflict,
+    ReservationClosed,
+)
+from fiko_billing.models import (
+    EntryKind,
+    ReservationStatus,
+    TokenAccount,
+    TokenAllocation,
+    TokenEntry,
+    TokenReservation,
+)
+
+__all__ = [
+    "InsufficientTokens",
+    "Reservation",
+    "adjust",
+    "balance",
+    "consume",
+    "credit",
+    "expire_due",
+    "release",
+    "reserve",
+    "revoke",
+    "settle",
+]
+
+logger = logging.getLogger("fiko_billing.tokens")
+
+CREDITABLE_KINDS = frozenset({EntryKind.GRANT, EntryKind.PURCHASE, EntryKind.ADJUSTMENT})
+REVOCABLE_KINDS = frozenset({EntryKind.REFUND, EntryKind.ADJUSTMENT})
+
+
+def _check_amount(amount: object, name: str = "amount") -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise ValueError(f"{name} must be a positive int, not {amount!r}")
+    if amount <= 0:
+        raise ValueError(f"{name} must be a positive int, not {amount}")
+    return amount
+
+
+def _check_reference(reference: object) -> str | None:
+    if reference is None:
+        return None
+    if not isinstance(reference, str) or not reference or len(reference) > 255:
+        raise ValueError("reference must be a non-empty str of at most 255 characters")
+    return reference
+
+
+def _pk(subscriber: Any) -> Any:
+    pk = getattr(subscriber, "pk", None)
+    if pk is None:
+        raise ValueError("subscriber must be a saved model instance")
+    return pk
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def balance(subscriber: Any, *, now: datetime | None = None) -> int:
+    """Spendable tokens of ``subscriber`` (negative while a debt is outstanding).
+
+    Credits past their expiry no longer count, even before ``expire_due`` has
+    written their expiry entries. One query.
+    """
+    now = now or timezone.now()
+    expired = (
+        TokenEntry.objects.filter(
+            account=OuterRef("pk"), remaining__gt=0, expires_at__lte=now
+        )
+        .values("account")
+        .annotate(total=Sum("remaining"))
+        .values("total")
+    )
+    row = (
+        TokenAccount.objects.filter(subscriber_id=_pk(subscriber))
+        .annotate(expired=Coalesce(Subquery(expired, output_field=BigIntegerField()), 0))
+        .values_list("balance", "expired")
+        .first()
+    )
+    if row is None:
+        return 0
+    stored, due = row
+    return int(stored) - int(due)
+
+
+# --------------------------------------------------------------------------- locking
+
+
+def _locked_account(subscriber_pk: Any) -> TokenAccount:
+    """The subscriber's account, created if needed, locked until the transaction ends.
+
+    On SQLite, ``SELECT ... FOR UPDATE`` does not exist and a reading
+    transaction that later writes can fail with "database is locked" instead
+    of waiting. Writing first takes SQLite's write lock at once (waiting up to
+    the connection's timeout), and on other databases it takes the row lock.
+    """
+    for _attempt in range(2):
+        touched = TokenAccount.objects.filter(subscriber_id=subscriber_pk).update(
+            updated=timezone.now()
+        )
+        if touched:
+            return TokenAccount.objects.get(subscriber_id=subscriber_pk)
+        try:
+            with transaction.atomic():
+                return TokenAccount.objects.create(subscriber_id=subscriber_pk)
+        except IntegrityError:
+            # Another transaction created it first; the loop now locks that row.
+            continue
+    raise RuntimeError("could not create or lock the token account")  # pragma: no cover
+
+
+def _existing(account: TokenAccount, reference: str | None) -> TokenEntry | None:
+    if reference is None:
+        return None
+    return TokenEntry.objects.filter(account=account, reference=reference).first()
+
+
+def _same_or_conflict(
+    entry: TokenEntry, *, kinds: Iterable[str], amount: int, reference: str
+) -> TokenEntry:
+    if entry.kind not in set(kinds) or entry.amount != amount:
+        raise ReferenceConflict(
+            f"reference {reference!r} was already used for {entry.kind} {entry.amount:+d}; "
+            f"use a new reference for a different operation"
+        )
+    return entry
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _expire_due_locked(account: TokenAccount, now: datetime) -> list[TokenEntry]:
+    due = list(
+        TokenEntry.objects.filter(account=account, remaining__gt=0, expires_at__lte=now).order_by(
+            "expires_at", "pk"
+        )
+    )
+    written = []
+    for grant in due:
+        account.balance -= grant.remaining
+        written.append(
+            TokenEntry(
+                account=account,
+                kind=EntryKind.EXPIRY,
+                amount=-grant.remaining,
+                balance_after=account.balance,
+                grant=grant,
+                reference=f"expiry:{grant.pk}",
+                description=f"Expiry of {grant.get_kind_display().lower()} #{grant.pk}",
+            )
+        )
+        grant.remaining = 0
+    if due:
+        TokenEntry.objects.bulk_update(due, ["remaining"])
+        written = TokenEntry.objects.bulk_create(written)
+        for entry in written:
+            _announce(entry, account)
+    return written
+
+
+def _draw(account: TokenAccount, amount: int, now: datetime) -> list[tuple[TokenEntry, int]]:
+    """Take ``amount`` from live credits, earliest expiry first (never-expiring last)."""
+    live = TokenEntry.objects.filter(account=account, remaining__gt=0).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    taken: list[tuple[TokenEntry, int]] = []
+    left = amount
+    for grant in live.order_by(F("expires_at").asc(nulls_last=True), "pk"):
+        part = min(grant.remaining, left)
+        grant.remaining -= part
+        taken.append((grant, part))
+        left -= part
+        if left == 0:
+            break
+    if taken:
+        TokenEntry.objects.bulk_update([g for g, _ in taken], ["remaining"])
+    return taken
+
+
+def _save_account(account: TokenAccount) -> None:
+    TokenAccount.objects.filter(pk=account.pk).update(
+        balance=account.balance, updated=timezone.now()
+    )
+
+
+def _announce(entry: TokenEntry, account: TokenAccount) -> None:
+    signal = signals.tokens_credited if entry.amount > 0 else signals.tokens_debited
+    subscriber_pk = account.subscriber_id  # type: ignore[attr-defined]
+    logger.info(
+        "tokens %s subscriber=%s amount=%d balance=%d kind=%s reference=%s",
+        "credited" if entry.amount > 0 else "debited",
+        subscriber_pk,
+        abs(entry.amount),
+        entry.balance_after,
+        entry.kind,
+        entry.reference or "-",
+    )
+
+    def send() -> None:
+        signal.send(
+            sender=TokenEntry,
+            subscriber=account.subscriber,
+            entry=entry,
+            amount=abs(entry.amount),
+            balance=entry.balance_after,
+        )
+
+    transaction.on_commit(send)
+
+
+def _debit_locked(
+    account: TokenAccount,
+    amount: int,
+    *,
+    kind: str,
+    reference: str | None,
+    description: str,
+    now: datetime,
+    allow_debt: bool,
+    from_grant: TokenEntry | None = None,
+) -> tuple[TokenEntry, list[tuple[TokenEntry, int]]]:
+    _expire_due_locked(account, now)
+    if not allow_debt and account.balance < amount:
+        raise InsufficientTokens(amount, account.balance)
+    taken: list[tuple[TokenEntry, int]] = []
+    left = amount
+    if from_grant is not None:
+        # Re-read: the expiry just above may have zeroed it.
+        from_grant.refresh_from_db(fields=["remaining"])
+        part = min(from_grant.remaining, left)
+        if part:
+            from_grant.remaining -= part
+            from_grant.save(update_fields=["remaining"])
+            taken.append((from_grant, part))
+            left -= part
+    # While the balance is not negative, live credits add up to it exactly.
+    elsewhere = account.balance - (amount - left)
+    if left and elsewhere > 0:
+        taken.extend(_draw(account, min(left, elsewhere), now))
+    account.balance -= amount
+    entry = TokenEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=-amount,
+        balance_after=account.balance,
+        reference=reference,
+        grant=from_grant,
+        description=description,
+    )
+    _save_account(account)
+    _announce(entry, account)
+    return entry, taken
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def credit(
+    subscriber: Any,
+    amount: int,
+    *,
+    kind: str,
+    reference: str | None,
+    expires_at: datetime | None = None,
+    description: str = "",
+) -> TokenEntry:
+    """Add ``amount`` tokens. ``kind`` is ``"grant"``, ``"purchase"`` or ``"adjustment"``.
+
+    ``reference`` (an invoice, checkout session or other unique id) makes the
+    credit idempotent; pass ``None`` only for credits that may legitimately
+    repeat. Tokens first pay off any debt.
+    """
+    amount = _check_amount(amount)
+    reference = _check_reference(reference)
+    if kind not in CREDITABLE_KINDS:
+        raise ValueError(f"kind must be one of {sorted(CREDITABLE_KINDS)}, not {kind!r}")
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now:
+        raise ValueError("expires_at is in the past")
+    with transaction.atomic():
+        account = _locked_account(_pk(subscriber))
+        existing = _existing(account, reference)
+        if existing is not None:
+            assert reference is not None  # noqa: S101
+            return _same_or_conflict(existing, kinds=[kind], amount=amount, reference=reference)
+        _expire_due_locked(account, now)
+        debt = max(0, -account.balance)
+        account.balance += amount
+        entry = TokenEntry.objects.create(
+            account=account,
+            kind=kind,
+            amount=amount,
+            balance_after=account.balance,
+            reference=reference,
+            expires_at=expires_at,
+            remaining=max(0, amount - debt),
+            description=description,
+        )
+        _save_account(account)
+        _announce(entry, account)
+    return entry
+
+
+def consume(
+    subscriber: Any, amount: int, *, reference: str | None = None, description: str = ""
+) -> TokenEntry:
+    """Spend ``amount`` tokens or raise ``InsufficientTokens`` without spending any."""
+    amount = _check_amount(amount)
+    reference = _check_reference(reference)
+    with transaction.atomic():
+        account = _locked_account(_pk(subscriber))
+        existing = _existing(account, reference)
+        if existing is not None:
+            assert reference is not None  # noqa: S101
+            return _same_or_conflict(
+                existing, kinds=[EntryKind.CONSUME], amount=-amount, reference=reference
+            )
+        entry, _taken = _debit_locked(
+            account,
+            amount,
+            kind=EntryKind.CONSUME,
+            reference=reference,
+            description=description,
+            now=timezone.now(),
+            allow_debt=False,
+        )
+    return entry
+
+
+def revoke(
+    subscriber: Any,
+    amount: int,
+    *,
+    reference: str | None,
+    kind: str = EntryKind.REFUND,
+    grant_reference: str | None = None,
+    description: str = "",
+) -> TokenEntry:
+    """Take ``amount`` tokens back even if that leaves a debt (a negative balance).
+
+    Used when money is returned: a refund takes back the refunded share of a
+    purchase, first from what is left of that purchase's credit (named by
+    ``grant_reference``), then from other credits, and records the rest as debt.
+    """
+    amount = _check_amount(amount)
+    checked_reference = _check_reference(reference)
+    if kind not in REVOCABLE_KINDS:
+        raise ValueError(f"kind must be one of {sorted(REVOCABLE_KINDS)}, not {kind!r}")
+    with transaction.atomic():
+        account = _locked_account(_pk(subscriber))
+        existing = _existing(account, checked_reference)
+        if existing is not None:
+            assert checked_reference is not None  # noqa: S101
+            return _same_or_conflict(
+                existing, kinds=[kind], amount=-amount, reference=checked_reference
+            )
+        grant = _existing(account, _check_reference(grant_reference))
+        entry, _taken = _debit_locked(
+            account,
+            amount,
+            kind=kind,
+            reference=checked_reference,
+            description=description,
+            now=timezone.now(),
+            allow_debt=True,
+            from_grant=grant,
+        )
+    return entry
+
+
+def adjust(
+    subscriber: Any, delta: int, *, reason: str, reference: str | None = None
+) -> TokenEntry:
+    """A manual correction: ``delta`` > 0 credits, < 0 takes back (a debt is allowed)."""
+    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+        raise ValueError(f"delta must be a non-zero int, not {delta!r}")
+    if not reason or not reason.strip():
+        raise ValueError("an adjustment needs a reason")
+    if delta > 0:
+        return credit(
+            subscriber, delta, kind=EntryKind.ADJUSTMENT, reference=reference, description=reason
+        )
+    return revoke(
+        subscriber,
+        -delta,
+        kind=EntryKind.ADJUSTMENT,
+        reference=reference,
+        description=reason,
+    )
+
+
+# --------------------------------------------------------------------------- reservations
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Tokens held by ``reserve``; call ``settle(actual)`` or ``release()`` exactly once."""
+
+    pk: int
+    subscriber: Any
+    amount: int
+    reference: str | None
+
+    def settle(self, actual: int) -> TokenReservation:
+        return settle(self, actual)
+
+    def release(self) -> TokenReservation:
+        return release(self)
+
+
+def reserve(
+    subscriber: Any, amount: int, *, reference: str | None = None, description: str = ""
+) -> Reservation:
+    """Hold ``amount`` tokens (they leave the spendable balance) until settled or released."""
+    amount = _check_amount(amount)
+    reference = _check_reference(reference)
+    with transaction.atomic():
+        account = _locked_account(_pk(subscriber))
+        if reference is not None:
+            held = TokenReservation.objects.filter(account=account, reference=reference).first()
+            if held is not None:
+                if held.amount != amount:
+                    raise ReferenceConflict(
+                        f"reference {reference!r} already reserved {held.amount} tokens"
+                    )
+                return Reservation(held.pk, subscriber, held.amount, reference)
+        entry, taken = _debit_locked(
+            account,
+            amount,
+            kind=EntryKind.RESERVE,
+            reference=None if reference is None else f"reserve:{reference}",
+            description=description,
+            now=timezone.now(),
+            allow_debt=False,
+        )
+        TokenAllocation.objects.bulk_create(
+            TokenAllocation(debit=entry, grant=grant, amount=part) for grant, part in taken
+        )
+        held = TokenReservation.objects.create(
+            account=account,
+            amount=amount,
+            reference=reference,
+            entry=entry,
+            description=description,
+        )
+    return Reservation(held.pk, subscriber, amount, reference)
+
+
+def _close(reservation: Reservation, actual: int) -> TokenReservation:
+    with transaction.atomic():
+        account = _locked_account(_pk(reservation.subscriber))
+        held = TokenReservation.objects.get(pk=reservation.pk, account=account)
+        if held.status != ReservationStatus.HELD:
+            if held.settled_amount == actual:
+                return held  # the same settle/release, repeated
+            raise ReservationClosed(f"reservation {held.pk} is already {held.status}")
+        now = timezone.now()
+        extra = actual - held.amount
+        if extra > 0:
+            _debit_locked(
+                account,
+                extra,
+                kind=EntryKind.CONSUME,
+                reference=f"reservation:{held.pk}:overage",
+                description=held.description or "Reservation overage",
+                now=now,
+                allow_debt=False,
+            )
+        elif extra < 0:
+            _put_back(account, held, -extra, now)
+        held.settled_amount = actual
+        held.status = ReservationStatus.RELEASED if actual == 0 else ReservationStatus.SETTLED
+        held.closed_at = now
+        held.save(update_fields=["settled_amount", "status", "closed_at"])
+    return held
+
+
+def _put_back(account: TokenAccount, held: TokenReservation, amount: int, now: datetime) -> None:
+    """Return ``amount`` of a reservation to the credits it came from, latest expiry first."""
+    # Tokens returned while a debt is outstanding pay the debt first.
+    to_grants = amount - min(amount, max(0, -account.balance))
+    allocations: Sequence[TokenAllocation] = list(
+        TokenAllocation.objects.filter(debit_id=held.entry_id)  # type: ignore[attr-defined]
+        .select_related("grant")
+        .order_by(F("grant__expires_at").desc(nulls_first=True), "-grant_id")
+    )
+    grants = []
+    for allocation in allocations:
+        if to_grants == 0:
+            break
+        part = min(allocation.amount, to_grants)
+        allocation.grant.remaining += part
+        grants.append(allocation.grant)
+        to_grants -= part
+    if grants:
+        TokenEntry.objects.bulk_update(grants, ["remaining"])
+    account.balance += amount
+    entry = TokenEntry.objects.create(
+        account=account,
+        kind=EntryKind.RELEASE,
+        amount=amount,
+        balance_after=account.balance,
+        reference=f"release:{held.pk}",
+        description=held.description or "Unused part of a reservation",
+    )
+    _announce(entry, account)
+    # A credit that expired while its tokens were held expires now.
+    _expire_due_locked(account, now)
+    _save_account(account)
+
+
+def settle(reservation: Reservation, actual: int) -> TokenReservation:
+    """Charge ``actual`` tokens for a reservation and return the rest.
+
+    ``actual`` may be 0 (nothing used), below the amount held (the rest goes
+    back) or above it (the difference is spent now, or ``InsufficientTokens``
+    is raised and the reservation stays held).
+    """
+    if isinstance(actual, bool) or not isinstance(actual, int) or actual < 0:
+        raise ValueError(f"actual must be an int of zero or more, not {actual!r}")
+    return _close(reservation, actual)
+
+
+def release(reservation: Reservation) -> TokenReservation:
+    """Give every held token back (the operation did not happen)."""
+    return _close(reservation, 0)
+
+
+# --------------------------------------------------------------------------- expiry
+
+
+def expire_due(*, now: datetime | None = None, subscriber: Any = None) -> int:
+    """Write the expiry entries of credits past their ``expires_at``; return tokens expired.
+
+    Safe to run at any time and from several processes: each account is
+    handled in its own short transaction under its lock.
+    """
+    now = now or timezone.now()
+    due = TokenEntry.objects.filter(remaining__gt=0, expires_at__lte=now)
+    if subscriber is not None:
+        due = due.filter(account__subscriber_id=_pk(subscriber))
+    subscriber_pks = list(
+        due.values_list("account__subscriber_id", flat=True).distinct().order_by()
+    )
+    total = 0
+    for subscriber_pk in subscriber_pks:
+        with transaction.atomic():
+            account = _locked_account(subscriber_pk)
+            written = _expire_due_locked(account, now)
+            if written:
+                _save_account(account)
+            total += sum(-entry.amount for entry in written)
+    if total:
+        logger.info("tokens expired total=%d accounts=%d", total, len(subscriber_pks))
+    return total
+
