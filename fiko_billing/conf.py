@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "GRACE_PERIOD_DAYS": 3,
     "TOKEN_ROLLOVER": False,
     "WEBHOOK_PROCESSING": "sync",
+    "ALLOW_PROMOTION_CODES": True,
+    "MAX_QUANTITY": 100,
+    "PRORATION_BEHAVIOR": "create_prorations",
+    "ALLOWED_REDIRECT_HOSTS": (),
 }
 
 #: Environment variables read when a key is absent from ``FIKO_BILLING``.
@@ -62,6 +66,7 @@ ENV_FALLBACKS: dict[str, str] = {
 IMPORT_STRINGS = frozenset({"SUBSCRIBER_RESOLVER"})
 
 WEBHOOK_PROCESSING_MODES = ("sync", "task")
+PRORATION_BEHAVIORS = ("create_prorations", "always_invoice", "none")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -261,6 +266,35 @@ class BillingSettings:
                 f"{SETTING_NAME}['WEBHOOK_PROCESSING'] must be 'sync' or 'task', not {value!r}."
             )
         return value  # type: ignore[no-any-return]
+
+
+    @property
+    def ALLOW_PROMOTION_CODES(self) -> bool:  # noqa: N802
+        return bool(self._typed("ALLOW_PROMOTION_CODES", bool))
+
+    @property
+    def MAX_QUANTITY(self) -> int:  # noqa: N802
+        """Upper bound of ``quantity`` when buying token packages."""
+        value = int(self._typed("MAX_QUANTITY", int))
+        if value < 1:
+            raise ImproperlyConfigured(f"{SETTING_NAME}['MAX_QUANTITY'] must be 1 or more.")
+        return value
+
+    @property
+    def PRORATION_BEHAVIOR(self) -> str:  # noqa: N802
+        value = self._typed("PRORATION_BEHAVIOR", str)
+        if value not in PRORATION_BEHAVIORS:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['PRORATION_BEHAVIOR'] must be one of "
+                f"{', '.join(PRORATION_BEHAVIORS)}, not {value!r}."
+            )
+        return str(value)
+
+    @property
+    def ALLOWED_REDIRECT_HOSTS(self) -> frozenset[str]:  # noqa: N802
+        """Hosts a client may name in a ``return_url``, besides those of our own URLs."""
+        value = self._typed("ALLOWED_REDIRECT_HOSTS", (list, tuple, set, frozenset))
+        return frozenset(str(host).lower() for host in value)
 
 
 def _flat(kind: type | tuple[type, ...]) -> tuple[type, ...]:

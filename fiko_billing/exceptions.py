@@ -44,3 +44,38 @@ class ReservationClosed(TokenError):
     """The reservation has already been settled or released."""
 
     code = "reservation_closed"
+
+
+class RequestError(BillingError):
+    """A client request that cannot be served; views answer it with ``status``."""
+
+    status = 400
+    code = "invalid_request"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, fields: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.fields = fields or {}
+
+
+class InvalidInput(RequestError):
+    status = 400
+    code = "invalid_input"
+
+
+class NotFound(RequestError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(RequestError):
+    status = 409
+    code = "conflict"
+
+
+class ServiceUnavailable(RequestError):
+    status = 503
+    code = "unavailable"

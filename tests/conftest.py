@@ -27,3 +27,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def stripe_stub(settings: Any) -> Any:
+    """The real SDK talks to a scripted local Stripe; unrouted requests fail the test."""
+    from tests.stripe_stub import StubServer
+
+    with StubServer() as stub:
+        settings.FIKO_BILLING = {
+            **settings.FIKO_BILLING,
+            "STRIPE_API_BASE": stub.url,
+            "STRIPE_MAX_NETWORK_RETRIES": 0,
+            "STRIPE_TIMEOUT": 5,
+        }
+        yield stub
+        assert not stub.unexpected, f"unexpected Stripe calls: {stub.unexpected}"

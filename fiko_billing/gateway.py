@@ -1,0 +1,306 @@
+"""The one module that talks to Stripe.
+
+Everything else calls ``get_gateway()`` and works with plain ``dict`` objects in
+the shape of the pinned API version, the same shape webhook payloads have.
+Configuration reaches the SDK through one ``StripeClient`` built from the
+settings (key, pinned API version, ``STRIPE_API_BASE``, timeout, network
+retries); no library global is touched, so tests and the emulator plug in by
+pointing ``STRIPE_API_BASE`` at a local server.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import stripe
+
+from fiko_billing.conf import billing_settings
+from fiko_billing.exceptions import BillingError
+
+logger = logging.getLogger("fiko_billing.stripe")
+
+StripeDict = dict[str, Any]
+
+
+class StripeGatewayError(BillingError):
+    """Stripe could not do what we asked. ``user_message`` is safe to show a customer."""
+
+    code = "stripe_error"
+    user_message = "The payment provider could not process the request. Please try again."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        stripe_code: str | None = None,
+        request_id: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.stripe_code = stripe_code
+        self.request_id = request_id
+        self.param = param
+
+
+class CardDeclined(StripeGatewayError):
+    code = "card_declined"
+
+    @property
+    def user_message(self) -> str:  # type: ignore[override]
+        # Stripe's card-error messages are written for the cardholder.
+        return str(self)
+
+
+class StripeInvalidRequest(StripeGatewayError):
+    code = "stripe_invalid_request"
+
+
+class StripeResourceMissing(StripeInvalidRequest):
+    """The id we sent is unknown to Stripe (deleted, or from the other mode)."""
+
+    code = "stripe_resource_missing"
+
+
+class StripeAuthenticationFailed(StripeGatewayError):
+    code = "stripe_authentication_failed"
+
+
+class StripeRateLimited(StripeGatewayError):
+    code = "stripe_rate_limited"
+    user_message = "The payment provider is busy. Please try again in a moment."
+
+
+class StripeUnavailable(StripeGatewayError):
+    """Connection failure, timeout or a 5xx from Stripe."""
+
+    code = "stripe_unavailable"
+
+
+class StripeDisabled(StripeGatewayError):
+    code = "billing_disabled"
+    user_message = "Billing is not enabled."
+
+
+def _translate(exc: stripe.StripeError) -> StripeGatewayError:
+    kwargs: dict[str, Any] = {
+        "http_status": exc.http_status,
+        "stripe_code": exc.code,
+        "request_id": exc.request_id,
+        "param": getattr(exc, "param", None),
+    }
+    message = exc.user_message or str(exc) or exc.__class__.__name__
+    if isinstance(exc, stripe.CardError):
+        return CardDeclined(message, **kwargs)
+    if isinstance(exc, stripe.RateLimitError):
+        return StripeRateLimited(message, **kwargs)
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        return StripeAuthenticationFailed(message, **kwargs)
+    if isinstance(exc, stripe.InvalidRequestError):
+        if exc.code == "resource_missing":
+            return StripeResourceMissing(message, **kwargs)
+        return StripeInvalidRequest(message, **kwargs)
+    return StripeUnavailable(message, **kwargs)
+
+
+def new_idempotency_key(prefix: str) -> str:
+    """A fresh key for a create that is never meant to be repeated by us."""
+    return f"fiko:{prefix}:{uuid.uuid4().hex}"
+
+
+class StripeGateway:
+    """Stripe's API as this package uses it: every call logged, every error translated."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_version: str,
+        api_base: str,
+        timeout: float,
+        max_network_retries: int,
+    ) -> None:
+        if not api_key:
+            raise StripeDisabled(
+                "FIKO_BILLING['STRIPE_SECRET_KEY'] is empty: Stripe cannot be called."
+            )
+        self.api_base = api_base
+        self._client = stripe.StripeClient(
+            api_key,
+            stripe_version=api_version,
+            base_addresses={"api": api_base},
+            max_network_retries=max_network_retries,
+            http_client=stripe.RequestsClient(timeout=timeout),
+        )
+
+    @classmethod
+    def from_settings(cls) -> StripeGateway:
+        if not billing_settings.ENABLED:
+            raise StripeDisabled("Stripe is not enabled: set FIKO_BILLING['ENABLED'] to True.")
+        return cls(
+            api_key=billing_settings.STRIPE_SECRET_KEY,
+            api_version=billing_settings.STRIPE_API_VERSION,
+            api_base=billing_settings.STRIPE_API_BASE,
+            timeout=billing_settings.STRIPE_TIMEOUT,
+            max_network_retries=billing_settings.STRIPE_MAX_NETWORK_RETRIES,
+        )
+
+    # ------------------------------------------------------------------ transport
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> StripeDict:
+        """One API call; returns the decoded JSON object or raises ``StripeGatewayError``."""
+        method = method.lower()
+        if method == "post" and idempotency_key is None and not path.endswith("/expire"):
+            raise ValueError(f"POST {path} needs an idempotency key")
+        call_params: dict[str, Any] = dict(params or {})
+        if idempotency_key is not None:
+            call_params["idempotency_key"] = idempotency_key
+        started = time.monotonic()
+        try:
+            response = self._client.raw_request(method, path, **call_params)
+        except stripe.StripeError as exc:
+            error = _translate(exc)
+            logger.warning(
+                "stripe %s %s failed status=%s code=%s request_id=%s duration_ms=%.1f: %s",
+                method.upper(),
+                path,
+                exc.http_status,
+                exc.code,
+                exc.request_id,
+                (time.monotonic() - started) * 1000,
+                error.__class__.__name__,
+            )
+            raise error from exc
+        logger.info(
+            "stripe %s %s status=%s request_id=%s duration_ms=%.1f",
+            method.upper(),
+            path,
+            response.code,
+            response.request_id,
+            (time.monotonic() - started) * 1000,
+        )
+        data = response.data
+        if not isinstance(data, dict):
+            raise StripeUnavailable(f"Stripe answered {path} with a non-object body")
+        return data
+
+    def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 100
+    ) -> Iterator[StripeDict]:
+        """Every object of a list endpoint, following ``starting_after`` pages."""
+        query: dict[str, Any] = {**(params or {}), "limit": page_size}
+        while True:
+            page = self.request("get", path, query)
+            items = page.get("data") or []
+            yield from items
+            if not page.get("has_more") or not items:
+                return
+            query["starting_after"] = items[-1]["id"]
+
+    # ------------------------------------------------------------------ customers
+
+    def create_customer(self, params: Mapping[str, Any], *, idempotency_key: str) -> StripeDict:
+        return self.request("post", "/v1/customers", params, idempotency_key=idempotency_key)
+
+    def retrieve_customer(self, customer_id: str) -> StripeDict:
+        return self.request("get", f"/v1/customers/{customer_id}")
+
+    # ------------------------------------------------------------------ checkout and portal
+
+    def create_checkout_session(
+        self, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> StripeDict:
+        return self.request(
+            "post", "/v1/checkout/sessions", params, idempotency_key=idempotency_key
+        )
+
+    def retrieve_checkout_session(self, session_id: str, *, expand: list[str]) -> StripeDict:
+        return self.request("get", f"/v1/checkout/sessions/{session_id}", {"expand": expand})
+
+    def create_portal_session(
+        self, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> StripeDict:
+        return self.request(
+            "post", "/v1/billing_portal/sessions", params, idempotency_key=idempotency_key
+        )
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def retrieve_subscription(self, subscription_id: str) -> StripeDict:
+        return self.request("get", f"/v1/subscriptions/{subscription_id}")
+
+    def update_subscription(
+        self, subscription_id: str, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> StripeDict:
+        return self.request(
+            "post", f"/v1/subscriptions/{subscription_id}", params, idempotency_key=idempotency_key
+        )
+
+    def cancel_subscription(self, subscription_id: str) -> StripeDict:
+        return self.request("delete", f"/v1/subscriptions/{subscription_id}")
+
+    # ------------------------------------------------------------------ catalogue
+
+    def create_product(self, params: Mapping[str, Any], *, idempotency_key: str) -> StripeDict:
+        return self.request("post", "/v1/products", params, idempotency_key=idempotency_key)
+
+    def update_product(
+        self, product_id: str, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> StripeDict:
+        return self.request(
+            "post", f"/v1/products/{product_id}", params, idempotency_key=idempotency_key
+        )
+
+    def retrieve_product(self, product_id: str) -> StripeDict:
+        return self.request("get", f"/v1/products/{product_id}")
+
+    def create_price(self, params: Mapping[str, Any], *, idempotency_key: str) -> StripeDict:
+        return self.request("post", "/v1/prices", params, idempotency_key=idempotency_key)
+
+    def update_price(
+        self, price_id: str, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> StripeDict:
+        return self.request("post", f"/v1/prices/{price_id}", params, idempotency_key=idempotency_key)
+
+    def retrieve_price(self, price_id: str) -> StripeDict:
+        return self.request("get", f"/v1/prices/{price_id}")
+
+    def list_prices(self, product_id: str) -> Iterator[StripeDict]:
+        """Every price of a product, active and archived, in as few calls as paging allows."""
+        return self.list_all("/v1/prices", {"product": product_id})
+
+
+_cached: tuple[tuple[Any, ...], StripeGateway] | None = None
+
+
+def get_gateway() -> StripeGateway:
+    """The gateway for the current settings (rebuilt when they change).
+
+    Raises ``StripeDisabled`` when billing is off or no secret key is set, and
+    ``ImproperlyConfigured`` for invalid settings.
+    """
+    global _cached
+    if not billing_settings.ENABLED:
+        raise StripeDisabled("Stripe is not enabled: set FIKO_BILLING['ENABLED'] to True.")
+    key = (
+        billing_settings.STRIPE_SECRET_KEY,
+        billing_settings.STRIPE_API_VERSION,
+        billing_settings.STRIPE_API_BASE,
+        billing_settings.STRIPE_TIMEOUT,
+        billing_settings.STRIPE_MAX_NETWORK_RETRIES,
+    )
+    if _cached is None or _cached[0] != key:
+        _cached = (key, StripeGateway.from_settings())
+    return _cached[1]

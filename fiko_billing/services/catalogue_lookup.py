@@ -1,0 +1,60 @@
+"""From Stripe ids back to our catalogue rows and subscribers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from fiko_billing.conf import subscriber_model_label
+from fiko_billing.models import Customer, Plan, Price, TokenPackage
+from fiko_billing.subscribers import get_subscriber_model
+
+
+def item_for(
+    *, price_id: str | None, product_id: str | None, metadata: dict[str, str] | None = None
+) -> tuple[Plan | TokenPackage | None, Price | None]:
+    """The plan or package a Stripe price belongs to.
+
+    A price replaced by ``sync_stripe_products`` is no longer stored, but its
+    product still is; metadata written at checkout is the last resort.
+    """
+    if price_id:
+        price = Price.objects.select_related("plan", "package").filter(
+            stripe_price_id=price_id
+        ).first()
+        if price is not None:
+            return price.item, price
+    if product_id:
+        plan = Plan.objects.filter(stripe_product_id=product_id).first()
+        if plan is not None:
+            return plan, None
+        package = TokenPackage.objects.filter(stripe_product_id=product_id).first()
+        if package is not None:
+            return package, None
+    reference = (metadata or {}).get("fiko_item", "")
+    kind, _, pk = reference.partition(":")
+    if pk.isdigit():
+        model: type[Plan] | type[TokenPackage] = Plan if kind == "plan" else TokenPackage
+        return model.objects.filter(pk=int(pk)).first(), None
+    return None, None
+
+
+def subscriber_for(*, customer_id: str | None, metadata: dict[str, str] | None = None) -> Any:
+    """The subscriber behind a Stripe customer id (or our metadata), or ``None``."""
+    if customer_id:
+        row = (
+            Customer.objects.select_related("subscriber")
+            .filter(stripe_customer_id=customer_id)
+            .first()
+        )
+        if row is not None:
+            return row.subscriber
+    meta = metadata or {}
+    pk = meta.get("fiko_subscriber")
+    if pk and meta.get("fiko_subscriber_model", subscriber_model_label()) == subscriber_model_label():
+        try:
+            return get_subscriber_model()._default_manager.filter(pk=pk).first()
+        except (ValueError, ValidationError):
+            return None  # metadata that is not one of our primary keys
+    return None

@@ -1,0 +1,58 @@
+"""Reading Stripe objects (plain dicts in the pinned API version's shape)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def ts(value: Any) -> datetime | None:
+    """A Stripe unix timestamp as an aware datetime."""
+    if value is None or value == "":
+        return None
+    return datetime.fromtimestamp(int(value), tz=UTC)
+
+
+def object_id(value: Any) -> str | None:
+    """The id of a field that is either an id or an expanded object."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        found = value.get("id")
+        return str(found) if found else None
+    return str(value)
+
+
+def expanded(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+def subscription_period(subscription: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """The current period; since 2025-03-31 it lives on each subscription item.
+
+    With several items the subscription's period spans them all.
+    """
+    items = (subscription.get("items") or {}).get("data") or []
+    starts = [i["current_period_start"] for i in items if i.get("current_period_start")]
+    ends = [i["current_period_end"] for i in items if i.get("current_period_end")]
+    # Payloads of versions before 2025-03-31 carry the period on the subscription.
+    start = min(starts) if starts else subscription.get("current_period_start")
+    end = max(ends) if ends else subscription.get("current_period_end")
+    return ts(start), ts(end)
+
+
+def first_item(subscription: dict[str, Any]) -> dict[str, Any] | None:
+    items = (subscription.get("items") or {}).get("data") or []
+    return items[0] if items else None
+
+
+def invoice_subscription_id(invoice: dict[str, Any]) -> str | None:
+    """Since 2025-03-31 an invoice's subscription sits under ``parent.subscription_details``."""
+    parent = invoice.get("parent") or {}
+    details = parent.get("subscription_details") or {}
+    found = object_id(details.get("subscription"))
+    return found or object_id(invoice.get("subscription"))
+
+
+def metadata(obj: dict[str, Any] | None) -> dict[str, str]:
+    return dict((obj or {}).get("metadata") or {})

@@ -1,0 +1,5 @@
+"""Helpers for tests, ours and those of projects that use fiko_billing.
+
+``fiko_billing.testing.payloads`` builds Stripe objects in the shape of the
+pinned API version, for stub servers and webhook tests.
+"""

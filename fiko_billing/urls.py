@@ -1,0 +1,29 @@
+"""Mount with ``path("billing/", include("fiko_billing.urls"))``; names live in ``fiko_billing:``."""
+
+from django.urls import path
+
+from fiko_billing import views
+
+app_name = "fiko_billing"
+
+urlpatterns = [
+    path("plans/", views.plans, name="plans"),
+    path("account/", views.account, name="account"),
+    path(
+        "stripe/checkout-session/",
+        views.create_checkout_session,
+        name="checkout-session",
+    ),
+    path(
+        "stripe/checkout-session/<str:session_id>/",
+        views.checkout_session_status,
+        name="checkout-session-status",
+    ),
+    path("stripe/customer-portal/", views.create_portal_session, name="customer-portal"),
+    path("subscription/cancel/", views.cancel_subscription, name="subscription-cancel"),
+    path("subscription/resume/", views.resume_subscription, name="subscription-resume"),
+    path("subscription/change/", views.change_subscription, name="subscription-change"),
+    path("tokens/transactions/", views.token_transactions, name="token-transactions"),
+    path("payments/", views.payments, name="payments"),
+    path("openapi.json", views.openapi, name="openapi"),
+]

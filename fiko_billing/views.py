@@ -1,0 +1,307 @@
+"""The JSON API. Views are thin: parse, call a service, shape the answer."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from fiko_billing import tokens
+from fiko_billing.api import (
+    bool_field,
+    choice_field,
+    endpoint,
+    int_field,
+    json_body,
+    query_int,
+    str_field,
+)
+from fiko_billing.conf import billing_settings
+from fiko_billing.exceptions import InvalidInput, NotFound
+from fiko_billing.gateway import get_gateway, new_idempotency_key
+from fiko_billing.models import Payment, Plan, Price, Subscription, TokenEntry, TokenPackage
+from fiko_billing.money import format_amount
+from fiko_billing.services import checkout, fulfilment, subscriptions
+from fiko_billing.services.customers import customer_of
+
+Answer = tuple[int, dict[str, Any]]
+MAX_PAGE_SIZE = 100
+
+
+def _price_json(price: Price) -> dict[str, Any]:
+    return {
+        "currency": price.currency,
+        "unit_amount": price.unit_amount,
+        "display": price.display,
+    }
+
+
+def _active_prices() -> Prefetch:
+    return Prefetch("prices", queryset=Price.objects.filter(active=True).order_by("currency"))
+
+
+@endpoint(methods=["GET"], statuses=[200], authenticated=False)
+def plans(request: HttpRequest, subscriber: Any) -> Answer:
+    """Active plans and token packages with their prices per currency."""
+    plan_rows = Plan.objects.filter(active=True).prefetch_related(_active_prices())
+    package_rows = TokenPackage.objects.filter(active=True).prefetch_related(_active_prices())
+    return 200, {
+        "currency": billing_settings.CURRENCY,
+        "plans": [
+            {
+                "id": plan.pk,
+                "plan_type": "full",
+                "name": plan.name,
+                "description": plan.description,
+                "interval": plan.interval,
+                "tokens_per_period": plan.tokens_per_period,
+                "prices": [_price_json(p) for p in plan.prices.all()],
+            }
+            for plan in plan_rows
+        ],
+        "token_packages": [
+            {
+                "id": package.pk,
+                "plan_type": "token",
+                "name": package.name,
+                "description": package.description,
+                "tokens": package.tokens,
+                "recurring": package.recurring,
+                "interval": package.interval or None,
+                "prices": [_price_json(p) for p in package.prices.all()],
+            }
+            for package in package_rows
+        ],
+    }
+
+
+def _subscription_json(row: Subscription | None) -> dict[str, Any]:
+    if row is None:
+        return {
+            "plan": None,
+            "status": "none",
+            "current_period_end": None,
+            "days_remaining": 0,
+            "cancel_at_period_end": False,
+            "period_allowance": 0,
+        }
+    end = row.current_period_end
+    days = max(0, math.ceil((end - timezone.now()).total_seconds() / 86400)) if end else 0
+    plan = row.plan
+    return {
+        "plan": None
+        if plan is None
+        else {"id": plan.pk, "name": plan.name, "interval": plan.interval},
+        "status": row.status,
+        "current_period_end": end.isoformat() if end else None,
+        "days_remaining": days,
+        "cancel_at_period_end": row.cancel_at_period_end or row.cancel_at is not None,
+        "period_allowance": (plan.tokens_per_period * row.quantity) if plan else 0,
+    }
+
+
+@endpoint(methods=["GET"], statuses=[200])
+def account(request: HttpRequest, subscriber: Any) -> Answer:
+    """The subscriber's plan, status, period, tokens and currency."""
+    row = subscriptions.current_subscription(subscriber)
+    currency = row.price.currency if row is not None and row.price else billing_settings.CURRENCY
+    return 200, {
+        **_subscription_json(row),
+        "token_balance": tokens.balance(subscriber),
+        "currency": currency,
+    }
+
+
+@endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
+def create_checkout_session(request: HttpRequest, subscriber: Any) -> Answer:
+    data = json_body(request)
+    plan_type = choice_field(data, "plan_type", ("full", "token"))
+    plan_id = int_field(data, "plan_id")
+    currency = str_field(data, "currency", max_length=3)
+    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
+        raise InvalidInput(
+            "'currency' must be a three-letter ISO 4217 code.",
+            fields={"currency": "Must be a three-letter code such as 'usd'."},
+        )
+    if plan_type == "full" and data.get("quantity") not in (None, 1):
+        raise InvalidInput(
+            "'quantity' applies to token packages only.",
+            fields={"quantity": "Plans are bought one at a time."},
+        )
+    quantity = int_field(
+        data, "quantity", required=False, default=1, maximum=billing_settings.MAX_QUANTITY
+    )
+    assert plan_id is not None and quantity is not None  # noqa: S101
+    started = checkout.start_checkout(
+        subscriber,
+        plan_type=plan_type,  # type: ignore[arg-type]
+        plan_id=plan_id,
+        currency=currency,
+        quantity=quantity,
+        gateway=get_gateway(),
+    )
+    return 200, {"id": started.session_id, "url": started.url}
+
+
+def _payment_json(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.pk,
+        "kind": payment.kind,
+        "status": payment.status,
+        "amount": payment.amount,
+        "amount_refunded": payment.amount_refunded,
+        "currency": payment.currency,
+        "display": format_amount(payment.amount, payment.currency),
+        "tokens": payment.tokens,
+        "quantity": payment.quantity,
+        "checkout_session_id": payment.stripe_checkout_session_id,
+        "hosted_invoice_url": payment.hosted_invoice_url or None,
+        "created": payment.created.isoformat(),
+        "fulfilled_at": payment.fulfilled_at.isoformat() if payment.fulfilled_at else None,
+    }
+
+
+@endpoint(methods=["GET"], statuses=[200, 404, 502])
+def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: str) -> Answer:
+    """Where a checkout stands; fulfils it if Stripe says it is paid and no webhook did yet."""
+    payment = Payment.objects.filter(
+        stripe_checkout_session_id=session_id, subscriber=subscriber
+    ).first()
+    if payment is None:
+        raise NotFound("No such checkout session.", code="checkout_session_not_found")
+    if payment.fulfilled_at is None and payment.status in ("pending", "requires_action"):
+        session = get_gateway().retrieve_checkout_session(
+            session_id, expand=["subscription", "invoice"]
+        )
+        payment = fulfilment.fulfil_checkout_session(session).payment or payment
+    return 200, {
+        "id": session_id,
+        "fulfilled": payment.fulfilled_at is not None,
+        "payment": _payment_json(payment),
+        "token_balance": tokens.balance(subscriber),
+    }
+
+
+def _allowed_hosts(request: HttpRequest) -> set[str]:
+    hosts = {request.get_host()}
+    for url in (billing_settings.PORTAL_RETURN_URL, billing_settings.SUCCESS_URL):
+        netloc = urlsplit(url).netloc
+        if netloc:
+            hosts.add(netloc)
+    return hosts | set(billing_settings.ALLOWED_REDIRECT_HOSTS)
+
+
+@endpoint(methods=["POST"], statuses=[200, 404, 502])
+def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
+    data = json_body(request)
+    return_url = str_field(data, "return_url") or billing_settings.PORTAL_RETURN_URL
+    if not url_has_allowed_host_and_scheme(
+        return_url,
+        allowed_hosts=_allowed_hosts(request),
+        require_https=not billing_settings.TEST_MODE,
+    ) or not urlsplit(return_url).netloc:
+        raise InvalidInput(
+            "'return_url' must be an absolute URL on an allowed host.",
+            code="return_url_not_allowed",
+            fields={"return_url": "This host is not allowed."},
+        )
+    customer = customer_of(subscriber)
+    if customer is None or customer.stripe_customer_id is None:
+        raise NotFound(
+            "There is no billing account yet: buy a plan or tokens first.", code="no_customer"
+        )
+    session = get_gateway().create_portal_session(
+        {"customer": customer.stripe_customer_id, "return_url": return_url},
+        idempotency_key=new_idempotency_key("portal"),
+    )
+    return 200, {"url": session["url"]}
+
+
+def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
+    row = Subscription.objects.select_related("plan", "price").get(pk=row.pk)
+    return 200, {
+        **_subscription_json(row),
+        "token_balance": tokens.balance(subscriber),
+        "currency": row.price.currency if row.price else billing_settings.CURRENCY,
+    }
+
+
+@endpoint(methods=["POST"], statuses=[200, 404, 502])
+def cancel_subscription(request: HttpRequest, subscriber: Any) -> Answer:
+    data = json_body(request)
+    immediately = bool_field(data, "immediately")
+    row = subscriptions.cancel(subscriber, immediately=immediately, gateway=get_gateway())
+    return _subscription_answer(subscriber, row)
+
+
+@endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
+def resume_subscription(request: HttpRequest, subscriber: Any) -> Answer:
+    json_body(request)
+    row = subscriptions.resume(subscriber, gateway=get_gateway())
+    return _subscription_answer(subscriber, row)
+
+
+@endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
+def change_subscription(request: HttpRequest, subscriber: Any) -> Answer:
+    data = json_body(request)
+    plan_id = int_field(data, "plan_id")
+    assert plan_id is not None  # noqa: S101
+    row = subscriptions.change_plan(subscriber, plan_id=plan_id, gateway=get_gateway())
+    return _subscription_answer(subscriber, row)
+
+
+def _page(request: HttpRequest, queryset: QuerySet[Any]) -> tuple[list[Any], dict[str, Any]]:
+    page = query_int(request, "page", default=1, maximum=10**6)
+    size = query_int(request, "page_size", default=20, maximum=MAX_PAGE_SIZE)
+    start = (page - 1) * size
+    rows = list(queryset[start : start + size + 1])
+    has_next = len(rows) > size
+    return rows[:size], {
+        "page": page,
+        "page_size": size,
+        "next_page": page + 1 if has_next else None,
+        "previous_page": page - 1 if page > 1 else None,
+    }
+
+
+@endpoint(methods=["GET"], statuses=[200])
+def token_transactions(request: HttpRequest, subscriber: Any) -> Answer:
+    rows, meta = _page(
+        request, TokenEntry.objects.filter(account__subscriber=subscriber).order_by("-created", "-pk")
+    )
+    return 200, {
+        **meta,
+        "results": [
+            {
+                "id": entry.pk,
+                "kind": entry.kind,
+                "amount": entry.amount,
+                "balance_after": entry.balance_after,
+                "description": entry.description,
+                "reference": entry.reference,
+                "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
+                "created": entry.created.isoformat(),
+            }
+            for entry in rows
+        ],
+    }
+
+
+@endpoint(methods=["GET"], statuses=[200])
+def payments(request: HttpRequest, subscriber: Any) -> Answer:
+    rows, meta = _page(request, Payment.objects.filter(subscriber=subscriber).order_by("-created", "-pk"))
+    return 200, {**meta, "results": [_payment_json(p) for p in rows]}
+
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+
+
+def openapi(request: HttpRequest) -> HttpResponse:
+    """The OpenAPI 3 document of this API."""
+    return HttpResponse(OPENAPI_PATH.read_bytes(), content_type="application/json")

@@ -1,0 +1,149 @@
+"""A scripted Stripe API on a local port, for running the real SDK in tests.
+
+Tests declare the answers (``stub.on("POST", "/v1/customers", body)``); the
+server records every request with its decoded form parameters, so a test
+asserts exactly what our gateway sent. A request with no declared answer
+gets a 400 and is listed in ``unexpected``; the fixture fails the test then.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from fiko_billing.testing import payloads
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+
+
+Answer = tuple[int, dict[str, Any]] | dict[str, Any]
+Responder = Callable[[Recorded], Answer]
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    responder: Responder
+    times: int | None
+    calls: int = 0
+
+
+@dataclass
+class StripeStub:
+    url: str = ""
+    routes: list[Route] = field(default_factory=list)
+    requests: list[Recorded] = field(default_factory=list)
+    unexpected: list[Recorded] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on(
+        self,
+        method: str,
+        path: str,
+        answer: Answer | Responder,
+        *,
+        status: int = 200,
+        times: int | None = None,
+    ) -> Route:
+        """Answer ``method path`` (a regex, anchored) with a body, ``(status, body)`` or a callable."""
+        if callable(answer):
+            responder = answer
+        elif isinstance(answer, tuple):
+            responder = lambda _r, a=answer: a  # noqa: E731
+        else:
+            responder = lambda _r, a=answer, s=status: (s, a)  # noqa: E731
+        route = Route(method.upper(), re.compile(f"^{path}$"), responder, times)
+        with self.lock:
+            # Newest first, so a test can override a default answer.
+            self.routes.insert(0, route)
+        return route
+
+    def calls(self, method: str, path: str) -> list[Recorded]:
+        pattern = re.compile(f"^{path}$")
+        return [r for r in self.requests if r.method == method.upper() and pattern.match(r.path)]
+
+    def writes(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method in ("POST", "DELETE")]
+
+    def answer(self, recorded: Recorded) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.requests.append(recorded)
+            for route in self.routes:
+                if route.method != recorded.method or not route.pattern.match(recorded.path):
+                    continue
+                if route.times is not None and route.calls >= route.times:
+                    continue
+                route.calls += 1
+                break
+            else:
+                self.unexpected.append(recorded)
+                return 400, payloads.error(
+                    f"stub: no answer for {recorded.method} {recorded.path}", code="stub_unrouted"
+                )
+        result = route.responder(recorded)
+        return result if isinstance(result, tuple) else (200, result)
+
+
+def _handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            params = dict(parse_qsl(parts.query, keep_blank_values=True))
+            params.update(parse_qsl(body, keep_blank_values=True))
+            recorded = Recorded(
+                method=self.command,
+                path=parts.path,
+                params=params,
+                headers={k.lower(): v for k, v in self.headers.items()},
+            )
+            status, answer = stub.answer(recorded)
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Request-Id", f"req_stub{len(stub.requests):06d}")
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    return Handler
+
+
+class StubServer:
+    def __init__(self) -> None:
+        self.stub = StripeStub()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.stub))
+        self.httpd.daemon_threads = True
+        self.stub.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> StripeStub:
+        self.thread.start()
+        return self.stub
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
