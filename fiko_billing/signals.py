@@ -51,6 +51,10 @@ payment_failed = Signal()
 #: Arguments: ``subscriber``, ``payment``, ``hosted_invoice_url`` (str or None).
 payment_action_required = Signal()
 
+#: A customer disputed a payment (a chargeback was opened).
+#: Arguments: ``subscriber``, ``payment``, ``dispute_id`` (str), ``reason`` (str or None).
+payment_disputed = Signal()
+
 #: A stored webhook event finished processing (whatever the outcome).
 #: Arguments: ``event`` (the ``WebhookEvent``), ``outcome`` (str).
 webhook_event_processed = Signal()

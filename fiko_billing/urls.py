@@ -3,6 +3,7 @@
 from django.urls import path
 
 from fiko_billing import views
+from fiko_billing.webhooks.views import stripe_webhook
 
 app_name = "fiko_billing"
 
@@ -19,6 +20,7 @@ urlpatterns = [
         views.checkout_session_status,
         name="checkout-session-status",
     ),
+    path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("stripe/customer-portal/", views.create_portal_session, name="customer-portal"),
     path("subscription/cancel/", views.cancel_subscription, name="subscription-cancel"),
     path("subscription/resume/", views.resume_subscription, name="subscription-resume"),

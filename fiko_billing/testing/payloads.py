@@ -395,3 +395,79 @@ def list_of(items: list[dict[str, Any]], *, url: str, has_more: bool = False) ->
 
 
 API_VERSION = PINNED_API_VERSION
+
+
+def event(
+    event_type: str,
+    obj: dict[str, Any],
+    *,
+    created: int | None = None,
+    previous_attributes: dict[str, Any] | None = None,
+    api_version: str = PINNED_API_VERSION,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A Stripe event wrapping a snapshot of ``obj``."""
+    data: dict[str, Any] = {"object": obj}
+    if previous_attributes is not None:
+        data["previous_attributes"] = previous_attributes
+    body: dict[str, Any] = {
+        "id": overrides.pop("id", None) or stripe_id("evt"),
+        "object": "event",
+        "api_version": api_version,
+        "created": _now() if created is None else created,
+        "data": data,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
+    body.update(overrides)
+    return body
+
+
+def charge(
+    *,
+    amount: int,
+    payment_intent: str | None = None,
+    amount_refunded: int = 0,
+    currency: str = "usd",
+    **overrides: Any,
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "id": overrides.pop("id", None) or stripe_id("ch"),
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": amount_refunded,
+        "captured": True,
+        "created": _now(),
+        "currency": currency,
+        "customer": None,
+        "disputed": False,
+        "livemode": False,
+        "metadata": {},
+        "paid": True,
+        "payment_intent": payment_intent,
+        "refunded": amount_refunded >= amount,
+        "status": "succeeded",
+    }
+    obj.update(overrides)
+    return obj
+
+
+def dispute(*, charge_id: str, amount: int, payment_intent: str | None = None, **overrides: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "id": overrides.pop("id", None) or stripe_id("dp"),
+        "object": "dispute",
+        "amount": amount,
+        "charge": charge_id,
+        "created": _now(),
+        "currency": "usd",
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": payment_intent,
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+    obj.update(overrides)
+    return obj

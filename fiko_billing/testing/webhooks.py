@@ -1,0 +1,40 @@
+"""Posting signed Stripe events to our webhook from Django's test client."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.test import Client
+from django.urls import reverse
+
+from fiko_billing.conf import billing_settings
+from fiko_billing.webhooks.signature import signature_header
+
+
+def signed_headers(body: bytes, *, secret: str | None = None, timestamp: int | None = None) -> dict[str, str]:
+    """The ``HTTP_STRIPE_SIGNATURE`` header Stripe would send with ``body``."""
+    if secret is None:
+        secret = billing_settings.STRIPE_WEBHOOK_SECRET[0]
+    ts = int(time.time()) if timestamp is None else timestamp
+    return {"HTTP_STRIPE_SIGNATURE": signature_header(body, secret, ts)}
+
+
+def post_event(
+    event: dict[str, Any],
+    *,
+    client: Client | None = None,
+    secret: str | None = None,
+    timestamp: int | None = None,
+    url: str | None = None,
+) -> Any:
+    """Sign ``event`` as Stripe does and POST it to the webhook; returns the response."""
+    client = client or Client(enforce_csrf_checks=True)
+    body = json.dumps(event).encode()
+    return client.post(
+        url or reverse("fiko_billing:stripe-webhook"),
+        data=body,
+        content_type="application/json",
+        **signed_headers(body, secret=secret, timestamp=timestamp),
+    )

@@ -1,0 +1,1 @@
+"""Stripe webhooks: verify, store once, process once, in any order."""

@@ -1,0 +1,21 @@
+"""``customer.subscription.*``: mirror status, plan, period and cancellation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fiko_billing.models import WebhookEvent
+from fiko_billing.services.subscriptions import mirror_subscription
+from fiko_billing.webhooks.registry import handles
+
+
+@handles(
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+    "customer.subscription.trial_will_end",
+)
+def subscription_changed(subscription: dict[str, Any], event: WebhookEvent) -> None:
+    mirror_subscription(subscription, state_at=event.stripe_created)

@@ -1,0 +1,60 @@
+"""``POST stripe/webhook/``: verify, store once, process (or enqueue), answer Stripe."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from fiko_billing.api import error_response
+from fiko_billing.conf import billing_settings
+from fiko_billing.webhooks.intake import EventShapeError, process_event, store_event
+from fiko_billing.webhooks.signature import WebhookSignatureError, verify
+
+logger = logging.getLogger("fiko_billing.webhooks")
+
+
+@csrf_exempt
+@require_POST
+@transaction.non_atomic_requests
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe retries anything but a 2xx, so: 400 for what is not a genuine event
+    (a retry cannot fix it), 500 when processing failed (a retry can)."""
+    secrets = billing_settings.STRIPE_WEBHOOK_SECRET
+    if not secrets:
+        logger.error("webhook received but FIKO_BILLING['STRIPE_WEBHOOK_SECRET'] is not set")
+        return error_response(
+            503, "webhook_secret_missing", "The webhook signing secret is not configured."
+        )
+    payload = request.body
+    try:
+        verify(
+            payload,
+            request.headers.get("Stripe-Signature"),
+            secrets,
+            tolerance=billing_settings.WEBHOOK_TOLERANCE,
+        )
+    except WebhookSignatureError as exc:
+        logger.warning("webhook rejected: %s", exc)
+        return error_response(400, "invalid_signature", str(exc))
+    try:
+        stored = store_event(json.loads(payload))
+    except (ValueError, UnicodeDecodeError) as exc:
+        code = "invalid_event" if isinstance(exc, EventShapeError) else "invalid_json"
+        logger.warning("webhook rejected: %s", exc)
+        return error_response(400, code, f"Not a Stripe event: {exc}")
+    event = stored.event
+    if billing_settings.WEBHOOK_PROCESSING == "task":
+        from fiko_billing.tasks import enqueue_event
+
+        if stored.created or event.status in ("pending", "failed"):
+            enqueue_event(event.pk)
+        return JsonResponse({"received": True, "outcome": "queued"})
+    outcome = process_event(event.pk)
+    if outcome == "failed":
+        return error_response(500, "processing_failed", "The event could not be processed.")
+    return JsonResponse({"received": True, "outcome": outcome})
