@@ -152,14 +152,14 @@ def int_field(
     if name not in data or data[name] is None:
         if required:
             raise InvalidInput(
-                f"'{name}' is required.", code="missing_field", fields={name: "This field is required."}
+                f"'{name}' is required.",
+                code="missing_field",
+                fields={name: "This field is required."},
             )
         return default
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(
-            f"'{name}' must be an integer.", fields={name: "Must be an integer."}
-        )
+        raise InvalidInput(f"'{name}' must be an integer.", fields={name: "Must be an integer."})
     if not minimum <= value <= maximum:
         raise InvalidInput(
             f"'{name}' must be between {minimum} and {maximum}.",
@@ -173,7 +173,9 @@ def choice_field(data: dict[str, Any], name: str, choices: Iterable[str]) -> str
     value = data.get(name)
     if value is None:
         raise InvalidInput(
-            f"'{name}' is required.", code="missing_field", fields={name: "This field is required."}
+            f"'{name}' is required.",
+            code="missing_field",
+            fields={name: "This field is required."},
         )
     if not isinstance(value, str) or value not in options:
         raise InvalidInput(

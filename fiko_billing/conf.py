@@ -166,23 +166,23 @@ class BillingSettings:
         return value
 
     @property
-    def ENABLED(self) -> bool:  # noqa: N802 - setting names are upper case
+    def ENABLED(self) -> bool:
         return bool(self._typed("ENABLED", bool))
 
     @property
-    def TEST_MODE(self) -> bool:  # noqa: N802
+    def TEST_MODE(self) -> bool:
         return bool(self._typed("TEST_MODE", bool))
 
     @property
-    def STRIPE_SECRET_KEY(self) -> str:  # noqa: N802
+    def STRIPE_SECRET_KEY(self) -> str:
         return str(self._typed("STRIPE_SECRET_KEY", str))
 
     @property
-    def STRIPE_PUBLISHABLE_KEY(self) -> str:  # noqa: N802
+    def STRIPE_PUBLISHABLE_KEY(self) -> str:
         return str(self._typed("STRIPE_PUBLISHABLE_KEY", str))
 
     @property
-    def STRIPE_WEBHOOK_SECRET(self) -> tuple[str, ...]:  # noqa: N802
+    def STRIPE_WEBHOOK_SECRET(self) -> tuple[str, ...]:
         """Every signing secret currently accepted (several while rotating)."""
         value = self._typed("STRIPE_WEBHOOK_SECRET", (str, list, tuple))
         secrets = (value,) if isinstance(value, str) else tuple(value)
@@ -195,39 +195,39 @@ class BillingSettings:
         return tuple(s for s in secrets if s)
 
     @property
-    def STRIPE_API_VERSION(self) -> str:  # noqa: N802
+    def STRIPE_API_VERSION(self) -> str:
         return str(self._typed("STRIPE_API_VERSION", str))
 
     @property
-    def STRIPE_API_BASE(self) -> str:  # noqa: N802
+    def STRIPE_API_BASE(self) -> str:
         return str(self._typed("STRIPE_API_BASE", str)).rstrip("/")
 
     @property
-    def STRIPE_TIMEOUT(self) -> float:  # noqa: N802
+    def STRIPE_TIMEOUT(self) -> float:
         return float(self._typed("STRIPE_TIMEOUT", (int, float)))
 
     @property
-    def STRIPE_MAX_NETWORK_RETRIES(self) -> int:  # noqa: N802
+    def STRIPE_MAX_NETWORK_RETRIES(self) -> int:
         return int(self._typed("STRIPE_MAX_NETWORK_RETRIES", int))
 
     @property
-    def CURRENCY(self) -> str:  # noqa: N802
+    def CURRENCY(self) -> str:
         return str(self._typed("CURRENCY", str)).lower()
 
     @property
-    def SUCCESS_URL(self) -> str:  # noqa: N802
+    def SUCCESS_URL(self) -> str:
         return str(self._typed("SUCCESS_URL", str))
 
     @property
-    def CANCEL_URL(self) -> str:  # noqa: N802
+    def CANCEL_URL(self) -> str:
         return str(self._typed("CANCEL_URL", str))
 
     @property
-    def PORTAL_RETURN_URL(self) -> str:  # noqa: N802
+    def PORTAL_RETURN_URL(self) -> str:
         return str(self._typed("PORTAL_RETURN_URL", str))
 
     @property
-    def SUBSCRIBER_RESOLVER(self) -> Callable[[Any], Any]:  # noqa: N802
+    def SUBSCRIBER_RESOLVER(self) -> Callable[[Any], Any]:
         value = self._get("SUBSCRIBER_RESOLVER")
         if not callable(value):
             raise ImproperlyConfigured(
@@ -237,7 +237,7 @@ class BillingSettings:
         return value  # type: ignore[no-any-return]
 
     @property
-    def WEBHOOK_TOLERANCE(self) -> int:  # noqa: N802
+    def WEBHOOK_TOLERANCE(self) -> int:
         value = int(self._typed("WEBHOOK_TOLERANCE", int))
         if value <= 0:
             raise ImproperlyConfigured(
@@ -246,7 +246,7 @@ class BillingSettings:
         return value
 
     @property
-    def GRACE_PERIOD_DAYS(self) -> int:  # noqa: N802
+    def GRACE_PERIOD_DAYS(self) -> int:
         value = int(self._typed("GRACE_PERIOD_DAYS", int))
         if value < 0:
             raise ImproperlyConfigured(
@@ -255,11 +255,11 @@ class BillingSettings:
         return value
 
     @property
-    def TOKEN_ROLLOVER(self) -> bool:  # noqa: N802
+    def TOKEN_ROLLOVER(self) -> bool:
         return bool(self._typed("TOKEN_ROLLOVER", bool))
 
     @property
-    def WEBHOOK_PROCESSING(self) -> Literal["sync", "task"]:  # noqa: N802
+    def WEBHOOK_PROCESSING(self) -> Literal["sync", "task"]:
         value = self._typed("WEBHOOK_PROCESSING", str)
         if value not in WEBHOOK_PROCESSING_MODES:
             raise ImproperlyConfigured(
@@ -269,11 +269,11 @@ class BillingSettings:
 
 
     @property
-    def ALLOW_PROMOTION_CODES(self) -> bool:  # noqa: N802
+    def ALLOW_PROMOTION_CODES(self) -> bool:
         return bool(self._typed("ALLOW_PROMOTION_CODES", bool))
 
     @property
-    def MAX_QUANTITY(self) -> int:  # noqa: N802
+    def MAX_QUANTITY(self) -> int:
         """Upper bound of ``quantity`` when buying token packages."""
         value = int(self._typed("MAX_QUANTITY", int))
         if value < 1:
@@ -281,7 +281,7 @@ class BillingSettings:
         return value
 
     @property
-    def PRORATION_BEHAVIOR(self) -> str:  # noqa: N802
+    def PRORATION_BEHAVIOR(self) -> str:
         value = self._typed("PRORATION_BEHAVIOR", str)
         if value not in PRORATION_BEHAVIORS:
             raise ImproperlyConfigured(
@@ -291,7 +291,7 @@ class BillingSettings:
         return str(value)
 
     @property
-    def ALLOWED_REDIRECT_HOSTS(self) -> frozenset[str]:  # noqa: N802
+    def ALLOWED_REDIRECT_HOSTS(self) -> frozenset[str]:
         """Hosts a client may name in a ``return_url``, besides those of our own URLs."""
         value = self._typed("ALLOWED_REDIRECT_HOSTS", (list, tuple, set, frozenset))
         return frozenset(str(host).lower() for host in value)

@@ -272,7 +272,9 @@ class StripeGateway:
     def update_price(
         self, price_id: str, params: Mapping[str, Any], *, idempotency_key: str
     ) -> StripeDict:
-        return self.request("post", f"/v1/prices/{price_id}", params, idempotency_key=idempotency_key)
+        return self.request(
+            "post", f"/v1/prices/{price_id}", params, idempotency_key=idempotency_key
+        )
 
     def retrieve_price(self, price_id: str) -> StripeDict:
         return self.request("get", f"/v1/prices/{price_id}")
@@ -280,6 +282,25 @@ class StripeGateway:
     def list_prices(self, product_id: str) -> Iterator[StripeDict]:
         """Every price of a product, active and archived, in as few calls as paging allows."""
         return self.list_all("/v1/prices", {"product": product_id})
+
+    # ------------------------------------------------------------------ webhook endpoints
+
+    def list_webhook_endpoints(self) -> Iterator[StripeDict]:
+        return self.list_all("/v1/webhook_endpoints")
+
+    def create_webhook_endpoint(
+        self, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> StripeDict:
+        return self.request(
+            "post", "/v1/webhook_endpoints", params, idempotency_key=idempotency_key
+        )
+
+    def update_webhook_endpoint(
+        self, endpoint_id: str, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> StripeDict:
+        return self.request(
+            "post", f"/v1/webhook_endpoints/{endpoint_id}", params, idempotency_key=idempotency_key
+        )
 
 
 _cached: tuple[tuple[Any, ...], StripeGateway] | None = None

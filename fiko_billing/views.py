@@ -137,7 +137,8 @@ def create_checkout_session(request: HttpRequest, subscriber: Any) -> Answer:
     quantity = int_field(
         data, "quantity", required=False, default=1, maximum=billing_settings.MAX_QUANTITY
     )
-    assert plan_id is not None and quantity is not None  # noqa: S101
+    assert plan_id is not None  # noqa: S101
+    assert quantity is not None  # noqa: S101
     started = checkout.start_checkout(
         subscriber,
         plan_type=plan_type,  # type: ignore[arg-type]
@@ -201,11 +202,14 @@ def _allowed_hosts(request: HttpRequest) -> set[str]:
 def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
     data = json_body(request)
     return_url = str_field(data, "return_url") or billing_settings.PORTAL_RETURN_URL
-    if not url_has_allowed_host_and_scheme(
-        return_url,
-        allowed_hosts=_allowed_hosts(request),
-        require_https=not billing_settings.TEST_MODE,
-    ) or not urlsplit(return_url).netloc:
+    if (
+        not url_has_allowed_host_and_scheme(
+            return_url,
+            allowed_hosts=_allowed_hosts(request),
+            require_https=not billing_settings.TEST_MODE,
+        )
+        or not urlsplit(return_url).netloc
+    ):
         raise InvalidInput(
             "'return_url' must be an absolute URL on an allowed host.",
             code="return_url_not_allowed",
@@ -273,7 +277,8 @@ def _page(request: HttpRequest, queryset: QuerySet[Any]) -> tuple[list[Any], dic
 @endpoint(methods=["GET"], statuses=[200])
 def token_transactions(request: HttpRequest, subscriber: Any) -> Answer:
     rows, meta = _page(
-        request, TokenEntry.objects.filter(account__subscriber=subscriber).order_by("-created", "-pk")
+        request,
+        TokenEntry.objects.filter(account__subscriber=subscriber).order_by("-created", "-pk"),
     )
     return 200, {
         **meta,
@@ -295,7 +300,9 @@ def token_transactions(request: HttpRequest, subscriber: Any) -> Answer:
 
 @endpoint(methods=["GET"], statuses=[200])
 def payments(request: HttpRequest, subscriber: Any) -> Answer:
-    rows, meta = _page(request, Payment.objects.filter(subscriber=subscriber).order_by("-created", "-pk"))
+    rows, meta = _page(
+        request, Payment.objects.filter(subscriber=subscriber).order_by("-created", "-pk")
+    )
     return 200, {**meta, "results": [_payment_json(p) for p in rows]}
 
 

@@ -8,6 +8,7 @@ not the user, as the subscriber.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import dj_database_url
@@ -45,6 +46,14 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "tests.urls"
+
+# Webhook processing as tasks runs on the database queue of django-tasks-db,
+# executed by its real worker (``db_worker``) in the async tests.
+if importlib.util.find_spec("django_tasks_db"):
+    INSTALLED_APPS.append("django_tasks_db")
+    if not importlib.util.find_spec("django.tasks"):
+        INSTALLED_APPS.append("django_tasks")
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 TEMPLATES = [
     {

@@ -58,7 +58,7 @@ class StripeStub:
         status: int = 200,
         times: int | None = None,
     ) -> Route:
-        """Answer ``method path`` (a regex, anchored) with a body, ``(status, body)`` or a callable."""
+        """Answer ``method path`` (an anchored regex) with a body, ``(status, body)`` or a callable."""
         if callable(answer):
             responder = answer
         elif isinstance(answer, tuple):
@@ -122,9 +122,9 @@ def _handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_DELETE = _serve  # noqa: N815
+        do_GET = do_POST = do_DELETE = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.urls import reverse
 
 from fiko_billing.conf import subscriber_model_label
 from fiko_billing.models import Customer, Payment, PaymentKind, PaymentStatus
@@ -22,7 +21,9 @@ URL = "/billing/stripe/checkout-session/"
 
 @pytest.fixture
 def plan_price(db):
-    return PlanPriceFactory(stripe_price_id="price_monthly_usd", unit_amount=500, plan__name="Monthly")
+    return PlanPriceFactory(
+        stripe_price_id="price_monthly_usd", unit_amount=500, plan__name="Monthly"
+    )
 
 
 @pytest.fixture
@@ -59,7 +60,10 @@ def test_seed_request_creates_a_subscription_checkout(user_client, stripe_stub, 
     response = post(user_client, {"plan_type": "full", "plan_id": plan_price.plan_id})
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"id": "cs_test_1", "url": "https://checkout.stripe.com/c/pay/cs_test_1"}
+    assert response.json() == {
+        "id": "cs_test_1",
+        "url": "https://checkout.stripe.com/c/pay/cs_test_1",
+    }
     customer_call, session_call = stripe_stub.requests
     expected_customer = {
         "email": user.email,
@@ -124,11 +128,17 @@ def header_resolver(request):
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header.startswith("Bearer sub-"):
         return None
-    return get_subscriber_model()._default_manager.filter(pk=header.removeprefix("Bearer sub-")).first()
+    return (
+        get_subscriber_model()
+        ._default_manager.filter(pk=header.removeprefix("Bearer sub-"))
+        .first()
+    )
 
 
 @pytest.mark.django_db
-def test_token_package_checkout_is_a_one_time_payment_with_quantity(user_client, stripe_stub, package_price):
+def test_token_package_checkout_is_a_one_time_payment_with_quantity(
+    user_client, stripe_stub, package_price
+):
     route_customer_and_session(stripe_stub)
     response = post(
         user_client, {"plan_type": "token", "plan_id": package_price.package_id, "quantity": 3}
@@ -147,7 +157,9 @@ def test_token_package_checkout_is_a_one_time_payment_with_quantity(user_client,
 def test_recurring_package_checkout_is_a_subscription(user_client, stripe_stub):
     price = PackagePriceFactory(stripe_price_id="price_rec", package__interval="month")
     route_customer_and_session(stripe_stub)
-    assert post(user_client, {"plan_type": "token", "plan_id": price.package_id}).status_code == 200
+    assert (
+        post(user_client, {"plan_type": "token", "plan_id": price.package_id}).status_code == 200
+    )
     assert stripe_stub.calls("POST", "/v1/checkout/sessions")[0].params["mode"] == "subscription"
 
 
@@ -164,7 +176,9 @@ def test_second_checkout_reuses_the_customer(user_client, stripe_stub, package_p
 
 @pytest.mark.django_db
 def test_currency_picks_the_price_and_must_be_offered(user_client, stripe_stub, package_price):
-    eur = PackagePriceFactory(package=package_price.package, currency="eur", stripe_price_id="price_eur")
+    eur = PackagePriceFactory(
+        package=package_price.package, currency="eur", stripe_price_id="price_eur"
+    )
     route_customer_and_session(stripe_stub)
     body = {"plan_type": "token", "plan_id": package_price.package_id, "currency": "EUR"}
     assert post(user_client, body).status_code == 200
@@ -242,7 +256,9 @@ BAD_BODIES = [
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("body", "code", "field"), BAD_BODIES)
-def test_bad_input_is_a_400_naming_the_field(user_client, stripe_stub, package_price, body, code, field):
+def test_bad_input_is_a_400_naming_the_field(
+    user_client, stripe_stub, package_price, body, code, field
+):
     response = user_client.post(URL, data=body, content_type="application/json")
     assert response.status_code == 400, response.content
     error = response.json()["error"]
@@ -257,7 +273,9 @@ def test_bad_input_is_a_400_naming_the_field(user_client, stripe_stub, package_p
 
 @pytest.mark.django_db
 def test_unknown_currency_code_is_a_400(user_client, stripe_stub, package_price):
-    response = post(user_client, {"plan_type": "token", "plan_id": package_price.package_id, "currency": "zzz"})
+    response = post(
+        user_client, {"plan_type": "token", "plan_id": package_price.package_id, "currency": "zzz"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unsupported_currency"
 
@@ -267,7 +285,10 @@ def test_unauthenticated_is_401_and_get_is_405(client, stripe_stub, package_pric
     response = post(client, {"plan_type": "token", "plan_id": package_price.package_id})
     assert response.status_code == 401
     assert response.json() == {
-        "error": {"code": "not_authenticated", "message": "Authentication credentials were not provided."}
+        "error": {
+            "code": "not_authenticated",
+            "message": "Authentication credentials were not provided.",
+        }
     }
     response = client.get(URL)
     assert response.status_code == 405
@@ -285,7 +306,9 @@ def test_billing_disabled_is_503(user_client, settings, package_price):
 @pytest.mark.django_db
 @pytest.mark.parametrize("failing", ["customer", "session"])
 @pytest.mark.parametrize("status", [400, 401, 429, 500])
-def test_stripe_failure_is_502_and_writes_no_payment(user_client, stripe_stub, package_price, failing, status):
+def test_stripe_failure_is_502_and_writes_no_payment(
+    user_client, stripe_stub, package_price, failing, status
+):
     route_customer_and_session(stripe_stub)
     path = "/v1/customers" if failing == "customer" else "/v1/checkout/sessions"
     stripe_stub.on("POST", path, payloads.error("boom", type="api_error"), status=status)
@@ -300,7 +323,9 @@ def test_stripe_failure_is_502_and_writes_no_payment(user_client, stripe_stub, p
 
 
 @pytest.mark.django_db
-def test_a_customer_stripe_no_longer_knows_is_replaced_once(user_client, stripe_stub, package_price, caplog):
+def test_a_customer_stripe_no_longer_knows_is_replaced_once(
+    user_client, stripe_stub, package_price, caplog
+):
     Customer.objects.create(subscriber=user_client.subscriber, stripe_customer_id="cus_gone")
     stripe_stub.on("POST", "/v1/customers", payloads.customer(id="cus_fresh"))
 
@@ -314,23 +339,33 @@ def test_a_customer_stripe_no_longer_knows_is_replaced_once(user_client, stripe_
     stripe_stub.on("POST", "/v1/checkout/sessions", session)
     response = post(user_client, {"plan_type": "token", "plan_id": package_price.package_id})
     assert response.status_code == 200, response.content
-    assert [r.params.get("customer") for r in stripe_stub.calls("POST", "/v1/checkout/sessions")] == [
+    assert [
+        r.params.get("customer") for r in stripe_stub.calls("POST", "/v1/checkout/sessions")
+    ] == [
         "cus_gone",
         "cus_fresh",
     ]
-    assert ":replaces:" not in stripe_stub.calls("POST", "/v1/customers")[0].headers["idempotency-key"]
+    assert (
+        ":replaces:"
+        not in stripe_stub.calls("POST", "/v1/customers")[0].headers["idempotency-key"]
+    )
     assert ":cus_gone:" in stripe_stub.calls("POST", "/v1/customers")[0].headers["idempotency-key"]
     assert Customer.objects.get().stripe_customer_id == "cus_fresh"
     assert "cus_gone" in caplog.text
 
 
 @pytest.mark.django_db
-def test_a_customer_of_the_other_mode_is_replaced_without_asking(user_client, stripe_stub, package_price):
+def test_a_customer_of_the_other_mode_is_replaced_without_asking(
+    user_client, stripe_stub, package_price
+):
     Customer.objects.create(
         subscriber=user_client.subscriber, stripe_customer_id="cus_live", livemode=True
     )
     route_customer_and_session(stripe_stub, customer_id="cus_test")
-    assert post(user_client, {"plan_type": "token", "plan_id": package_price.package_id}).status_code == 200
+    assert (
+        post(user_client, {"plan_type": "token", "plan_id": package_price.package_id}).status_code
+        == 200
+    )
     assert stripe_stub.calls("POST", "/v1/checkout/sessions")[0].params["customer"] == "cus_test"
 
 

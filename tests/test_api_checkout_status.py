@@ -7,7 +7,13 @@ import time
 import pytest
 
 from fiko_billing import tokens
-from fiko_billing.models import EntryKind, PaymentStatus, Subscription, SubscriptionStatus, TokenEntry
+from fiko_billing.models import (
+    EntryKind,
+    PaymentStatus,
+    Subscription,
+    SubscriptionStatus,
+    TokenEntry,
+)
 from fiko_billing.services.fulfilment import fulfil_checkout_session
 from fiko_billing.testing import payloads
 from tests.factories import (
@@ -137,7 +143,9 @@ def test_webhook_first_then_status_endpoint_finds_it_done(api, stripe_stub, pack
 @pytest.mark.django_db
 def test_subscription_checkout_mirrors_the_subscription_and_grants_the_period(api, stripe_stub):
     price = PlanPriceFactory(
-        stripe_price_id="price_monthly", plan__tokens_per_period=10_000, plan__stripe_product_id="prod_m"
+        stripe_price_id="price_monthly",
+        plan__tokens_per_period=10_000,
+        plan__stripe_product_id="prod_m",
     )
     PaymentFactory(
         subscriber=api.subscriber,

@@ -68,7 +68,7 @@ def test_concurrent_first_checkouts_create_one_customer(stripe_stub, settings, r
     assert statuses == [200] * THREADS
     assert len(created) == 1
     assert Customer.objects.get().stripe_customer_id == "cus_1"
-    assert set(
-        r.params["customer"] for r in stripe_stub.calls("POST", "/v1/checkout/sessions")
-    ) == {"cus_1"}
+    assert {r.params["customer"] for r in stripe_stub.calls("POST", "/v1/checkout/sessions")} == {
+        "cus_1"
+    }
     assert Payment.objects.count() == THREADS

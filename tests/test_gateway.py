@@ -43,9 +43,21 @@ def test_post_without_idempotency_key_is_refused(stripe_stub):
             ),
             gw.CardDeclined,
         ),
-        (400, payloads.error("Received unknown parameter: x", code="parameter_unknown"), gw.StripeInvalidRequest),
-        (404, payloads.error("No such customer: 'cus_x'", code="resource_missing", param="id"), gw.StripeResourceMissing),
-        (401, payloads.error("Invalid API Key provided: sk_test_****fiko"), gw.StripeAuthenticationFailed),
+        (
+            400,
+            payloads.error("Received unknown parameter: x", code="parameter_unknown"),
+            gw.StripeInvalidRequest,
+        ),
+        (
+            404,
+            payloads.error("No such customer: 'cus_x'", code="resource_missing", param="id"),
+            gw.StripeResourceMissing,
+        ),
+        (
+            401,
+            payloads.error("Invalid API Key provided: sk_test_****fiko"),
+            gw.StripeAuthenticationFailed,
+        ),
         (429, payloads.error("Too many requests", code="rate_limit"), gw.StripeRateLimited),
         (500, payloads.error("Something went wrong", type="api_error"), gw.StripeUnavailable),
     ],
@@ -56,7 +68,8 @@ def test_stripe_errors_map_to_our_exceptions(stripe_stub, status, body, expected
         gw.get_gateway().retrieve_customer("cus_x")
     assert type(info.value) is expected
     assert info.value.http_status == status
-    assert info.value.request_id and info.value.request_id.startswith("req_stub")
+    assert info.value.request_id is not None
+    assert info.value.request_id.startswith("req_stub")
 
 
 def test_connection_refused_is_unavailable(settings):
@@ -80,7 +93,9 @@ def test_every_call_is_logged_without_the_secret(stripe_stub, caplog):
     with caplog.at_level(logging.INFO, logger="fiko_billing.stripe"):
         gw.get_gateway().retrieve_customer("cus_1")
     (record,) = caplog.records
-    assert record.getMessage().startswith("stripe GET /v1/customers/cus_1 status=200 request_id=req_stub")
+    assert record.getMessage().startswith(
+        "stripe GET /v1/customers/cus_1 status=200 request_id=req_stub"
+    )
     assert "duration_ms=" in record.getMessage()
     assert "sk_test_fiko" not in caplog.text
 
@@ -95,6 +110,8 @@ def test_list_all_follows_pages(stripe_stub):
         return payloads.list_of(first, url="/v1/products", has_more=True)
 
     stripe_stub.on("GET", "/v1/products", answer)
-    ids = [p["id"] for p in gw.get_gateway().list_all("/v1/products", {"active": "true"}, page_size=2)]
+    ids = [
+        p["id"] for p in gw.get_gateway().list_all("/v1/products", {"active": "true"}, page_size=2)
+    ]
     assert ids == ["prod_0", "prod_1", "prod_2"]
     assert [r.params.get("starting_after") for r in stripe_stub.requests] == [None, "prod_1"]

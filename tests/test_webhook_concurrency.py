@@ -20,12 +20,20 @@ THREADS = 8
 @pytest.mark.django_db(transaction=True)
 def test_one_event_from_eight_threads_is_processed_once():
     customer = CustomerFactory(stripe_customer_id="cus_c")
-    PlanPriceFactory(stripe_price_id="price_c", plan__stripe_product_id="prod_c", plan__tokens_per_period=700)
-    stripe_price = payloads.price(id="price_c", product_id="prod_c", unit_amount=500, interval="month")
+    PlanPriceFactory(
+        stripe_price_id="price_c", plan__stripe_product_id="prod_c", plan__tokens_per_period=700
+    )
+    stripe_price = payloads.price(
+        id="price_c", product_id="prod_c", unit_amount=500, interval="month"
+    )
     now = int(time.time())
     invoice = payloads.invoice(
-        id="in_c", customer_id="cus_c", subscription_id="sub_c", price_obj=stripe_price,
-        period_start=now, period_end=now + 30 * 86400,
+        id="in_c",
+        customer_id="cus_c",
+        subscription_id="sub_c",
+        price_obj=stripe_price,
+        period_start=now,
+        period_end=now + 30 * 86400,
     )
     event = payloads.event("invoice.paid", invoice, id="evt_c")
     barrier = threading.Barrier(THREADS)

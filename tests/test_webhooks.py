@@ -46,7 +46,9 @@ class World:
         )
         self.t0 = int(time.time()) - 60
 
-    def subscription(self, *, at: int, status: str = "active", start: int | None = None, **kw: Any) -> dict[str, Any]:
+    def subscription(
+        self, *, at: int, status: str = "active", start: int | None = None, **kw: Any
+    ) -> dict[str, Any]:
         start = self.t0 if start is None else start
         return payloads.subscription(
             id="sub_w",
@@ -59,9 +61,13 @@ class World:
         )
 
     def sub_event(self, kind: str, *, at: int, **kw: Any) -> dict[str, Any]:
-        return payloads.event(f"customer.subscription.{kind}", self.subscription(at=at, **kw), created=at)
+        return payloads.event(
+            f"customer.subscription.{kind}", self.subscription(at=at, **kw), created=at
+        )
 
-    def invoice(self, invoice_id: str, *, start: int, reason: str, status: str = "paid") -> dict[str, Any]:
+    def invoice(
+        self, invoice_id: str, *, start: int, reason: str, status: str = "paid"
+    ) -> dict[str, Any]:
         return payloads.invoice(
             id=invoice_id,
             customer_id="cus_w",
@@ -73,10 +79,14 @@ class World:
             period_end=start + 30 * DAY,
         )
 
-    def invoice_event(self, kind: str, invoice_id: str, *, start: int, reason: str, at: int) -> dict[str, Any]:
+    def invoice_event(
+        self, kind: str, invoice_id: str, *, start: int, reason: str, at: int
+    ) -> dict[str, Any]:
         status = "paid" if kind == "paid" else "open"
         return payloads.event(
-            f"invoice.{kind}", self.invoice(invoice_id, start=start, reason=reason, status=status), created=at
+            f"invoice.{kind}",
+            self.invoice(invoice_id, start=start, reason=reason, status=status),
+            created=at,
         )
 
 
@@ -108,12 +118,18 @@ def test_unhandled_type_is_stored_as_ignored_and_answered_200():
     assert response.status_code == 200
     assert response.json() == {"received": True, "outcome": "ignored"}
     event = WebhookEvent.objects.get()
-    assert (event.stripe_event_id, event.status, event.attempts) == ("evt_p", EventStatus.IGNORED, 1)
+    assert (event.stripe_event_id, event.status, event.attempts) == (
+        "evt_p",
+        EventStatus.IGNORED,
+        1,
+    )
 
 
 @pytest.mark.django_db
 def test_duplicate_delivery_is_processed_once(world):
-    event = world.invoice_event("paid", "in_1", start=world.t0, reason="subscription_create", at=world.t0)
+    event = world.invoice_event(
+        "paid", "in_1", start=world.t0, reason="subscription_create", at=world.t0
+    )
     assert deliver(event).json()["outcome"] == "processed"
     assert deliver(event).json()["outcome"] == "duplicate"
     assert WebhookEvent.objects.count() == 1
@@ -128,7 +144,9 @@ def test_every_event_logs_one_line(world, caplog):
         deliver(event)
     lines = [r.getMessage() for r in caplog.records if r.name == "fiko_billing.webhooks"]
     assert len(lines) == 1
-    assert lines[0].startswith(f"webhook event {event['id']} type=customer.subscription.created outcome=processed")
+    assert lines[0].startswith(
+        f"webhook event {event['id']} type=customer.subscription.created outcome=processed"
+    )
     assert "duration_ms=" in lines[0]
 
 
@@ -149,7 +167,11 @@ def test_old_shape_period_on_the_subscription_is_read(world):
         item.pop("current_period_start")
         item.pop("current_period_end")
     sub["current_period_start"], sub["current_period_end"] = world.t0, world.t0 + 30 * DAY
-    deliver(payloads.event("customer.subscription.created", sub, created=world.t0, api_version="2024-06-20"))
+    deliver(
+        payloads.event(
+            "customer.subscription.created", sub, created=world.t0, api_version="2024-06-20"
+        )
+    )
     assert int(Subscription.objects.get().current_period_end.timestamp()) == world.t0 + 30 * DAY
 
 
@@ -165,7 +187,9 @@ def test_failing_handler_rolls_back_records_the_error_and_a_retry_succeeds(world
             raise RuntimeError("database hiccup")
 
     monkeypatch.setitem(registry._HANDLERS, "invoice.paid", flaky)
-    event = world.invoice_event("paid", "in_1", start=world.t0, reason="subscription_create", at=world.t0)
+    event = world.invoice_event(
+        "paid", "in_1", start=world.t0, reason="subscription_create", at=world.t0
+    )
 
     first = deliver(event)
     assert first.status_code == 500
@@ -281,7 +305,10 @@ def test_subscription_signals(world, django_capture_on_commit_callbacks):
 def test_subscription_of_an_unknown_customer_is_skipped(db):
     price = payloads.price(product_id="prod_x", unit_amount=1, interval="month")
     sub = payloads.subscription(customer_id="cus_nobody", price_obj=price)
-    assert deliver(payloads.event("customer.subscription.created", sub)).json()["outcome"] == "processed"
+    assert (
+        deliver(payloads.event("customer.subscription.created", sub)).json()["outcome"]
+        == "processed"
+    )
     assert Subscription.objects.count() == 0
 
 
@@ -290,7 +317,11 @@ def test_subscription_of_an_unknown_customer_is_skipped(db):
 
 @pytest.mark.django_db
 def test_invoice_paid_grants_the_period_expiring_at_its_end(world):
-    deliver(world.invoice_event("paid", "in_1", start=world.t0, reason="subscription_create", at=world.t0))
+    deliver(
+        world.invoice_event(
+            "paid", "in_1", start=world.t0, reason="subscription_create", at=world.t0
+        )
+    )
     grant = TokenEntry.objects.get()
     assert (grant.kind, grant.amount, grant.reference) == (EntryKind.GRANT, 1_000, "invoice:in_1")
     assert int(grant.expires_at.timestamp()) == world.t0 + 30 * DAY
@@ -299,13 +330,21 @@ def test_invoice_paid_grants_the_period_expiring_at_its_end(world):
 @pytest.mark.django_db
 def test_token_rollover_grants_without_expiry(world, settings):
     settings.FIKO_BILLING = {**settings.FIKO_BILLING, "TOKEN_ROLLOVER": True}
-    deliver(world.invoice_event("paid", "in_1", start=world.t0, reason="subscription_create", at=world.t0))
+    deliver(
+        world.invoice_event(
+            "paid", "in_1", start=world.t0, reason="subscription_create", at=world.t0
+        )
+    )
     assert TokenEntry.objects.get().expires_at is None
 
 
 @pytest.mark.django_db
 def test_invoices_not_buying_a_period_grant_nothing(world):
-    deliver(world.invoice_event("paid", "in_u", start=world.t0, reason="subscription_update", at=world.t0))
+    deliver(
+        world.invoice_event(
+            "paid", "in_u", start=world.t0, reason="subscription_update", at=world.t0
+        )
+    )
     deliver(world.invoice_event("paid", "in_m", start=world.t0, reason="manual", at=world.t0))
     assert TokenEntry.objects.count() == 0
 
@@ -313,13 +352,21 @@ def test_invoices_not_buying_a_period_grant_nothing(world):
 @pytest.mark.django_db
 def test_recurring_package_invoice_credits_its_tokens(world):
     price = PackagePriceFactory(
-        stripe_price_id="price_rp", package__tokens=250, package__interval="month",
+        stripe_price_id="price_rp",
+        package__tokens=250,
+        package__interval="month",
         package__stripe_product_id="prod_rp",
     )
-    stripe_price = payloads.price(id="price_rp", product_id="prod_rp", unit_amount=100, interval="month")
+    stripe_price = payloads.price(
+        id="price_rp", product_id="prod_rp", unit_amount=100, interval="month"
+    )
     invoice = payloads.invoice(
-        id="in_rp", customer_id="cus_w", subscription_id="sub_rp", price_obj=stripe_price,
-        billing_reason="subscription_cycle", quantity=2,
+        id="in_rp",
+        customer_id="cus_w",
+        subscription_id="sub_rp",
+        price_obj=stripe_price,
+        billing_reason="subscription_cycle",
+        quantity=2,
     )
     deliver(payloads.event("invoice.paid", invoice))
     entry = TokenEntry.objects.get()
@@ -332,10 +379,17 @@ def test_renewal_records_a_payment_and_grants_again(world):
     t = world.t0
     deliver(world.sub_event("created", at=t))
     deliver(world.invoice_event("paid", "in_1", start=t, reason="subscription_create", at=t))
-    deliver(world.invoice_event("paid", "in_2", start=t + 30 * DAY, reason="subscription_cycle", at=t + 1))
+    deliver(
+        world.invoice_event(
+            "paid", "in_2", start=t + 30 * DAY, reason="subscription_cycle", at=t + 1
+        )
+    )
     renewal = Payment.objects.get(kind=PaymentKind.RENEWAL)
     assert (renewal.stripe_invoice_id, renewal.status, renewal.amount, renewal.tokens) == (
-        "in_2", PaymentStatus.SUCCEEDED, 500, 1_000,
+        "in_2",
+        PaymentStatus.SUCCEEDED,
+        500,
+        1_000,
     )
     assert tokens.balance(world.subscriber) == 2_000
     assert balance_is_sum_of_entries(world.subscriber)
@@ -350,7 +404,15 @@ def test_payment_failed_marks_past_due_and_signals(world, django_capture_on_comm
     signals.payment_failed.connect(receiver)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            deliver(world.invoice_event("payment_failed", "in_2", start=t + 30 * DAY, reason="subscription_cycle", at=t + 5))
+            deliver(
+                world.invoice_event(
+                    "payment_failed",
+                    "in_2",
+                    start=t + 30 * DAY,
+                    reason="subscription_cycle",
+                    at=t + 5,
+                )
+            )
     finally:
         signals.payment_failed.disconnect(receiver)
     assert Subscription.objects.get().status == SubscriptionStatus.PAST_DUE
@@ -367,7 +429,15 @@ def test_action_required_records_the_hosted_invoice_url(world, django_capture_on
     signals.payment_action_required.connect(receiver)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            deliver(world.invoice_event("payment_action_required", "in_3", start=t, reason="subscription_cycle", at=t + 1))
+            deliver(
+                world.invoice_event(
+                    "payment_action_required",
+                    "in_3",
+                    start=t,
+                    reason="subscription_cycle",
+                    at=t + 1,
+                )
+            )
     finally:
         signals.payment_action_required.disconnect(receiver)
     payment = Payment.objects.get(stripe_invoice_id="in_3")
@@ -376,19 +446,27 @@ def test_action_required_records_the_hosted_invoice_url(world, django_capture_on
     assert urls == ["https://invoice.stripe.com/i/in_3"]
 
 
-# ---------------------------------------------------------------- checkout, refunds, disputes, customers
+# ---------------------------------------------------------------- checkout, refunds, disputes
 
 
 @pytest.fixture
 def package_purchase(world):
     price = PackagePriceFactory(stripe_price_id="price_pk", package__tokens=1_000)
     payment = PaymentFactory(
-        subscriber=world.subscriber, package=price.package, amount=1_000, tokens=1_000,
+        subscriber=world.subscriber,
+        package=price.package,
+        amount=1_000,
+        tokens=1_000,
         stripe_checkout_session_id="cs_test_pk",
     )
     session = payloads.checkout_session(
-        id="cs_test_pk", mode="payment", status="complete", payment_status="paid",
-        customer_id="cus_w", amount_total=1_000, payment_intent="pi_pk",
+        id="cs_test_pk",
+        mode="payment",
+        status="complete",
+        payment_status="paid",
+        customer_id="cus_w",
+        amount_total=1_000,
+        payment_intent="pi_pk",
     )
     return payment, session
 
@@ -445,9 +523,12 @@ def test_partial_then_full_refund_takes_back_the_share_once(world, package_purch
 
 @pytest.mark.django_db
 def test_refund_before_fulfilment_is_retried(world, package_purchase):
-    payment, session = package_purchase
+    _payment, session = package_purchase
     charge = payloads.charge(
-        id="ch_early", amount=1_000, payment_intent="pi_pk", amount_refunded=1_000,
+        id="ch_early",
+        amount=1_000,
+        payment_intent="pi_pk",
+        amount_refunded=1_000,
         metadata={"fiko_subscriber": str(world.subscriber.pk)},
     )
     first = deliver(payloads.event("charge.refunded", charge, id="evt_refund"))
@@ -458,7 +539,9 @@ def test_refund_before_fulfilment_is_retried(world, package_purchase):
 
 
 @pytest.mark.django_db
-def test_dispute_is_recorded_and_signalled(world, package_purchase, django_capture_on_commit_callbacks):
+def test_dispute_is_recorded_and_signalled(
+    world, package_purchase, django_capture_on_commit_callbacks
+):
     payment, session = package_purchase
     deliver(payloads.event("checkout.session.completed", session))
     disputes = []
@@ -466,7 +549,12 @@ def test_dispute_is_recorded_and_signalled(world, package_purchase, django_captu
     signals.payment_disputed.connect(receiver)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            deliver(payloads.event("charge.dispute.created", payloads.dispute(charge_id="ch_x", amount=1_000, payment_intent="pi_pk")))
+            deliver(
+                payloads.event(
+                    "charge.dispute.created",
+                    payloads.dispute(charge_id="ch_x", amount=1_000, payment_intent="pi_pk"),
+                )
+            )
     finally:
         signals.payment_disputed.disconnect(receiver)
     payment.refresh_from_db()
@@ -476,7 +564,7 @@ def test_dispute_is_recorded_and_signalled(world, package_purchase, django_captu
 
 @pytest.mark.django_db
 def test_customer_deleted_unlinks_and_keeps_history(world, package_purchase):
-    payment, session = package_purchase
+    _payment, session = package_purchase
     deliver(payloads.event("checkout.session.completed", session))
     deliver(payloads.event("customer.deleted", payloads.deleted_customer("cus_w")))
     customer = Customer.objects.get(pk=world.customer.pk)
@@ -490,7 +578,7 @@ def test_customer_deleted_unlinks_and_keeps_history(world, package_purchase):
 
 
 @pytest.mark.django_db
-def test_full_lifecycle_with_the_ledger_checked_at_each_step(world, package_purchase):
+def test_full_lifecycle_with_the_ledger_checked_at_each_step(world):
     t = world.t0
     s = world.subscriber
     period2 = t + 30 * DAY
@@ -504,16 +592,30 @@ def test_full_lifecycle_with_the_ledger_checked_at_each_step(world, package_purc
 
     # Renewal: new period, new allowance (the old one expires at its period end).
     deliver(world.sub_event("updated", at=t + 2, start=period2))
-    deliver(world.invoice_event("paid", "in_2", start=period2, reason="subscription_cycle", at=t + 2))
+    deliver(
+        world.invoice_event("paid", "in_2", start=period2, reason="subscription_cycle", at=t + 2)
+    )
     assert tokens.balance(s) == 600 + 1_000
 
     # Next renewal fails: past due, no tokens.
-    deliver(world.invoice_event("payment_failed", "in_3", start=period2 + 30 * DAY, reason="subscription_cycle", at=t + 3))
+    deliver(
+        world.invoice_event(
+            "payment_failed",
+            "in_3",
+            start=period2 + 30 * DAY,
+            reason="subscription_cycle",
+            at=t + 3,
+        )
+    )
     assert Subscription.objects.get().status == "past_due"
     assert tokens.balance(s) == 1_600
 
     # Recovered: paid and active again.
-    deliver(world.invoice_event("paid", "in_3", start=period2 + 30 * DAY, reason="subscription_cycle", at=t + 4))
+    deliver(
+        world.invoice_event(
+            "paid", "in_3", start=period2 + 30 * DAY, reason="subscription_cycle", at=t + 4
+        )
+    )
     deliver(world.sub_event("updated", at=t + 4, start=period2))
     assert Subscription.objects.get().status == "active"
     assert Payment.objects.get(stripe_invoice_id="in_3").status == PaymentStatus.SUCCEEDED

@@ -56,18 +56,24 @@ class WebhookSecurityCases:
     @pytest.mark.django_db
     def test_stale_timestamp(self) -> None:
         stale = int(time.time()) - 301
-        self.assert_rejected(post_event(self.make_event(), secret="whsec_current", timestamp=stale))
+        self.assert_rejected(
+            post_event(self.make_event(), secret="whsec_current", timestamp=stale)
+        )
 
     @pytest.mark.django_db
     def test_future_timestamp(self) -> None:
         future = int(time.time()) + 301
-        self.assert_rejected(post_event(self.make_event(), secret="whsec_current", timestamp=future))
+        self.assert_rejected(
+            post_event(self.make_event(), secret="whsec_current", timestamp=future)
+        )
 
     @pytest.mark.django_db
     def test_tampered_body(self) -> None:
         body = json.dumps(self.make_event()).encode()
         headers = signed_headers(body, secret="whsec_current")
-        self.assert_rejected(self._post_raw(body.replace(b'"livemode": false', b'"livemode": true'), headers))
+        self.assert_rejected(
+            self._post_raw(body.replace(b'"livemode": false', b'"livemode": true'), headers)
+        )
 
     @pytest.mark.django_db
     def test_garbled_header(self) -> None:

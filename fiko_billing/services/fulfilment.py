@@ -101,14 +101,16 @@ def grant_for_invoice(invoice: dict[str, Any]) -> tokens.TokenEntry | None:
 
 def _payment_for(session: dict[str, Any]) -> Payment | None:
     session_id = session["id"]
-    payment = Payment.objects.select_for_update().filter(stripe_checkout_session_id=session_id).first()
+    payment = (
+        Payment.objects.select_for_update().filter(stripe_checkout_session_id=session_id).first()
+    )
     if payment is not None:
         return payment
     # A session created outside our endpoint (another server, the dashboard)
     # still leads back to us through the metadata we put on it.
     meta = metadata(session)
     subscriber = subscriber_for(customer_id=object_id(session.get("customer")), metadata=meta)
-    item, price = item_for(price_id=None, product_id=None, metadata=meta)
+    item, _price = item_for(price_id=None, product_id=None, metadata=meta)
     if subscriber is None or item is None:
         return None
     quantity = int(meta.get("fiko_quantity") or 1)
@@ -116,13 +118,16 @@ def _payment_for(session: dict[str, Any]) -> Payment | None:
         stripe_checkout_session_id=session_id,
         defaults={
             "subscriber": subscriber,
-            "kind": PaymentKind.SUBSCRIPTION if isinstance(item, Plan) else PaymentKind.TOKEN_PACKAGE,
+            "kind": PaymentKind.SUBSCRIPTION
+            if isinstance(item, Plan)
+            else PaymentKind.TOKEN_PACKAGE,
             "plan": item if isinstance(item, Plan) else None,
             "package": item if isinstance(item, TokenPackage) else None,
             "quantity": quantity,
             "amount": int(session.get("amount_total") or 0),
             "currency": str(session.get("currency") or billing_settings.CURRENCY),
-            "tokens": (item.tokens_per_period if isinstance(item, Plan) else item.tokens) * quantity,
+            "tokens": (item.tokens_per_period if isinstance(item, Plan) else item.tokens)
+            * quantity,
         },
     )
     return Payment.objects.select_for_update().get(pk=payment.pk)
@@ -182,7 +187,9 @@ def fail_checkout_session(session: dict[str, Any], *, reason: str) -> Fulfilment
 
 def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) -> None:
     subscriber = payment.subscriber
-    payment.amount = int(session.get("amount_total") if session.get("amount_total") is not None else payment.amount)
+    payment.amount = int(
+        session.get("amount_total") if session.get("amount_total") is not None else payment.amount
+    )
     payment.stripe_payment_intent_id = object_id(session.get("payment_intent"))
     payment.stripe_invoice_id = object_id(session.get("invoice"))
     subscription_data = expanded(session.get("subscription"))
@@ -225,9 +232,11 @@ def _mark_subscription_paid(payment: Payment, subscription_id: str, *, state_at:
     """
     from fiko_billing.models import Subscription, SubscriptionStatus
 
-    row = Subscription.objects.select_for_update().filter(
-        stripe_subscription_id=subscription_id
-    ).first()
+    row = (
+        Subscription.objects.select_for_update()
+        .filter(stripe_subscription_id=subscription_id)
+        .first()
+    )
     if row is None:
         row = Subscription.objects.create(
             subscriber=payment.subscriber,

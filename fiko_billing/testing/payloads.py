@@ -290,7 +290,12 @@ def invoice(
             "quote_details": None,
             "subscription_details": {"metadata": {}, "subscription": subscription_id},
         },
-        "payments": {"object": "list", "data": [], "has_more": False, "url": "/v1/invoice_payments"},
+        "payments": {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "url": "/v1/invoice_payments",
+        },
         "period_end": period_end,
         "period_start": period_start,
         "status": status,
@@ -373,7 +378,7 @@ def portal_session(*, customer_id: str, return_url: str, **overrides: Any) -> di
 def error(
     message: str,
     *,
-    type: str = "invalid_request_error",  # noqa: A002 - Stripe's field name
+    type: str = "invalid_request_error",
     code: str | None = None,
     param: str | None = None,
     decline_code: str | None = None,
@@ -455,7 +460,9 @@ def charge(
     return obj
 
 
-def dispute(*, charge_id: str, amount: int, payment_intent: str | None = None, **overrides: Any) -> dict[str, Any]:
+def dispute(
+    *, charge_id: str, amount: int, payment_intent: str | None = None, **overrides: Any
+) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "id": overrides.pop("id", None) or stripe_id("dp"),
         "object": "dispute",

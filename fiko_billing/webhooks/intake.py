@@ -104,7 +104,7 @@ def _process(event_pk: int) -> tuple[str, WebhookEvent]:
             try:
                 with transaction.atomic():
                     handler(event.payload["data"]["object"], event)
-            except Exception as exc:  # noqa: BLE001 - any handler failure is recorded and retried
+            except Exception as exc:
                 logger.exception("webhook event %s (%s) failed", event.stripe_event_id, event.type)
                 event.status = EventStatus.FAILED
                 event.last_error = f"{exc.__class__.__name__}: {exc}"[:MAX_ERROR_LENGTH]

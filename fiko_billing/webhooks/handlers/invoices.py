@@ -46,7 +46,9 @@ def _renewal_payment(invoice: dict[str, Any], status: str) -> Payment | None:
         if subscription_id
         else None
     )
-    subscriber = row.subscriber if row else subscriber_for(customer_id=object_id(invoice.get("customer")))
+    subscriber = (
+        row.subscriber if row else subscriber_for(customer_id=object_id(invoice.get("customer")))
+    )
     if subscriber is None:
         return None
     payment, _created = Payment.objects.select_for_update().get_or_create(
@@ -76,7 +78,9 @@ def invoice_paid(invoice: dict[str, Any], event: WebhookEvent) -> None:
     payment.status = PaymentStatus.SUCCEEDED
     payment.amount = int(invoice.get("amount_paid") or payment.amount)
     payment.tokens = entry.amount if entry is not None else payment.tokens
-    payment.stripe_payment_intent_id = payment.stripe_payment_intent_id or _payment_intent_id(invoice)
+    payment.stripe_payment_intent_id = payment.stripe_payment_intent_id or _payment_intent_id(
+        invoice
+    )
     payment.hosted_invoice_url = invoice.get("hosted_invoice_url") or payment.hosted_invoice_url
     payment.fulfilled_at = payment.fulfilled_at or event.stripe_created
     payment.save()
@@ -90,7 +94,9 @@ def invoice_paid(invoice: dict[str, Any], event: WebhookEvent) -> None:
 def invoice_payment_failed(invoice: dict[str, Any], event: WebhookEvent) -> None:
     subscription_id = invoice_subscription_id(invoice)
     row = (
-        Subscription.objects.select_for_update().filter(stripe_subscription_id=subscription_id).first()
+        Subscription.objects.select_for_update()
+        .filter(stripe_subscription_id=subscription_id)
+        .first()
         if subscription_id
         else None
     )
@@ -149,4 +155,3 @@ def invoice_action_required(invoice: dict[str, Any], event: WebhookEvent) -> Non
         payment=payment,
         hosted_invoice_url=url or None,
     )
-

@@ -1,0 +1,116 @@
+"""Create or update the Stripe webhook endpoint with exactly the events we handle."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import URLValidator
+
+from fiko_billing.conf import billing_settings
+from fiko_billing.gateway import StripeGatewayError, get_gateway
+from fiko_billing.webhooks.registry import handled_event_types
+
+
+class Command(BaseCommand):
+    help = (
+        "Create (or update) the Stripe webhook endpoint for URL with the event types fiko_billing "
+        "handles and the pinned API version; prints the signing secret once."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--url", required=True, help="https://example.com/billing/stripe/webhook/"
+        )
+        parser.add_argument("--dry-run", action="store_true", help="Show what would be done.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        url = options["url"]
+        try:
+            URLValidator(schemes=["https", "http"])(url)
+        except ValidationError as exc:
+            raise CommandError(f"--url is not a valid URL: {url!r}") from exc
+        if url.startswith("http://") and not billing_settings.TEST_MODE:
+            raise CommandError("Stripe delivers live events to https URLs only.")
+        events = handled_event_types()
+        version = billing_settings.STRIPE_API_VERSION
+        try:
+            gateway = get_gateway()
+            existing = next(
+                (e for e in gateway.list_webhook_endpoints() if e.get("url") == url), None
+            )
+            self._apply(gateway, existing, url, events, version, dry_run=options["dry_run"])
+        except StripeGatewayError as exc:
+            raise CommandError(f"Stripe failed: {exc} (request {exc.request_id or '-'})") from exc
+
+    def _apply(
+        self,
+        gateway: Any,
+        existing: dict[str, Any] | None,
+        url: str,
+        events: list[str],
+        version: str,
+        *,
+        dry_run: bool,
+    ) -> None:
+        listing = "\n".join(f"  - {e}" for e in events)
+        if existing is None:
+            if dry_run:
+                self.stdout.write(
+                    f"Would create a webhook endpoint for {url}\n"
+                    f"  API version {version}\n  events:\n{listing}"
+                )
+                return
+            key = hashlib.sha256(f"{url}|{version}|{','.join(events)}".encode()).hexdigest()[:16]
+            created = gateway.create_webhook_endpoint(
+                {
+                    "url": url,
+                    "enabled_events": events,
+                    "api_version": version,
+                    "description": "fiko-billing",
+                },
+                idempotency_key=f"fiko:webhook_endpoint:{key}",
+            )
+            self.stdout.write(
+                f"Created webhook endpoint {created['id']} for {url} "
+                f"({len(events)} event types, API version {version})."
+            )
+            secret = created.get("secret")
+            if secret:
+                self.stdout.write(
+                    f"Signing secret (shown once; store it as STRIPE_WEBHOOK_SECRET):\n  {secret}"
+                )
+            return
+        changes: dict[str, Any] = {}
+        if sorted(existing.get("enabled_events") or []) != events:
+            changes["enabled_events"] = events
+        if existing.get("status") == "disabled":
+            changes["disabled"] = False
+        if existing.get("api_version") not in (None, version):
+            self.stderr.write(
+                f"Endpoint {existing['id']} renders events with API version "
+                f"{existing.get('api_version')}; "
+                f"Stripe cannot change that on an existing endpoint. Delete it and run this command "
+                f"again to get one with {version}."
+            )
+        if not changes:
+            self.stdout.write(f"Webhook endpoint {existing['id']} for {url} is up to date.")
+            return
+        if dry_run:
+            self.stdout.write(
+                f"Would update webhook endpoint {existing['id']}: "
+                f"{', '.join(sorted(changes))}\n  events:\n{listing}"
+            )
+            return
+        key = hashlib.sha256(repr(sorted(changes.items())).encode()).hexdigest()[:16]
+        gateway.update_webhook_endpoint(
+            existing["id"],
+            changes,
+            idempotency_key=f"fiko:webhook_endpoint:{existing['id']}:{key}",
+        )
+        self.stdout.write(
+            f"Updated webhook endpoint {existing['id']}: {', '.join(sorted(changes))}. "
+            "The signing secret is unchanged."
+        )
