@@ -90,6 +90,10 @@ def _env_secrets(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _env_str(_name: str, raw: str) -> str:
+    return raw
+
+
 _ENV_PARSERS: dict[str, Callable[[str, str], Any]] = {
     "ENABLED": _env_bool,
     "TEST_MODE": _env_bool,
@@ -129,7 +133,8 @@ class BillingSettings:
             return self._user[key]
         env_name = ENV_FALLBACKS.get(key)
         if env_name is not None and env_name in os.environ:
-            return _ENV_PARSERS.get(key, lambda _n, raw: raw)(env_name, os.environ[env_name])
+            parser = _ENV_PARSERS.get(key, _env_str)
+            return parser(env_name, os.environ[env_name])
         return DEFAULTS[key]
 
     def source(self, key: str) -> str:

@@ -18,7 +18,7 @@ if find_spec("django.tasks"):  # Django 6.0+
 elif find_spec("django_tasks"):  # the backport, on Django 5.2
     from django_tasks import task  # type: ignore[no-redef]
 else:  # pragma: no cover - configuration error reported on use
-    task = None
+    task = None  # type: ignore[assignment]
 
 
 def _require_framework() -> Any:

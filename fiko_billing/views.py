@@ -42,7 +42,7 @@ def _price_json(price: Price) -> dict[str, Any]:
     }
 
 
-def _active_prices() -> Prefetch:
+def _active_prices() -> Prefetch[Any]:
     return Prefetch("prices", queryset=Price.objects.filter(active=True).order_by("currency"))
 
 

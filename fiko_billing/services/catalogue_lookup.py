@@ -20,9 +20,11 @@ def item_for(
     product still is; metadata written at checkout is the last resort.
     """
     if price_id:
-        price = Price.objects.select_related("plan", "package").filter(
-            stripe_price_id=price_id
-        ).first()
+        price = (
+            Price.objects.select_related("plan", "package")
+            .filter(stripe_price_id=price_id)
+            .first()
+        )
         if price is not None:
             return price.item, price
     if product_id:
@@ -52,7 +54,10 @@ def subscriber_for(*, customer_id: str | None, metadata: dict[str, str] | None =
             return row.subscriber
     meta = metadata or {}
     pk = meta.get("fiko_subscriber")
-    if pk and meta.get("fiko_subscriber_model", subscriber_model_label()) == subscriber_model_label():
+    if (
+        pk
+        and meta.get("fiko_subscriber_model", subscriber_model_label()) == subscriber_model_label()
+    ):
         try:
             return get_subscriber_model()._default_manager.filter(pk=pk).first()
         except (ValueError, ValidationError):

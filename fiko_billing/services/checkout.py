@@ -103,7 +103,9 @@ def _session_params(
 
 def has_active_plan(subscriber: Any) -> bool:
     """Whether the subscriber holds a plan subscription that grants its benefits."""
-    return Subscription.objects.entitled().filter(subscriber=subscriber, plan__isnull=False).exists()
+    return (
+        Subscription.objects.entitled().filter(subscriber=subscriber, plan__isnull=False).exists()
+    )
 
 
 def start_checkout(

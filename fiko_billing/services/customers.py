@@ -18,7 +18,10 @@ logger = logging.getLogger("fiko_billing.stripe")
 
 def subscriber_metadata(subscriber: Any) -> dict[str, str]:
     """Metadata that lets any Stripe object lead back to its subscriber."""
-    return {"fiko_subscriber": str(subscriber.pk), "fiko_subscriber_model": subscriber_model_label()}
+    return {
+        "fiko_subscriber": str(subscriber.pk),
+        "fiko_subscriber_model": subscriber_model_label(),
+    }
 
 
 def _customer_params(subscriber: Any) -> dict[str, Any]:
@@ -97,6 +100,4 @@ def ensure_customer(
 
 def customer_of(subscriber: Any) -> Customer | None:
     """The subscriber's customer row if it has a Stripe customer, else ``None``."""
-    return (
-        Customer.objects.filter(subscriber=subscriber, stripe_customer_id__isnull=False).first()
-    )
+    return Customer.objects.filter(subscriber=subscriber, stripe_customer_id__isnull=False).first()

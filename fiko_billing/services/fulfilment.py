@@ -25,6 +25,7 @@ from fiko_billing.models import (
     PaymentKind,
     PaymentStatus,
     Plan,
+    TokenEntry,
     TokenPackage,
 )
 from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
@@ -50,7 +51,7 @@ class Fulfilment:
     outcome: str
 
 
-def grant_for_invoice(invoice: dict[str, Any]) -> tokens.TokenEntry | None:
+def grant_for_invoice(invoice: dict[str, Any]) -> TokenEntry | None:
     """Credit the tokens a paid subscription invoice buys, once per invoice.
 
     A plan grants ``tokens_per_period`` for the invoiced period, expiring at its
@@ -187,9 +188,8 @@ def fail_checkout_session(session: dict[str, Any], *, reason: str) -> Fulfilment
 
 def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) -> None:
     subscriber = payment.subscriber
-    payment.amount = int(
-        session.get("amount_total") if session.get("amount_total") is not None else payment.amount
-    )
+    total = session.get("amount_total")
+    payment.amount = int(total) if total is not None else payment.amount
     payment.stripe_payment_intent_id = object_id(session.get("payment_intent"))
     payment.stripe_invoice_id = object_id(session.get("invoice"))
     subscription_data = expanded(session.get("subscription"))

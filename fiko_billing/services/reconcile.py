@@ -132,7 +132,7 @@ def check_subscriptions(
                 sub.subscriber_id,
                 sub.status,
                 sub.current_period_end,
-                "",  # type: ignore[attr-defined]
+                "",
             )
             remote = None
             if gateway is not None:

@@ -36,7 +36,7 @@ logger = logging.getLogger("fiko_billing.subscriptions")
 
 # Where a status sits in a subscription's life; used only to order two states
 # that Stripe stamped with the same second.
-_LIFECYCLE_RANK = {
+_LIFECYCLE_RANK: dict[str, int] = {
     SubscriptionStatus.INCOMPLETE: 0,
     SubscriptionStatus.TRIALING: 1,
     SubscriptionStatus.ACTIVE: 2,
@@ -73,7 +73,7 @@ def _is_stale(row: Subscription, status: str, state_at: datetime | None) -> bool
         return False
     if state_at != row.stripe_state_at:
         return state_at < row.stripe_state_at
-    return _LIFECYCLE_RANK.get(status, 0) < _LIFECYCLE_RANK.get(row.status, 0)  # type: ignore[call-overload]
+    return _LIFECYCLE_RANK.get(status, 0) < _LIFECYCLE_RANK.get(row.status, 0)
 
 
 def _desired(data: dict[str, Any], row: Subscription | None) -> dict[str, Any]:

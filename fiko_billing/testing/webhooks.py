@@ -15,7 +15,7 @@ from fiko_billing.webhooks.signature import signature_header
 
 def signed_headers(
     body: bytes, *, secret: str | None = None, timestamp: int | None = None
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """The ``HTTP_STRIPE_SIGNATURE`` header Stripe would send with ``body``."""
     if secret is None:
         secret = billing_settings.STRIPE_WEBHOOK_SECRET[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -13,7 +14,6 @@ from django.utils import timezone
 from fiko_billing import signals
 from fiko_billing.conf import PINNED_API_VERSION
 from fiko_billing.models import EventStatus, WebhookEvent
-from fiko_billing.services.stripe_data import ts
 from fiko_billing.webhooks.registry import handler_for
 
 logger = logging.getLogger("fiko_billing.webhooks")
@@ -52,7 +52,7 @@ def store_event(data: Any) -> Stored:
                 api_version=str(data.get("api_version") or "")[:64],
                 livemode=bool(data.get("livemode", False)),
                 payload=data,
-                stripe_created=ts(data["created"]),
+                stripe_created=datetime.fromtimestamp(data["created"], tz=UTC),
             )
     except IntegrityError:
         # The same event delivered concurrently: the other request stored it.
