@@ -1,0 +1,115 @@
+"""Forms of the admin: catalogue prices and manual token adjustments."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.forms.formsets import DELETION_FIELD_NAME
+from django.utils.translation import gettext_lazy as _
+
+from fiko_billing.models import Price
+
+#: The largest adjustment the admin accepts either way: far above any real
+#: correction, far below what would overflow a balance.
+MAX_ADJUSTMENT = 10**12
+
+
+if TYPE_CHECKING:
+    _PriceFormBase = forms.ModelForm[Price]
+    _PriceFormSetBase = forms.BaseInlineFormSet[Price, Any, forms.ModelForm[Price]]
+else:
+    # Django's form classes are generic only in the type stubs.
+    _PriceFormBase = forms.ModelForm
+    _PriceFormSetBase = forms.BaseInlineFormSet
+
+
+class PriceForm(_PriceFormBase):
+    """A price belongs to exactly one plan or token package."""
+
+    class Meta:
+        model = Price
+        fields = ("plan", "package", "currency", "unit_amount", "active")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # On a change page the item is read-only and so absent from the form.
+        if "plan" in self.fields and "package" in self.fields:
+            plan, package = cleaned.get("plan"), cleaned.get("package")
+            if (plan is None) == (package is None):
+                # On the field rather than the form, so that the model's check
+                # constraint does not repeat the message in its own words.
+                self.add_error(
+                    "plan",
+                    forms.ValidationError(
+                        _("Choose either a subscription plan or a token package."),
+                        code="one_item",
+                    ),
+                )
+        return cleaned
+
+
+class PriceInlineFormSet(_PriceFormSetBase):
+    """The prices of one plan or package: at most one per currency.
+
+    The database enforces this with a conditional unique constraint, which
+    Django's formsets do not check across the forms of one submission.
+    """
+
+    def clean(self) -> None:
+        super().clean()
+        seen: set[str] = set()
+        for form in self.forms:
+            cleaned = getattr(form, "cleaned_data", {})
+            if not form.has_changed() and form.instance.pk is None:
+                continue
+            if self.can_delete and cleaned.get(DELETION_FIELD_NAME):
+                continue
+            currency = cleaned.get("currency")
+            if currency in seen:
+                raise forms.ValidationError(
+                    _("Each currency can have only one price; %(currency)s appears twice.")
+                    % {"currency": currency.upper()},
+                    code="duplicate_currency",
+                )
+            if currency:
+                seen.add(currency)
+
+
+class AdjustTokensForm(forms.Form):
+    """A manual correction of one or more token balances.
+
+    ``token`` is generated when the form is first shown and travels with it,
+    so submitting the same form twice names the same ledger references and the
+    second submission changes nothing.
+    """
+
+    amount = forms.IntegerField(
+        label=_("Tokens"),
+        min_value=-MAX_ADJUSTMENT,
+        max_value=MAX_ADJUSTMENT,
+        help_text=_("Positive adds tokens, negative takes them back (a debt is allowed)."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=255,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Stored with each ledger entry and in the admin history."),
+    )
+    confirm = forms.BooleanField(
+        label=_("I have checked the accounts and the amount."),
+        error_messages={"required": _("Tick the box to confirm the adjustment.")},
+    )
+    token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("token", uuid.uuid4())
+
+    def clean_amount(self) -> int:
+        amount: int = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError(_("Enter a number other than zero."), code="zero")
+        return amount
