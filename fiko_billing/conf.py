@@ -62,6 +62,9 @@ ENV_FALLBACKS: dict[str, str] = {
     "CURRENCY": "STRIPE_CURRENCY",
 }
 
+#: Keys whose values must never appear in a message or a log line.
+SECRET_KEYS = frozenset({"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"})
+
 #: Keys that hold a dotted path, imported on access.
 IMPORT_STRINGS = frozenset({"SUBSCRIBER_RESOLVER"})
 
@@ -164,9 +167,10 @@ class BillingSettings:
         # bool is an int; a boolean where a number belongs is a mistake.
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _flat(kind)):
             names = " or ".join(k.__name__ for k in _flat(kind))
+            # Never quote a secret's value, even a mistyped one.
+            shown = type(value).__name__ if key in SECRET_KEYS else repr(value)
             raise ImproperlyConfigured(
-                f"{SETTING_NAME}[{key!r}] must be {names}, not {value!r} "
-                f"(from {self.source(key)})."
+                f"{SETTING_NAME}[{key!r}] must be {names}, not {shown} (from {self.source(key)})."
             )
         return value
 
@@ -272,7 +276,6 @@ class BillingSettings:
             )
         return value  # type: ignore[no-any-return]
 
-
     @property
     def ALLOW_PROMOTION_CODES(self) -> bool:
         return bool(self._typed("ALLOW_PROMOTION_CODES", bool))
@@ -342,7 +345,9 @@ def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
 
 def subscriber_model_label() -> str:
     """``app_label.ModelName`` of the model that pays (``FIKO_BILLING_SUBSCRIBER_MODEL``)."""
-    label = getattr(django_settings, SUBSCRIBER_MODEL_SETTING, None) or django_settings.AUTH_USER_MODEL
+    label = (
+        getattr(django_settings, SUBSCRIBER_MODEL_SETTING, None) or django_settings.AUTH_USER_MODEL
+    )
     if not isinstance(label, str) or label.count(".") != 1:
         raise ImproperlyConfigured(
             f"{SUBSCRIBER_MODEL_SETTING} must be of the form 'app_label.ModelName', not {label!r}."

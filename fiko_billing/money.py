@@ -7,9 +7,10 @@ from decimal import Decimal
 # Stripe's zero-decimal and three-decimal currencies
 # (https://docs.stripe.com/currencies#special-cases). Everything else has two.
 ZERO_DECIMAL = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga"}
+    | {"pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
 )
-THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
+THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "inr": "₹", "krw": "₩"}
 
@@ -38,3 +39,18 @@ def format_amount(amount: int, currency: str) -> str:
     if symbol:
         return f"-{symbol}{number[1:]}" if number.startswith("-") else f"{symbol}{number}"
     return f"{number} {currency.upper()}"
+
+
+# The ISO 4217 codes of the currencies Stripe accepts for charges
+# (https://docs.stripe.com/currencies#presentment-currencies), lower case as
+# Stripe writes them. The system checks validate CURRENCY against it.
+_STRIPE_CURRENCIES = """
+    aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl
+    bsd bwp byn bzd cad cdf chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur
+    fjd fkp gbp gel gip gmd gnf gtq gyd hkd hnl htg huf idr ils inr isk jmd jod jpy
+    kes kgs khr kmf krw kwd kyd kzt lak lbp lkr lrd lsl mad mdl mga mkd mmk mnt mop
+    mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk php pkr pln pyg
+    qar ron rsd rub rwf sar sbd scr sek sgd shp sle sll sos srd std szl thb tjs tnd
+    top try ttd twd tzs uah ugx usd uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw
+"""
+ISO_4217 = frozenset(_STRIPE_CURRENCIES.split())
