@@ -61,6 +61,7 @@ logger = logging.getLogger("fiko_billing.tokens")
 
 CREDITABLE_KINDS = frozenset({EntryKind.GRANT, EntryKind.PURCHASE, EntryKind.ADJUSTMENT})
 REVOCABLE_KINDS = frozenset({EntryKind.REFUND, EntryKind.ADJUSTMENT})
+RESERVE_PREFIX = "reserve:"
 
 
 def _check_amount(amount: object, name: str = "amount") -> int:
@@ -71,11 +72,19 @@ def _check_amount(amount: object, name: str = "amount") -> int:
     return amount
 
 
-def _check_reference(reference: object) -> str | None:
+#: Prefixes of the references the ledger writes itself; callers cannot use them.
+INTERNAL_PREFIXES = ("reserve:", "release:", "expiry:", "reservation:")
+
+
+def _check_reference(reference: object, max_length: int = 255) -> str | None:
     if reference is None:
         return None
-    if not isinstance(reference, str) or not reference or len(reference) > 255:
-        raise ValueError("reference must be a non-empty str of at most 255 characters")
+    if not isinstance(reference, str) or not reference or len(reference) > max_length:
+        raise ValueError(f"reference must be a non-empty str of at most {max_length} characters")
+    if reference.startswith(INTERNAL_PREFIXES):
+        raise ValueError(
+            f"references starting with {', '.join(INTERNAL_PREFIXES)} are the ledger's own"
+        )
     return reference
 
 
@@ -97,9 +106,7 @@ def balance(subscriber: Any, *, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     expired = (
-        TokenEntry.objects.filter(
-            account=OuterRef("pk"), remaining__gt=0, expires_at__lte=now
-        )
+        TokenEntry.objects.filter(account=OuterRef("pk"), remaining__gt=0, expires_at__lte=now)
         .values("account")
         .annotate(total=Sum("remaining"))
         .values("total")
@@ -162,7 +169,15 @@ def _same_or_conflict(
 # --------------------------------------------------------------------------- internals
 
 
-def _expire_due_locked(account: TokenAccount, now: datetime) -> list[TokenEntry]:
+def _expire_due_locked(
+    account: TokenAccount, now: datetime, *, cause: str = ""
+) -> list[TokenEntry]:
+    """Expire what is left of every credit past its expiry.
+
+    A credit normally expires once, but tokens of it that were held by a
+    reservation expire later, when they are given back; ``cause`` names that
+    release so each expiry of one credit has its own reference.
+    """
     due = list(
         TokenEntry.objects.filter(account=account, remaining__gt=0, expires_at__lte=now).order_by(
             "expires_at", "pk"
@@ -178,7 +193,7 @@ def _expire_due_locked(account: TokenAccount, now: datetime) -> list[TokenEntry]
                 amount=-grant.remaining,
                 balance_after=account.balance,
                 grant=grant,
-                reference=f"expiry:{grant.pk}",
+                reference=f"expiry:{grant.pk}{cause}",
                 description=f"Expiry of {grant.get_kind_display().lower()} #{grant.pk}",
             )
         )
@@ -218,7 +233,7 @@ def _save_account(account: TokenAccount) -> None:
 
 def _announce(entry: TokenEntry, account: TokenAccount) -> None:
     signal = signals.tokens_credited if entry.amount > 0 else signals.tokens_debited
-    subscriber_pk = account.subscriber_id  # type: ignore[attr-defined]
+    subscriber_pk = account.subscriber_id
     logger.info(
         "tokens %s subscriber=%s amount=%d balance=%d kind=%s reference=%s",
         "credited" if entry.amount > 0 else "debited",
@@ -230,6 +245,9 @@ def _announce(entry: TokenEntry, account: TokenAccount) -> None:
     )
 
     def send() -> None:
+        # Loading the subscriber costs a query; skip it when nobody listens.
+        if not signal.has_listeners(TokenEntry):
+            return
         signal.send(
             sender=TokenEntry,
             subscriber=account.subscriber,
@@ -388,6 +406,8 @@ def revoke(
                 existing, kinds=[kind], amount=-amount, reference=checked_reference
             )
         grant = _existing(account, _check_reference(grant_reference))
+        if grant is not None and (grant.kind not in CREDITABLE_KINDS or grant.amount <= 0):
+            grant = None  # only a credit can be the source tokens are taken back from
         entry, _taken = _debit_locked(
             account,
             amount,
@@ -444,9 +464,13 @@ class Reservation:
 def reserve(
     subscriber: Any, amount: int, *, reference: str | None = None, description: str = ""
 ) -> Reservation:
-    """Hold ``amount`` tokens (they leave the spendable balance) until settled or released."""
+    """Hold ``amount`` tokens (they leave the spendable balance) until settled or released.
+
+    ``reference`` may be at most 247 characters: the hold's ledger entry
+    stores it behind a prefix.
+    """
     amount = _check_amount(amount)
-    reference = _check_reference(reference)
+    reference = _check_reference(reference, max_length=255 - len(RESERVE_PREFIX))
     with transaction.atomic():
         account = _locked_account(_pk(subscriber))
         if reference is not None:
@@ -461,7 +485,7 @@ def reserve(
             account,
             amount,
             kind=EntryKind.RESERVE,
-            reference=None if reference is None else f"reserve:{reference}",
+            reference=None if reference is None else f"{RESERVE_PREFIX}{reference}",
             description=description,
             now=timezone.now(),
             allow_debt=False,
@@ -513,7 +537,7 @@ def _put_back(account: TokenAccount, held: TokenReservation, amount: int, now: d
     # Tokens returned while a debt is outstanding pay the debt first.
     to_grants = amount - min(amount, max(0, -account.balance))
     allocations: Sequence[TokenAllocation] = list(
-        TokenAllocation.objects.filter(debit_id=held.entry_id)  # type: ignore[attr-defined]
+        TokenAllocation.objects.filter(debit_id=held.entry_id)
         .select_related("grant")
         .order_by(F("grant__expires_at").desc(nulls_first=True), "-grant_id")
     )
@@ -538,7 +562,7 @@ def _put_back(account: TokenAccount, held: TokenReservation, amount: int, now: d
     )
     _announce(entry, account)
     # A credit that expired while its tokens were held expires now.
-    _expire_due_locked(account, now)
+    _expire_due_locked(account, now, cause=f":release:{held.pk}")
     _save_account(account)
 
 
@@ -586,4 +610,3 @@ def expire_due(*, now: datetime | None = None, subscriber: Any = None) -> int:
     if total:
         logger.info("tokens expired total=%d accounts=%d", total, len(subscriber_pks))
     return total
-
