@@ -1012,7 +1012,8 @@ def test_the_ledgers_own_reference_prefixes_are_refused(subscriber, reference):
 def test_revoke_takes_back_only_from_a_credit_named_as_its_source(subscriber):
     first = tokens.credit(subscriber, 10, kind="purchase", reference="p1")
     tokens.consume(subscriber, 3, reference="spend")
-    tokens.revoke(subscriber, 2, reference="r1", grant_reference="spend")
+    refund = tokens.revoke(subscriber, 2, reference="r1", grant_reference="spend")
+    assert refund.grant is None
     first.refresh_from_db()
     assert first.remaining == 5
     assert tokens.balance(subscriber) == 5
