@@ -40,12 +40,12 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 demo: $(STAMP)
-	cd example_project && ../$(BIN)/python manage.py migrate --noinput
-	cd example_project && ../$(BIN)/python manage.py load_demo_catalogue
+	cd example_project && $(abspath $(BIN))/python manage.py migrate --noinput
+	cd example_project && $(abspath $(BIN))/python manage.py load_demo_catalogue
 	@echo
 	@echo "  fiko-billing demo: http://127.0.0.1:8000/billing/  (login: demo / demo)"
 	@echo
-	cd example_project && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
+	cd example_project && $(abspath $(BIN))/python manage.py runserver 127.0.0.1:8000
 
 clean:
 	rm -rf $(VENV) .tox build dist docs/_build .pytest_cache .mypy_cache .ruff_cache

@@ -47,12 +47,14 @@ def _csrf_failure(request: HttpRequest) -> HttpResponse | None:
     """Django's CSRF check for cookie-authenticated requests.
 
     A request that carries its credentials in an ``Authorization`` header
-    (Bearer/JWT, API key) cannot be forged by another site, so only requests
-    without one are checked.
+    (Bearer/JWT, API key) cannot be forged by another site, so such requests
+    are not checked, except HTTP Basic: browsers resend cached Basic
+    credentials on their own, like cookies.
     """
     if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
         return None
-    if "HTTP_AUTHORIZATION" in request.META:
+    authorization = request.META.get("HTTP_AUTHORIZATION", "")
+    if authorization and not authorization.lower().startswith("basic "):
         return None
     check = _CsrfCheck(lambda _request: HttpResponse())
     check.process_request(request)
@@ -208,7 +210,7 @@ def query_int(request: HttpRequest, name: str, *, default: int, maximum: int) ->
     raw = request.GET.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or not 1 <= int(raw) <= maximum:
         raise InvalidInput(
             f"'{name}' must be an integer between 1 and {maximum}.",
             fields={name: f"Must be between 1 and {maximum}."},

@@ -25,7 +25,9 @@ tokens_credited = Signal()
 #: ``balance`` (int, the stored balance after the debit).
 tokens_debited = Signal()
 
-#: A subscription became active (first payment, or recovered from past_due/unpaid).
+#: A subscription started granting its benefits: its first payment, or a return
+#: from a status without them (unpaid, paused, incomplete). ``past_due`` keeps
+#: the benefits during Stripe's retries, so recovering from it is an update.
 #: Arguments: ``subscriber``, ``subscription``.
 subscription_activated = Signal()
 
@@ -44,11 +46,13 @@ subscription_deactivated = Signal()
 #: A payment succeeded. Arguments: ``subscriber``, ``payment``.
 payment_succeeded = Signal()
 
-#: A payment failed. Arguments: ``subscriber``, ``payment``, ``reason`` (str).
+#: A payment failed. Arguments: ``subscriber``, ``payment`` (a ``Payment``, or ``None``
+#: when the failed invoice has no payment row of ours), ``reason`` (str).
 payment_failed = Signal()
 
 #: A payment needs the customer's action (3D Secure).
-#: Arguments: ``subscriber``, ``payment``, ``hosted_invoice_url`` (str or None).
+#: Arguments: ``subscriber``, ``payment`` (a ``Payment`` or ``None``),
+#: ``hosted_invoice_url`` (str or None).
 payment_action_required = Signal()
 
 #: A customer disputed a payment (a chargeback was opened).

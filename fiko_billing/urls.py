@@ -1,4 +1,8 @@
-"""Mount with ``path("billing/", include("fiko_billing.urls"))``; names live in ``fiko_billing:``."""
+"""The JSON API and the webhook.
+
+Mount with ``path("billing/", include("fiko_billing.urls"))``; URL names live in
+the ``fiko_billing`` namespace.
+"""
 
 from django.urls import path
 

@@ -11,6 +11,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from fiko_billing import tokens
 from fiko_billing.api import (
@@ -46,6 +47,7 @@ def _active_prices() -> Prefetch[Any]:
     return Prefetch("prices", queryset=Price.objects.filter(active=True).order_by("currency"))
 
 
+@ensure_csrf_cookie  # a single-page app on the session needs the token
 @endpoint(methods=["GET"], statuses=[200], authenticated=False)
 def plans(request: HttpRequest, subscriber: Any) -> Answer:
     """Active plans and token packages with their prices per currency."""
@@ -92,7 +94,9 @@ def _subscription_json(row: Subscription | None) -> dict[str, Any]:
             "period_allowance": 0,
         }
     end = row.current_period_end
-    days = max(0, math.ceil((end - timezone.now()).total_seconds() / 86400)) if end else 0
+    days = 0
+    if end is not None and row.is_entitled:
+        days = max(0, math.ceil((end - timezone.now()).total_seconds() / 86400))
     plan = row.plan
     return {
         "plan": None
@@ -106,6 +110,7 @@ def _subscription_json(row: Subscription | None) -> dict[str, Any]:
     }
 
 
+@ensure_csrf_cookie  # a single-page app on the session needs the token
 @endpoint(methods=["GET"], statuses=[200])
 def account(request: HttpRequest, subscriber: Any) -> Answer:
     """The subscriber's plan, status, period, tokens and currency."""

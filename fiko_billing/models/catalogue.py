@@ -84,7 +84,9 @@ class TokenPackage(CatalogueItem):
         verbose_name = _("token package")
         verbose_name_plural = _("token packages")
         constraints = [
-            models.CheckConstraint(condition=Q(tokens__gte=1), name="fiko_package_tokens_positive"),
+            models.CheckConstraint(
+                condition=Q(tokens__gte=1), name="fiko_package_tokens_positive"
+            ),
             models.CheckConstraint(
                 condition=Q(interval="") | Q(interval__in=Interval.values),
                 name="fiko_package_interval_valid",
@@ -124,7 +126,9 @@ class Price(TimeStampedModel):
                 | (Q(plan__isnull=True) & Q(package__isnull=False)),
                 name="fiko_price_one_item",
             ),
-            models.CheckConstraint(condition=Q(unit_amount__gte=0), name="fiko_price_amount_gte_0"),
+            models.CheckConstraint(
+                condition=Q(unit_amount__gte=0), name="fiko_price_amount_gte_0"
+            ),
             models.UniqueConstraint(
                 fields=("plan", "currency"),
                 condition=Q(plan__isnull=False),

@@ -58,7 +58,8 @@ class TokenEntry(models.Model):
     kind = models.CharField(_("kind"), max_length=12, choices=EntryKind.choices)
     amount = models.BigIntegerField(_("amount"), help_text=_("Positive adds, negative takes."))
     balance_after = models.BigIntegerField(_("balance after"))
-    reference = models.CharField(_("reference"), max_length=255, null=True, blank=True)
+    # NULL, not "", for "no reference": the unique constraint ignores NULLs only.
+    reference = models.CharField(_("reference"), max_length=255, null=True, blank=True)  # noqa: DJ001
     grant = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -131,10 +132,9 @@ class TokenReservation(models.Model):
     status = models.CharField(
         max_length=8, choices=ReservationStatus.choices, default=ReservationStatus.HELD
     )
-    reference = models.CharField(_("reference"), max_length=255, null=True, blank=True)
-    entry = models.OneToOneField(
-        TokenEntry, on_delete=models.PROTECT, related_name="reservation"
-    )
+    # NULL, not "", for "no reference": the unique constraint ignores NULLs only.
+    reference = models.CharField(_("reference"), max_length=255, null=True, blank=True)  # noqa: DJ001
+    entry = models.OneToOneField(TokenEntry, on_delete=models.PROTECT, related_name="reservation")
     description = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -173,3 +173,6 @@ class TokenAllocation(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="fiko_allocation_positive"),
             models.UniqueConstraint(fields=("debit", "grant"), name="fiko_allocation_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} tokens of credit #{self.grant_id} held by entry #{self.debit_id}"

@@ -56,7 +56,9 @@ class Payment(TimeStampedModel):
     tokens = models.PositiveBigIntegerField(
         _("tokens"), default=0, help_text=_("Tokens this payment grants.")
     )
-    stripe_checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    stripe_checkout_session_id = models.CharField(
+        max_length=255, unique=True, null=True, blank=True
+    )
     stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_invoice_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_charge_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
@@ -77,7 +79,8 @@ class Payment(TimeStampedModel):
                 condition=Q(status__in=PaymentStatus.values), name="fiko_payment_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(amount_refunded__lte=F("amount")), name="fiko_payment_refund_lte_amount"
+                condition=Q(amount_refunded__lte=F("amount")),
+                name="fiko_payment_refund_lte_amount",
             ),
             models.CheckConstraint(
                 condition=Q(quantity__gte=1), name="fiko_payment_quantity_positive"

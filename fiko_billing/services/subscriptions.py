@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from fiko_billing import signals
 from fiko_billing.conf import billing_settings
-from fiko_billing.exceptions import Conflict, NotFound
+from fiko_billing.exceptions import Conflict, NotFound, ServiceUnavailable
 from fiko_billing.gateway import StripeGateway, new_idempotency_key
 from fiko_billing.models import (
     ENTITLED_STATUSES,
@@ -243,10 +243,13 @@ def resume(subscriber: Any, *, gateway: StripeGateway) -> Subscription:
     row = _require_current(subscriber)
     if not row.cancel_at_period_end and row.cancel_at is None:
         raise Conflict("Your subscription is not scheduled to cancel.", code="not_canceling")
+    params: dict[str, Any]
+    if row.cancel_at_period_end:
+        params = {"cancel_at_period_end": False}
+    else:
+        params = {"cancel_at": ""}  # a dated cancellation (Portal, dashboard): clear the date
     answer = gateway.update_subscription(
-        row.stripe_subscription_id,
-        {"cancel_at_period_end": False},
-        idempotency_key=new_idempotency_key("resume"),
+        row.stripe_subscription_id, params, idempotency_key=new_idempotency_key("resume")
     )
     return _apply(answer)
 
@@ -261,9 +264,15 @@ def change_plan(subscriber: Any, *, plan_id: int, gateway: StripeGateway) -> Sub
         raise Conflict(f"You are already on {plan.name}.", code="same_plan")
     currency = row.price.currency if row.price else billing_settings.CURRENCY
     price = Price.objects.filter(plan=plan, currency=currency, active=True).first()
-    if price is None or not price.stripe_price_id:
+    if price is None:
         raise Conflict(
             f"{plan.name} is not available in {currency.upper()}.", code="unsupported_currency"
+        )
+    if not price.stripe_price_id:
+        raise ServiceUnavailable(
+            f"{plan.name} ({currency.upper()}) has not been synced to Stripe yet; "
+            "run `manage.py sync_stripe_products`.",
+            code="catalogue_not_synced",
         )
     current = gateway.retrieve_subscription(row.stripe_subscription_id)
     item = first_item(current)

@@ -8,7 +8,6 @@ import logging
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from fiko_billing.api import error_response
 from fiko_billing.conf import billing_settings
@@ -19,11 +18,16 @@ logger = logging.getLogger("fiko_billing.webhooks")
 
 
 @csrf_exempt
-@require_POST
 @transaction.non_atomic_requests
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
     """Stripe retries anything but a 2xx, so: 400 for what is not a genuine event
     (a retry cannot fix it), 500 when processing failed (a retry can)."""
+    if request.method != "POST":
+        response = error_response(
+            405, "method_not_allowed", f"{request.method} is not allowed here; use POST."
+        )
+        response["Allow"] = "POST"
+        return response
     secrets = billing_settings.STRIPE_WEBHOOK_SECRET
     if not secrets:
         logger.error("webhook received but FIKO_BILLING['STRIPE_WEBHOOK_SECRET'] is not set")
@@ -58,3 +62,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     if outcome == "failed":
         return error_response(500, "processing_failed", "The event could not be processed.")
     return JsonResponse({"received": True, "outcome": outcome})
+
+
+stripe_webhook.allowed_methods = ("POST",)  # type: ignore[attr-defined]
+stripe_webhook.declared_statuses = frozenset({200, 400, 405, 500, 503})  # type: ignore[attr-defined]

@@ -92,7 +92,8 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"Endpoint {existing['id']} renders events with API version "
                 f"{existing.get('api_version')}; "
-                f"Stripe cannot change that on an existing endpoint. Delete it and run this command "
+                "Stripe cannot change that on an existing endpoint. Delete it and run this "
+                "command "
                 f"again to get one with {version}."
             )
         if not changes:
