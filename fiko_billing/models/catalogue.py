@@ -125,6 +125,7 @@ class Price(TimeStampedModel):
                 condition=(Q(plan__isnull=False) & Q(package__isnull=True))
                 | (Q(plan__isnull=True) & Q(package__isnull=False)),
                 name="fiko_price_one_item",
+                violation_error_message=_("A price belongs to exactly one plan or package."),
             ),
             models.CheckConstraint(
                 condition=Q(unit_amount__gte=0), name="fiko_price_amount_gte_0"
@@ -133,11 +134,13 @@ class Price(TimeStampedModel):
                 fields=("plan", "currency"),
                 condition=Q(plan__isnull=False),
                 name="fiko_price_unique_plan_currency",
+                violation_error_message=_("This plan already has a price in that currency."),
             ),
             models.UniqueConstraint(
                 fields=("package", "currency"),
                 condition=Q(package__isnull=False),
                 name="fiko_price_unique_package_currency",
+                violation_error_message=_("This package already has a price in that currency."),
             ),
         ]
 
