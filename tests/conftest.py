@@ -43,3 +43,7 @@ def stripe_stub(settings: Any) -> Any:
         }
         yield stub
         assert not stub.unexpected, f"unexpected Stripe calls: {stub.unexpected}"
+
+
+# The fixtures fiko_billing offers host projects, used by our end-to-end tests.
+from fiko_billing.testing.fixtures import billing_live_server, stripe_emulator  # noqa: E402, F401

@@ -46,6 +46,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "tests.urls"
+STATIC_URL = "/static/"
 
 # Webhook processing as tasks runs on the database queue of django-tasks-db,
 # executed by its real worker (``db_worker``) in the async tests.
