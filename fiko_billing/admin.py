@@ -108,6 +108,7 @@ def _admin_url(admin_site: admin.AdminSite, model: type[models.Model], view: str
 
 class PriceInline(TabularInline[Price, Any]):
     model = Price
+    form = PriceForm
     formset = PriceInlineFormSet
     fields = ("currency", "unit_amount", "formatted_amount", "active", "stripe_price_id")
     readonly_fields = ("formatted_amount", "stripe_price_id")

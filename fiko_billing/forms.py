@@ -28,9 +28,21 @@ else:
 class PriceForm(_PriceFormBase):
     """A price belongs to exactly one plan or token package."""
 
+    #: Currencies whose existing price is deleted in the same submission; set
+    #: by ``PriceInlineFormSet`` so a new price may take the currency over.
+    freed_currencies: frozenset[str] = frozenset()
+
     class Meta:
         model = Price
         fields = ("plan", "package", "currency", "unit_amount", "active")
+
+    def _get_validation_exclusions(self) -> set[str]:
+        exclude: set[str] = super()._get_validation_exclusions()
+        # Django 6 checks the per-currency unique constraint against rows the
+        # formset is about to delete; the formset's clean() covers the rest.
+        if self.cleaned_data.get("currency") in self.freed_currencies:
+            exclude.add("currency")
+        return exclude
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -56,6 +68,16 @@ class PriceInlineFormSet(_PriceFormSetBase):
     The database enforces this with a conditional unique constraint, which
     Django's formsets do not check across the forms of one submission.
     """
+
+    def full_clean(self) -> None:
+        freed = frozenset(
+            str(form.initial.get("currency"))
+            for form in self.initial_forms
+            if self.can_delete and form[DELETION_FIELD_NAME].value()
+        )
+        for form in self.forms:
+            form.freed_currencies = freed
+        super().full_clean()
 
     def clean(self) -> None:
         super().clean()
