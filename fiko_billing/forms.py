@@ -37,7 +37,7 @@ class PriceForm(_PriceFormBase):
         fields = ("plan", "package", "currency", "unit_amount", "active")
 
     def _get_validation_exclusions(self) -> set[str]:
-        exclude: set[str] = super()._get_validation_exclusions()
+        exclude: set[str] = super()._get_validation_exclusions()  # type: ignore[misc]
         # Django 6 checks the per-currency unique constraint against rows the
         # formset is about to delete; the formset's clean() covers the rest.
         if self.cleaned_data.get("currency") in self.freed_currencies:
@@ -76,7 +76,7 @@ class PriceInlineFormSet(_PriceFormSetBase):
             if self.can_delete and form[DELETION_FIELD_NAME].value()
         )
         for form in self.forms:
-            form.freed_currencies = freed
+            form.freed_currencies = freed  # type: ignore[attr-defined]
         super().full_clean()
 
     def clean(self) -> None:
