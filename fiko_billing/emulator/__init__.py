@@ -1,0 +1,64 @@
+"""A stateful local Stripe for development and tests (standard library only).
+
+Run it with ``python -m fiko_billing.emulator --port 12111`` and point the
+SDK's API base at it, or in tests::
+
+    from fiko_billing.emulator import Emulator
+
+    with Emulator(webhook_url="http://127.0.0.1:8000/billing/stripe/webhook/",
+                  webhook_secret="whsec_test") as emulator:
+        client = stripe.StripeClient("sk_test_x", base_addresses={"api": emulator.url})
+        ...
+        emulator.advance(days=31)   # renewals, retries, expiries fall due
+        emulator.flush()            # wait until every webhook is delivered
+
+What it covers, in the shapes of API version ``2026-10-28.endive``:
+
+- The wire protocol: Bearer keys (``sk_test_``, ``sk_live_``, ``rk_``), nested
+  form bodies, ``expand[]``, ``Idempotency-Key`` replay (byte for byte, with
+  ``Idempotent-Replayed: true``) and mismatch errors, cursor pagination,
+  Stripe's error JSON and statuses, ``Request-Id``; unknown and removed
+  parameters are rejected with ``parameter_unknown``.
+- Customers, products, prices (lookup keys), coupons, promotion codes,
+  Checkout Sessions, Customer Portal sessions, subscriptions (cancel at
+  period end, resume, price switch with prorations, immediate cancel),
+  invoices and invoice payments, payment intents (test tokens such as
+  ``pm_card_visa``, 402 card errors), charges, refunds, payment methods,
+  events and webhook endpoints.
+- Hosted Checkout, 3D Secure challenge, Customer Portal and invoice pages
+  (plain HTML forms) driven by Stripe's test cards: 4242 4242 4242 4242
+  succeeds, 4000 0025 0000 3155 asks for 3D Secure, 4000 0000 0000 9995 is
+  declined for insufficient funds, 4000 0000 0000 0341 pays at Checkout and
+  fails every later off-session charge.
+- A clock that only moves forward (``POST /_emulator/clock/advance`` with
+  ``seconds``/``hours``/``days``): renewals, failed renewals with Stripe's
+  classic retry schedule (3, 5, 7 days, then the subscription is canceled),
+  scheduled cancellations and session expiry happen at their due times;
+  ``invoice_finalize_delay`` models the hour a renewal invoice stays draft.
+- Events for every state change, in the order Stripe documents for each flow,
+  delivered to a webhook URL and to API-created endpoints, signed as Stripe
+  signs, retried with back-off. ``GET /_emulator/deliveries`` lists them;
+  ``POST /_emulator/faults`` drops, duplicates, delays or reorders the next
+  ones; ``POST /_emulator/deliveries/pause|resume|flush`` and
+  ``POST /_emulator/reset`` complete the control surface.
+- State kept in memory, optionally saved to a JSON file on every change and
+  loaded at start (webhook deliveries in flight are not saved).
+
+What it does not do: no real card network or money, no Radar or fraud rules,
+no taxes, no e-mails or receipts, no Connect, no trials, no usage-based,
+tiered or multi-currency prices, no SetupIntents or client-side confirmation
+(Stripe.js), no test clock objects (the whole emulator is one clock).
+Payment-mode Checkout creates a customer only with
+``customer_creation=always``, as Stripe does. Prorations are approximated (a
+credit and a charge for the rest of the period, to the second); events come
+in Stripe's documented order, but their timing is not Stripe's. One portal
+configuration is built in: cancel at period end, plan switches prorated with
+``create_prorations``, card updates.
+"""
+
+from __future__ import annotations
+
+from fiko_billing.emulator.emulator import Emulator
+from fiko_billing.emulator.events import PINNED_API_VERSION
+
+__all__ = ["PINNED_API_VERSION", "Emulator"]

@@ -1,0 +1,90 @@
+"""``python -m fiko_billing.emulator``: run the local Stripe emulator until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from fiko_billing.emulator.emulator import Emulator
+from fiko_billing.emulator.events import PINNED_API_VERSION
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m fiko_billing.emulator",
+        description="A stateful local Stripe: API, hosted Checkout and Portal, webhooks.",
+    )
+    parser.add_argument("--port", type=int, default=12111, help="port to listen on (12111)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--public-url", help="base URL of hosted pages if not http://host:port")
+    parser.add_argument("--webhook-url", help="deliver every event to this URL")
+    parser.add_argument("--webhook-secret", help="whsec_... secret that signs those deliveries")
+    parser.add_argument("--state", help="JSON file: loaded at start, saved on every change")
+    parser.add_argument(
+        "--retry-delays",
+        default="1,5,25",
+        help="seconds between webhook attempts, comma separated (1,5,25)",
+    )
+    parser.add_argument("--max-attempts", type=int, default=4, help="webhook attempts (4)")
+    parser.add_argument(
+        "--invoice-finalize-delay",
+        type=int,
+        default=0,
+        help="seconds a renewal invoice stays draft before it is charged (Stripe: 3600)",
+    )
+    parser.add_argument("--seed", type=int, help="seed for object ids (repeatable runs)")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    if args.webhook_url and not args.webhook_secret:
+        parser.error("--webhook-url needs --webhook-secret")
+    try:
+        args.retry_delays = tuple(float(d) for d in args.retry_delays.split(",") if d.strip())
+    except ValueError:
+        parser.error("--retry-delays takes numbers separated by commas, e.g. 1,5,25")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    emulator = Emulator(
+        args.port,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+        state_file=args.state,
+        host=args.host,
+        public_url=args.public_url,
+        seed=args.seed,
+        retry_delays=args.retry_delays,
+        max_attempts=args.max_attempts,
+        invoice_finalize_delay=args.invoice_finalize_delay,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    url = emulator.start()
+    print(f"Stripe emulator (API {PINNED_API_VERSION}) listening on {url}", flush=True)
+    if args.webhook_url:
+        print(f"Delivering events to {args.webhook_url}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        emulator.stop()
+        print("Stripe emulator stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

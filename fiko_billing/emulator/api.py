@@ -1,0 +1,138 @@
+"""The ``/v1`` API: authentication, routing, parameters, idempotency, expansion."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import random
+import re
+import string
+from collections.abc import Iterable
+
+from fiko_billing.emulator.context import Ctx
+from fiko_billing.emulator.events import PINNED_API_VERSION
+from fiko_billing.emulator.expand import expand
+from fiko_billing.emulator.idempotency import IdempotencyCache
+from fiko_billing.emulator.params import validate
+from fiko_billing.emulator.responses import Request, Response, json_response
+from fiko_billing.emulator.routing import Call, Route
+from fiko_billing.emulator.wire import StripeError, decode_form, dumps
+
+_KEY = re.compile(r"^(sk_test_|sk_live_|rk_test_|rk_live_)[A-Za-z0-9_]+$")
+_request_ids = random.Random()  # noqa: S311 - request ids, not secrets
+logger = logging.getLogger("fiko_billing.emulator")
+
+NO_KEY = (
+    "You did not provide an API key. You need to provide your API key in the Authorization "
+    "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
+    "https://docs.stripe.com/api#authentication for details, or we can help at "
+    "https://support.stripe.com/."
+)
+
+
+def new_request_id() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "req_" + "".join(_request_ids.choice(alphabet) for _ in range(14))
+
+
+class Api:
+    def __init__(self, ctx: Ctx, routes: Iterable[Route]) -> None:
+        self.ctx = ctx
+        self.routes = list(routes)
+        self.idempotency = IdempotencyCache()
+
+    def handle(self, request: Request, request_id: str) -> Response:
+        version = request.header("Stripe-Version") or PINNED_API_VERSION
+        headers = {"Stripe-Version": version}
+        key = request.header("Idempotency-Key") if request.method == "POST" else None
+        if key:
+            headers["Idempotency-Key"] = key
+        try:
+            return self._dispatch(request, request_id, key, headers)
+        except StripeError as error:
+            return json_response(error.status, error.body(request_id), headers)
+
+    def _dispatch(
+        self, request: Request, request_id: str, key: str | None, headers: dict[str, str]
+    ) -> Response:
+        self._authenticate(request)
+        route, args = self._route(request)
+        raw = decode_form(request.text if request.method == "POST" else request.query)
+        endpoint = f"{request.method} {request.path}"
+        if key:
+            stored = self.idempotency.begin(key, endpoint, raw)
+            if stored is not None:
+                replay = {**headers, "Idempotent-Replayed": "true"}
+                response = Response(stored.status, stored.body, replay)
+                response.headers["Content-Type"] = "application/json"
+                return response
+        status, body, keep = self._run(route, args, raw, request, request_id, key)
+        if key:
+            self.idempotency.finish(key, endpoint, raw, status, body, keep=keep)
+        return Response(status, body, {**headers, "Content-Type": "application/json"})
+
+    def _run(
+        self,
+        route: Route,
+        args: dict[str, str],
+        raw: dict[str, object],
+        request: Request,
+        request_id: str,
+        key: str | None,
+    ) -> tuple[int, bytes, bool]:
+        ctx = self.ctx
+        try:
+            params = validate(route.params, raw)
+            with ctx.store.lock:
+                ctx.events.request_id = request_id
+                ctx.events.idempotency_key = key
+                try:
+                    result = route.handler(ctx, Call(params, args, request.path))
+                    if params.get("expand"):
+                        result = expand(ctx.store, result, params["expand"])
+                finally:
+                    ctx.events.request_id = None
+                    ctx.events.idempotency_key = None
+                    if request.method != "GET":
+                        ctx.store.changed()
+        except StripeError as error:
+            return error.status, dumps(error.body(request_id)), error.replayable
+        except Exception:
+            logger.exception("emulator error in %s %s", request.method, request.path)
+            failure = StripeError(500, "An unknown error occurred", type="api_error")
+            return 500, dumps(failure.body(request_id)), True
+        return 200, dumps(result), True
+
+    def _authenticate(self, request: Request) -> None:
+        authorization = request.header("Authorization") or ""
+        scheme, _, credential = authorization.partition(" ")
+        if not credential or scheme.lower() not in ("bearer", "basic"):
+            raise StripeError(401, NO_KEY, replayable=False)
+        if scheme.lower() == "basic":
+            # curl -u sk_test_...: sends "key:" in base64.
+            try:
+                credential = base64.b64decode(credential).decode().split(":", 1)[0]
+            except (binascii.Error, UnicodeDecodeError):
+                credential = ""
+        if not _KEY.match(credential.strip()):
+            # Never echo a key back, not even a wrong one.
+            raise StripeError(
+                401,
+                "Invalid API Key provided: " + "*" * min(len(credential), 32),
+                replayable=False,
+            )
+
+    def _route(self, request: Request) -> tuple[Route, dict[str, str]]:
+        for route in self.routes:
+            if route.method != request.method:
+                continue
+            args = route.match(request.path)
+            if args is not None:
+                return route, args
+        raise StripeError(
+            404,
+            f"Unrecognized request URL ({request.method}: {request.path}). Please see "
+            "https://docs.stripe.com or we can help at https://support.stripe.com/.",
+            replayable=False,
+        )

@@ -1,0 +1,221 @@
+"""``Emulator``: the whole emulator behind one object, for tests and the CLI."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from fiko_billing.emulator.api import Api
+from fiko_billing.emulator.application import Application
+from fiko_billing.emulator.context import Ctx
+from fiko_billing.emulator.engine import timeline
+from fiko_billing.emulator.events import EventLog
+from fiko_billing.emulator.faults import parse_fault
+from fiko_billing.emulator.resources import ROUTES
+from fiko_billing.emulator.resources.webhook_endpoints import receiving
+from fiko_billing.emulator.server import EmulatorServer
+from fiko_billing.emulator.store import Obj, Store
+from fiko_billing.emulator.webhooks import Dispatcher
+
+
+class Emulator:
+    """A local, stateful Stripe: ``start()`` it, point the SDK's API base at ``url``.
+
+    ``webhook_url``/``webhook_secret`` receive every event (as ``stripe listen``
+    would forward them); endpoints created through ``/v1/webhook_endpoints``
+    receive the types they enable, signed with their own secret.
+    ``retry_delays`` and ``max_attempts`` shape redelivery after a failure.
+    ``seed`` makes object ids repeat from run to run; ``frozen_at`` (a Unix
+    time) stops the clock there, so only ``advance`` moves it.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        state_file: str | Path | None = None,
+        *,
+        host: str = "127.0.0.1",
+        public_url: str | None = None,
+        seed: int | None = None,
+        retry_delays: tuple[float, ...] = (1.0, 5.0, 25.0),
+        max_attempts: int = 4,
+        delivery_timeout: float = 10.0,
+        invoice_finalize_delay: int = 0,
+        frozen_at: int | None = None,
+    ) -> None:
+        if webhook_url and not webhook_secret:
+            raise ValueError("webhook_url needs webhook_secret (the whsec_... your app verifies)")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.host = host
+        self.port = port
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.webhook_url = webhook_url
+        self._webhook_secret = webhook_secret
+        self._old_webhook_secrets: list[str] = []
+        self.state_file = Path(state_file) if state_file else None
+        self.store = Store(seed=seed)
+        self.store.clock.frozen_at = frozen_at
+        self.store.invoice_finalize_delay = invoice_finalize_delay
+        self.events = EventLog(self.store)
+        self.ctx = Ctx(self.store, self.events)
+        self.dispatcher = Dispatcher(
+            self._targets,
+            retry_delays=retry_delays,
+            max_attempts=max_attempts,
+            timeout=delivery_timeout,
+            on_delivered=self._delivered,
+        )
+        self.events.sinks.append(self.dispatcher)
+        self.api = Api(self.ctx, ROUTES)
+        self.application = Application(self)
+        self._server: EmulatorServer | None = None
+        if self.state_file is not None:
+            if self.state_file.exists():
+                self.store.load(self.state_file)
+            self.store.on_change(self.save)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> str:
+        """Serve in background threads; returns the base URL (also ``.url``)."""
+        if self._server is not None:
+            return self.url
+        self._server = EmulatorServer((self.host, self.port), self.application)
+        self.port = self._server.port
+        shown_host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        self.store.base_url = self.public_url or f"http://{shown_host}:{self.port}"
+        self.dispatcher.start()
+        self._server.start()
+        with self.store.lock:
+            timeline.run_due(self.ctx)
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self.dispatcher.stop()
+        self.save()
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.store.base_url
+
+    def save(self) -> None:
+        if self.state_file is not None:
+            with self.store.lock:
+                self.store.save(self.state_file)
+
+    # ------------------------------------------------------------------ clock
+
+    def now(self) -> int:
+        with self.store.lock:
+            return self.store.clock.now()
+
+    def clock_state(self) -> dict[str, Any]:
+        with self.store.lock:
+            return {"now": self.store.clock.now(), "offset": self.store.clock.offset}
+
+    def advance(self, *, seconds: float = 0, days: float = 0) -> int:
+        """Move time forward and run what falls due (renewals, retries, expiries).
+
+        Returns the number of due items run.
+        """
+        total = seconds + days * 86_400
+        with self.store.lock:
+            steps = timeline.advance(self.ctx, total)
+            self.store.changed()
+        return steps
+
+    # ------------------------------------------------------------------ webhooks
+
+    def _targets(self, event: Obj) -> list[tuple[str, tuple[str, ...]]]:
+        targets = receiving(self.ctx, event["type"])
+        if self.webhook_url and self._webhook_secret:
+            secrets = (self._webhook_secret, *self._old_webhook_secrets)
+            targets.insert(0, (self.webhook_url, secrets))
+        return targets
+
+    def roll_webhook_secret(self, new_secret: str) -> None:
+        """Sign ``webhook_url`` deliveries with ``new_secret``, and with the old one too
+        until ``expire_old_webhook_secrets()`` (as Stripe does while a rolled secret lives).
+        """
+        if self._webhook_secret:
+            self._old_webhook_secrets.insert(0, self._webhook_secret)
+        self._webhook_secret = new_secret
+
+    def expire_old_webhook_secrets(self) -> None:
+        self._old_webhook_secrets.clear()
+
+    def _delivered(self, event_id: str) -> None:
+        with self.store.lock:
+            event = self.store.get("event", event_id)
+            if event is not None and event["pending_webhooks"] > 0:
+                event["pending_webhooks"] -= 1
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self.dispatcher.deliveries()
+
+    def add_fault(
+        self,
+        action: str,
+        *,
+        types: list[str] | None = None,
+        count: int = 1,
+        seconds: float = 0,
+    ) -> None:
+        """Drop, duplicate, delay or reorder the next ``count`` deliveries of ``types``."""
+        fault = {"action": action, "types": types, "count": count, "seconds": seconds}
+        self.dispatcher.add_fault(parse_fault(fault))
+
+    def pause_deliveries(self) -> None:
+        self.dispatcher.pause()
+
+    def resume_deliveries(self) -> None:
+        self.dispatcher.resume()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Block until every queued delivery has been sent (or has failed for good)."""
+        self.dispatcher.flush(timeout)
+
+    def reset(self) -> None:
+        """Forget every object, event, delivery, fault and idempotency key; the clock returns."""
+        self.dispatcher.reset()
+        with self.store.lock:
+            self.store.reset()
+            self.api.idempotency.clear()
+            self.store.changed()
+
+    # ------------------------------------------------------------------ state, for tests
+
+    def objects(self, kind: str) -> list[Obj]:
+        """Copies of the stored objects of one type (``"customer"``...), newest first."""
+        with self.store.lock:
+            return copy.deepcopy([o for o in self.store.all(kind) if not o.get("deleted")])
+
+    def get(self, object_id: str) -> Obj | None:
+        with self.store.lock:
+            found = self.store.find(object_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def event_types(self) -> list[str]:
+        """Every event type so far, oldest first: the order Stripe would send them."""
+        with self.store.lock:
+            return [e["type"] for e in self.store.iter("event")]

@@ -1,0 +1,1 @@
+"""What Stripe does behind the API: charging cards, invoicing, renewing, ending."""

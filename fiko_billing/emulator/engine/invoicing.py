@@ -1,0 +1,261 @@
+"""Subscription invoices: draft, finalize, pay, retry.
+
+Amounts are approximated the way a simple Stripe account computes them: one
+line per subscription item, pending proration items pulled in, the
+subscription's coupons applied to discountable lines, the customer's credit
+balance used first. No taxes.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from fiko_billing.emulator.clock import DAY
+from fiko_billing.emulator.context import Ctx
+from fiko_billing.emulator.engine import charging
+from fiko_billing.emulator.engine.discounting import active_discounts
+from fiko_billing.emulator.formatting import money
+from fiko_billing.emulator.shapes import billing as shapes
+from fiko_billing.emulator.shapes.discounts import amount_off
+from fiko_billing.emulator.store import Obj
+
+#: Days between an automatic collection's failed attempts (Stripe's classic schedule).
+RETRY_DAYS = (3, 5, 7)
+MAX_ATTEMPTS = len(RETRY_DAYS) + 1
+
+
+def product_name(ctx: Ctx, price: Obj) -> str:
+    product = ctx.store.get("product", price["product"]) or {}
+    return str(product.get("name") or price["id"])
+
+
+def draft(
+    ctx: Ctx,
+    subscription: Obj,
+    *,
+    billing_reason: str,
+    invoice_id: str | None = None,
+    extra_items: list[Obj] | None = None,
+    include_subscription_lines: bool = True,
+) -> Obj:
+    """A draft invoice for a subscription's current period, announced with ``invoice.created``."""
+    customer = ctx.store.get("customer", subscription["customer"]) or {
+        "id": subscription["customer"]
+    }
+    first = subscription["items"]["data"][0]
+    invoice_id = invoice_id or ctx.new_id("in")
+    invoice = shapes.invoice(
+        ctx,
+        invoice_id=invoice_id,
+        customer=customer,
+        currency=subscription["currency"],
+        billing_reason=billing_reason,
+        subscription=subscription,
+        period_start=first["current_period_start"],
+        period_end=first["current_period_end"],
+    )
+    lines: list[Obj] = []
+    if include_subscription_lines:
+        for item in subscription["items"]["data"]:
+            price = item["price"]
+            quantity = item["quantity"]
+            lines.append(
+                shapes.invoice_line(
+                    ctx,
+                    invoice_id=invoice_id,
+                    amount=int(price["unit_amount"]) * quantity,
+                    currency=price["currency"],
+                    description=f"{quantity} × {product_name(ctx, price)} "  # noqa: RUF001
+                    f"(at {money(price['unit_amount'], price['currency'])} / "
+                    f"{price['recurring']['interval']})",
+                    price_obj=price,
+                    quantity=quantity,
+                    start=item["current_period_start"],
+                    end=item["current_period_end"],
+                    subscription=subscription["id"],
+                    subscription_item=item["id"],
+                )
+            )
+    pending = [
+        ii
+        for ii in ctx.store.iter("invoiceitem")
+        if ii["invoice"] is None
+        and ii["parent"]["subscription_details"]["subscription"] == subscription["id"]
+    ]
+    for ii in [*pending, *(extra_items or [])]:
+        ii["invoice"] = invoice_id
+        price = ctx.store.get("price", ii["pricing"]["price_details"]["price"]) or {}
+        lines.append(
+            shapes.invoice_line(
+                ctx,
+                invoice_id=invoice_id,
+                amount=ii["amount"],
+                currency=ii["currency"],
+                description=ii["description"],
+                price_obj=price,
+                quantity=ii["quantity"],
+                start=ii["period"]["start"],
+                end=ii["period"]["end"],
+                subscription=subscription["id"],
+                subscription_item=None,
+                invoice_item=ii["id"],
+                proration=ii["proration"],
+            )
+        )
+    invoice["lines"]["data"] = lines
+    _apply_discounts(ctx, invoice, subscription)
+    _total(ctx, invoice, customer)
+    if billing_reason == "subscription_cycle" and ctx.store.invoice_finalize_delay:
+        invoice["automatically_finalizes_at"] = ctx.now() + ctx.store.invoice_finalize_delay
+    ctx.store.add(invoice)
+    subscription["latest_invoice"] = invoice_id
+    ctx.events.emit("invoice.created", invoice)
+    return invoice
+
+
+def _apply_discounts(ctx: Ctx, invoice: Obj, subscription: Obj) -> None:
+    totals: dict[str, int] = {}
+    for discount in active_discounts(ctx, subscription, invoice):
+        coupon = ctx.store.get("coupon", discount["source"]["coupon"])
+        if coupon is None:
+            continue
+        for line in invoice["lines"]["data"]:
+            if not line["discountable"]:
+                continue
+            already = sum(d["amount"] for d in line["discount_amounts"])
+            cut = amount_off(coupon, line["amount"] - already)
+            line["discount_amounts"].append({"amount": cut, "discount": discount["id"]})
+            line["discounts"].append(discount["id"])
+            totals[discount["id"]] = totals.get(discount["id"], 0) + cut
+        invoice["discounts"].append(discount["id"])
+    invoice["total_discount_amounts"] = [
+        {"amount": amount, "discount": discount_id} for discount_id, amount in totals.items()
+    ]
+
+
+def _total(ctx: Ctx, invoice: Obj, customer: Obj) -> None:
+    subtotal = sum(line["amount"] for line in invoice["lines"]["data"])
+    discount = sum(d["amount"] for d in invoice["total_discount_amounts"])
+    total = subtotal - discount
+    balance = int(customer.get("balance") or 0)
+    due = total + balance
+    invoice["subtotal"] = invoice["subtotal_excluding_tax"] = subtotal
+    invoice["total"] = invoice["total_excluding_tax"] = total
+    invoice["starting_balance"] = balance
+    invoice["amount_due"] = max(0, due)
+    invoice["amount_remaining"] = max(0, due)
+
+
+def finalize(ctx: Ctx, invoice: Obj) -> None:
+    customer = ctx.store.get("customer", invoice["customer"])
+    before = copy.deepcopy(customer) if customer else None
+    if customer is not None and not customer.get("deleted"):
+        sequence = customer["next_invoice_sequence"]
+        invoice["number"] = f"{customer['invoice_prefix']}-{sequence:04d}"
+        customer["next_invoice_sequence"] = sequence + 1
+        # The credit balance is used up by this invoice.
+        due = invoice["total"] + invoice["starting_balance"]
+        invoice["ending_balance"] = min(0, due)
+        customer["balance"] = min(0, due)
+    invoice["status"] = "open"
+    invoice["automatically_finalizes_at"] = None
+    invoice["effective_at"] = ctx.now()
+    invoice["status_transitions"]["finalized_at"] = ctx.now()
+    invoice["hosted_invoice_url"] = f"{ctx.base_url}/invoice/{invoice['id']}"
+    invoice["webhooks_delivered_at"] = ctx.now()
+    ctx.events.emit("invoice.finalized", invoice)
+    if customer is not None and before is not None and customer["balance"] != before["balance"]:
+        ctx.events.updated("customer.updated", before, customer)
+
+
+def collect(
+    ctx: Ctx, invoice: Obj, pm: Obj | None, *, off_session: bool, authenticated: bool = False
+) -> charging.Outcome | None:
+    """Pay an open invoice with ``pm``; None when nothing was due (paid at once)."""
+    if invoice["amount_due"] == 0:
+        _mark_paid(ctx, invoice, copy.deepcopy(invoice))
+        return None
+    before = copy.deepcopy(invoice)
+    if pm is None:
+        _attempt_failed(ctx, invoice, before)
+        return None
+    pi = _open_intent(ctx, invoice)
+    if pi is None:
+        pi = charging.new_intent(
+            ctx,
+            amount=invoice["amount_due"],
+            currency=invoice["currency"],
+            customer=invoice["customer"],
+            description="Subscription creation"
+            if invoice["billing_reason"] == "subscription_create"
+            else "Subscription update",
+        )
+        _record_payment(ctx, invoice, pi)
+    outcome = charging.confirm(ctx, pi, pm, off_session=off_session, authenticated=authenticated)
+    if outcome.ok:
+        payment = _payment_for(ctx, invoice, pi["id"])
+        payment["status"] = "paid"
+        payment["amount_paid"] = invoice["amount_due"]
+        payment["status_transitions"]["paid_at"] = ctx.now()
+        _sync_payments(ctx, invoice)
+        ctx.events.emit("invoice_payment.paid", payment)
+        _mark_paid(ctx, invoice, before)
+    elif outcome.status == charging.REQUIRES_ACTION:
+        ctx.events.emit("invoice.payment_action_required", invoice)
+        _attempt_failed(ctx, invoice, before)
+    else:
+        _attempt_failed(ctx, invoice, before)
+    return outcome
+
+
+def _open_intent(ctx: Ctx, invoice: Obj) -> Obj | None:
+    """The payment intent of the invoice's open payment: a retry reuses it."""
+    for payment in invoice["payments"]["data"]:
+        if payment["status"] == "open":
+            return ctx.store.get("payment_intent", payment["payment"]["payment_intent"])
+    return None
+
+
+def _record_payment(ctx: Ctx, invoice: Obj, pi: Obj) -> None:
+    payment = ctx.store.add(shapes.invoice_payment(ctx, invoice, pi["id"]))
+    invoice["payments"]["data"].append(copy.deepcopy(payment))
+
+
+def _payment_for(ctx: Ctx, invoice: Obj, pi_id: str) -> Obj:
+    for payment in ctx.store.iter("invoice_payment"):
+        if payment["invoice"] == invoice["id"] and payment["payment"]["payment_intent"] == pi_id:
+            return payment
+    raise LookupError(pi_id)
+
+
+def _sync_payments(ctx: Ctx, invoice: Obj) -> None:
+    invoice["payments"]["data"] = [
+        copy.deepcopy(p)
+        for p in ctx.store.iter("invoice_payment")
+        if p["invoice"] == invoice["id"]
+    ]
+
+
+def _mark_paid(ctx: Ctx, invoice: Obj, before: Obj) -> None:
+    invoice["status"] = "paid"
+    invoice["amount_paid"] = invoice["amount_due"]
+    invoice["amount_remaining"] = 0
+    invoice["attempted"] = True
+    invoice["attempt_count"] += 1 if invoice["amount_due"] else 0
+    invoice["next_payment_attempt"] = None
+    invoice["status_transitions"]["paid_at"] = ctx.now()
+    ctx.events.updated("invoice.updated", before, invoice)
+    ctx.events.emit("invoice.paid", invoice)
+    ctx.events.emit("invoice.payment_succeeded", invoice)
+
+
+def _attempt_failed(ctx: Ctx, invoice: Obj, before: Obj) -> None:
+    invoice["attempted"] = True
+    invoice["attempt_count"] += 1
+    attempts = invoice["attempt_count"]
+    if attempts < MAX_ATTEMPTS:
+        invoice["next_payment_attempt"] = ctx.now() + RETRY_DAYS[attempts - 1] * DAY
+    else:
+        invoice["next_payment_attempt"] = None
+    ctx.events.emit("invoice.payment_failed", invoice)
+    ctx.events.updated("invoice.updated", before, invoice)

@@ -1,0 +1,83 @@
+"""Events: a frozen snapshot of an object for every state change.
+
+``emit`` stores the event (so ``/v1/events`` lists it) and hands it to the
+delivery listeners with the exact bytes that will be signed and sent.
+``changes`` computes ``data.previous_attributes`` the way Stripe shows it:
+the old value of every changed field, nested hashes narrowed to the changed
+keys, arrays in full.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Protocol
+
+from fiko_billing.emulator.store import Obj, Store
+from fiko_billing.emulator.wire import dumps
+
+PINNED_API_VERSION = "2026-10-28.endive"
+
+
+class EventSink(Protocol):
+    def targets(self, event: Obj) -> int: ...
+
+    def enqueue(self, event: Obj, payload: bytes) -> None: ...
+
+
+_MISSING = object()
+
+
+def changes(before: Obj, after: Obj) -> Obj:
+    """The old values of the fields that differ between two snapshots of an object."""
+    previous: Obj = {}
+    for key in before.keys() | after.keys():
+        old = before.get(key, _MISSING)
+        new = after.get(key, _MISSING)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            previous[key] = changes(old, new)
+        else:
+            previous[key] = None if old is _MISSING else copy.deepcopy(old)
+    return previous
+
+
+class EventLog:
+    """Creates events and notifies listeners (webhook delivery) in creation order."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sinks: list[EventSink] = []
+        self.request_id: str | None = None
+        self.idempotency_key: str | None = None
+
+    def emit(self, event_type: str, obj: Obj, previous: Obj | None = None) -> Obj:
+        store = self.store
+        data: Obj = {"object": copy.deepcopy(obj)}
+        if previous:
+            data["previous_attributes"] = previous
+        event: Obj = {
+            "id": store.new_id("evt"),
+            "object": "event",
+            "api_version": PINNED_API_VERSION,
+            "context": None,
+            "created": store.clock.now(),
+            "data": data,
+            "livemode": False,
+            "pending_webhooks": 0,
+            "request": {"id": self.request_id, "idempotency_key": self.idempotency_key},
+            "type": event_type,
+        }
+        event["pending_webhooks"] = sum(sink.targets(event) for sink in self.sinks)
+        store.add(event)
+        payload = dumps(event)
+        for sink in self.sinks:
+            sink.enqueue(event, payload)
+        return event
+
+    def updated(self, event_type: str, before: Obj, after: Obj) -> Obj | None:
+        """An ``*.updated`` event, or none when nothing visible changed."""
+        previous = changes(before, after)
+        if not previous:
+            return None
+        return self.emit(event_type, after, previous)

@@ -1,0 +1,1 @@
+"""Builders of Stripe objects in the shapes of the pinned API version (endive)."""
