@@ -30,7 +30,7 @@ class OrganisationFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda o: f"billing@org{o.name.split()[-1]}.example.com")
 
 
-def SubscriberFactory(**kwargs: Any) -> Any:  # noqa: N802 - reads like a factory class
+def SubscriberFactory(**kwargs: Any) -> Any:
     """A subscriber of whichever model FIKO_BILLING_SUBSCRIBER_MODEL names."""
     model = get_subscriber_model()
     if model is get_user_model():

@@ -58,7 +58,8 @@ class StripeStub:
         status: int = 200,
         times: int | None = None,
     ) -> Route:
-        """Answer ``method path`` (an anchored regex) with a body, ``(status, body)`` or a callable."""
+        """Answer ``method path`` (an anchored regex) with a body, ``(status, body)``,
+        or a callable of the recorded request."""
         if callable(answer):
             responder = answer
         elif isinstance(answer, tuple):

@@ -1000,7 +1000,9 @@ def test_balance_is_one_query(subscriber, django_assert_num_queries):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("reference", ["reserve:job", "release:1", "expiry:1", "reservation:1:overage"])
+@pytest.mark.parametrize(
+    "reference", ["reserve:job", "release:1", "expiry:1", "reservation:1:overage"]
+)
 def test_the_ledgers_own_reference_prefixes_are_refused(subscriber, reference):
     tokens.credit(subscriber, 10, kind="purchase", reference="seed")
     with pytest.raises(ValueError, match="the ledger's own"):

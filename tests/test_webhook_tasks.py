@@ -23,12 +23,20 @@ def task_mode(settings):
 
 def paid_invoice_event(event_id: str) -> tuple[object, dict]:
     customer = CustomerFactory(stripe_customer_id="cus_t")
-    PlanPriceFactory(stripe_price_id="price_t", plan__stripe_product_id="prod_t", plan__tokens_per_period=300)
-    stripe_price = payloads.price(id="price_t", product_id="prod_t", unit_amount=500, interval="month")
+    PlanPriceFactory(
+        stripe_price_id="price_t", plan__stripe_product_id="prod_t", plan__tokens_per_period=300
+    )
+    stripe_price = payloads.price(
+        id="price_t", product_id="prod_t", unit_amount=500, interval="month"
+    )
     now = int(time.time())
     invoice = payloads.invoice(
-        id="in_t", customer_id="cus_t", subscription_id="sub_t", price_obj=stripe_price,
-        period_start=now, period_end=now + 30 * 86400,
+        id="in_t",
+        customer_id="cus_t",
+        subscription_id="sub_t",
+        price_obj=stripe_price,
+        period_start=now,
+        period_end=now + 30 * 86400,
     )
     return customer.subscriber, payloads.event("invoice.paid", invoice, id=event_id)
 

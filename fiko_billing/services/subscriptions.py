@@ -243,11 +243,10 @@ def resume(subscriber: Any, *, gateway: StripeGateway) -> Subscription:
     row = _require_current(subscriber)
     if not row.cancel_at_period_end and row.cancel_at is None:
         raise Conflict("Your subscription is not scheduled to cancel.", code="not_canceling")
-    params: dict[str, Any]
-    if row.cancel_at_period_end:
-        params = {"cancel_at_period_end": False}
-    else:
-        params = {"cancel_at": ""}  # a dated cancellation (Portal, dashboard): clear the date
+    # A dated cancellation (Portal, dashboard) is undone by clearing its date.
+    params: dict[str, Any] = (
+        {"cancel_at_period_end": False} if row.cancel_at_period_end else {"cancel_at": ""}
+    )
     answer = gateway.update_subscription(
         row.stripe_subscription_id, params, idempotency_key=new_idempotency_key("resume")
     )
