@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from fiko_billing.models import EventStatus, TokenEntry, WebhookEvent
@@ -16,9 +18,27 @@ from tests.factories import CustomerFactory, PlanPriceFactory
 THREADS = 8
 
 
+ON_SQLITE_FILE = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and bool(
+    os.environ.get("FIKO_TEST_SQLITE_FILE")
+)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_one_event_from_eight_threads_is_processed_once():
+    deliver_from_eight_threads()
+
+
+@pytest.mark.skipif(
+    not ON_SQLITE_FILE,
+    reason="needs SQLite on a file: set FIKO_TEST_SQLITE_FILE=/tmp/fiko-test.sqlite3",
+)
+@pytest.mark.django_db(transaction=True)
+def test_one_event_from_eight_threads_on_a_sqlite_file():
+    deliver_from_eight_threads()
+
+
+def deliver_from_eight_threads() -> None:
     customer = CustomerFactory(stripe_customer_id="cus_c")
     PlanPriceFactory(
         stripe_price_id="price_c", plan__stripe_product_id="prod_c", plan__tokens_per_period=700

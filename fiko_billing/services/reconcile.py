@@ -161,6 +161,8 @@ def check_subscriptions(
                     continue
             if dry_run:
                 row.action = "would_deactivate"
+                if remote is not None and remote.get("status") not in ENTITLED_STATUSES:
+                    row.detail = row.detail or f"Stripe says {remote.get('status')}"
             else:
                 ended_remotely = (
                     remote is not None and remote.get("status") not in ENTITLED_STATUSES

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from fiko_billing import signals
@@ -92,11 +93,17 @@ def process_event(event_pk: int) -> str:
 
 def _process(event_pk: int) -> tuple[str, WebhookEvent]:
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
-        if event.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
+        # Writing first takes the lock: the row lock on PostgreSQL, the write
+        # lock on SQLite (which would refuse a read that later turns into a
+        # write under concurrency). A concurrent delivery of the same event
+        # waits here, then finds it no longer pending or failed.
+        claimed = WebhookEvent.objects.filter(
+            pk=event_pk, status__in=(EventStatus.PENDING, EventStatus.FAILED)
+        ).update(attempts=F("attempts") + 1)
+        event = WebhookEvent.objects.get(pk=event_pk)
+        if not claimed:
             return "duplicate", event
         handler = handler_for(event.type)
-        event.attempts += 1
         if handler is None:
             outcome = "ignored"
             event.status = EventStatus.IGNORED
@@ -108,7 +115,7 @@ def _process(event_pk: int) -> tuple[str, WebhookEvent]:
                 logger.exception("webhook event %s (%s) failed", event.stripe_event_id, event.type)
                 event.status = EventStatus.FAILED
                 event.last_error = f"{exc.__class__.__name__}: {exc}"[:MAX_ERROR_LENGTH]
-                event.save(update_fields=["status", "attempts", "last_error"])
+                event.save(update_fields=["status", "last_error"])
                 outcome = "failed"
                 signals.send_on_commit(
                     signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
@@ -118,7 +125,7 @@ def _process(event_pk: int) -> tuple[str, WebhookEvent]:
             event.status = EventStatus.PROCESSED
         event.processed_at = timezone.now()
         event.last_error = ""
-        event.save(update_fields=["status", "attempts", "last_error", "processed_at"])
+        event.save(update_fields=["status", "last_error", "processed_at"])
         signals.send_on_commit(
             signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
         )

@@ -20,6 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=None, help="At most this many events.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["limit"] is not None and options["limit"] < 1:
+            raise CommandError("--limit must be 1 or more.")
         if options["event"]:
             events = WebhookEvent.objects.filter(stripe_event_id=options["event"])
             if not events.exists():

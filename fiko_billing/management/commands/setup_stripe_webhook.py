@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import URLValidator
 
 from fiko_billing.conf import billing_settings
-from fiko_billing.gateway import StripeGatewayError, get_gateway
+from fiko_billing.gateway import StripeGatewayError, get_gateway, new_idempotency_key
 from fiko_billing.webhooks.registry import handled_event_types
 
 
@@ -63,7 +62,6 @@ class Command(BaseCommand):
                     f"  API version {version}\n  events:\n{listing}"
                 )
                 return
-            key = hashlib.sha256(f"{url}|{version}|{','.join(events)}".encode()).hexdigest()[:16]
             created = gateway.create_webhook_endpoint(
                 {
                     "url": url,
@@ -71,7 +69,8 @@ class Command(BaseCommand):
                     "api_version": version,
                     "description": "fiko-billing",
                 },
-                idempotency_key=f"fiko:webhook_endpoint:{key}",
+                # A fresh key: after a deletion the same request must create anew.
+                idempotency_key=new_idempotency_key("webhook_endpoint"),
             )
             self.stdout.write(
                 f"Created webhook endpoint {created['id']} for {url} "
@@ -105,11 +104,10 @@ class Command(BaseCommand):
                 f"{', '.join(sorted(changes))}\n  events:\n{listing}"
             )
             return
-        key = hashlib.sha256(repr(sorted(changes.items())).encode()).hexdigest()[:16]
         gateway.update_webhook_endpoint(
             existing["id"],
             changes,
-            idempotency_key=f"fiko:webhook_endpoint:{existing['id']}:{key}",
+            idempotency_key=new_idempotency_key("webhook_endpoint"),
         )
         self.stdout.write(
             f"Updated webhook endpoint {existing['id']}: {', '.join(sorted(changes))}. "

@@ -1,0 +1,471 @@
+"""Speed and memory of ``check_subscription_status`` beside the raw ceiling.
+
+    python -m benchmarks.check_subscription_status [--db sqlite|postgres|both]
+        [--count 50000] [--sample 1000]
+
+For each database it bulk-creates ``--count`` subscriptions, every other one
+overdue (its period ended ten days ago), and runs the command's service,
+``check_subscriptions(gateway=None, ...)``, which decides on local dates:
+
+* Deactivating: over the first ``--sample`` subscriptions (the rest are left
+  canceled; every overdue subscriber there holds a 1,000-token grant expiring
+  at its period end, so each deactivation also writes an expiry), per batch
+  size (500 and 5000): wall time and subscriptions deactivated per second.
+  Beside them the raw ceiling of the same database through the same
+  connection: one ``UPDATE ... SET status = 'canceled' WHERE status IN (...)
+  AND current_period_end < %s`` over the same rows (the median of three).
+  Queries per deactivation come from a separate small pass.
+* Memory: the peak Python memory (tracemalloc) of a dry run over all
+  ``--count`` subscriptions and over the first tenth of them, per batch size:
+  about the same at both sizes when memory is bounded by the batch (up to two
+  batches are held at once, so a run of a single batch peaks lower).
+
+Every measured run starts from the same state. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
+BENCH_DATABASE = "fiko_bench_reconcile"
+BATCH_SIZES = (500, 5000)
+GRACE_DAYS = 3
+GRANT = 1_000
+QUERY_COUNT_SUBSCRIPTIONS = 200
+INSERT_BATCH = 5000
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def configure_django(db: str, workdir: Path) -> None:
+    """Configure Django from tests.settings, pointed at the benchmark's own database."""
+    import dj_database_url
+    import django
+    from django.conf import settings
+
+    from tests import settings as test_settings
+
+    values = {name: getattr(test_settings, name) for name in dir(test_settings) if name.isupper()}
+    if db == "sqlite":
+        database: dict[str, Any] = {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(workdir / "reconcile.sqlite3"),
+            "OPTIONS": {"timeout": 30},
+        }
+    else:
+        url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+        ensure_postgres_database(url)
+        database = dict(dj_database_url.parse(url, conn_max_age=0))
+        database["NAME"] = BENCH_DATABASE
+    values["DATABASES"] = {"default": database}
+    values["DEBUG"] = False
+    settings.configure(**values)
+    django.setup()
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the benchmark's database on the server of ``url`` if it is missing."""
+    import dj_database_url
+    import psycopg
+    from psycopg import sql
+
+    params = dj_database_url.parse(url)
+    with psycopg.connect(
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        dbname=params["NAME"],
+        autocommit=True,
+    ) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]
+        ).fetchone()
+        if found is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DATABASE)))
+
+
+def prepare_schema(db: str) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    if db == "postgres":
+        # Each run starts from a new schema in the benchmark's own database, so
+        # a run with another subscriber model gets foreign keys to that model.
+        with connection.cursor() as cursor:
+            cursor.execute("DROP SCHEMA public CASCADE")
+            cursor.execute("CREATE SCHEMA public")
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def new_subscribers(count: int) -> list[Any]:
+    """``count`` unsaved subscribers of whichever model FIKO_BILLING_SUBSCRIBER_MODEL names."""
+    from django.contrib.auth import get_user_model
+
+    from fiko_billing.subscribers import get_subscriber_model
+
+    model = get_subscriber_model()
+    if model is get_user_model():
+        return [model(username=f"bench{n}", email=f"bench{n}@example.com") for n in range(count)]
+    return [model(name=f"Organisation {n}") for n in range(count)]
+
+
+def populate(count: int, granted: int, now: datetime) -> None:
+    """``count`` active subscriptions, the even ones overdue; the overdue among the
+    first ``granted`` subscribers hold a grant expiring at their period end."""
+    from django.db import transaction
+
+    from fiko_billing.models import (
+        Customer,
+        EntryKind,
+        Plan,
+        Price,
+        Subscription,
+        TokenAccount,
+        TokenEntry,
+    )
+    from fiko_billing.subscribers import get_subscriber_model
+
+    plan = Plan.objects.create(name="Bench", tokens_per_period=GRANT)
+    price = Price.objects.create(
+        plan=plan, currency="usd", unit_amount=500, stripe_price_id="price_bench"
+    )
+    ended, current = now - timedelta(days=10), now + timedelta(days=20)
+    model = get_subscriber_model()
+    with transaction.atomic():
+        model._default_manager.bulk_create(new_subscribers(count), batch_size=INSERT_BATCH)
+        pks = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
+        customers = Customer.objects.bulk_create(
+            [Customer(subscriber_id=pk, stripe_customer_id=f"cus_b{pk}") for pk in pks],
+            batch_size=INSERT_BATCH,
+        )
+        Subscription.objects.bulk_create(
+            [
+                Subscription(
+                    subscriber_id=pk,
+                    customer_id=customer.pk,
+                    stripe_subscription_id=f"sub_b{pk}",
+                    plan=plan,
+                    price=price,
+                    status="active",
+                    current_period_start=(ended if n % 2 == 0 else current) - timedelta(days=30),
+                    current_period_end=ended if n % 2 == 0 else current,
+                )
+                for n, (pk, customer) in enumerate(zip(pks, customers, strict=True))
+            ],
+            batch_size=INSERT_BATCH,
+        )
+        accounts = TokenAccount.objects.bulk_create(
+            [TokenAccount(subscriber_id=pk, balance=GRANT) for pk in pks[:granted:2]],
+            batch_size=INSERT_BATCH,
+        )
+        TokenEntry.objects.bulk_create(
+            [
+                TokenEntry(
+                    account_id=account.pk,
+                    kind=EntryKind.GRANT,
+                    amount=GRANT,
+                    balance_after=GRANT,
+                    remaining=GRANT,
+                    reference=f"invoice:in_b{account.subscriber_id}",
+                    expires_at=ended,
+                )
+                for account in accounts
+            ],
+            batch_size=INSERT_BATCH,
+        )
+
+
+def reset(now: datetime, up_to: int | None) -> int:
+    """Undo earlier runs: the first ``up_to`` subscriptions (all with ``None``) active
+    again with their grants unspent, the others canceled. Returns how many are overdue."""
+    from django.db import transaction
+    from django.db.models import F
+
+    from fiko_billing.models import EntryKind, Subscription, TokenAccount, TokenEntry
+
+    with transaction.atomic():
+        TokenEntry.objects.filter(kind=EntryKind.EXPIRY).delete()
+        TokenEntry.objects.filter(kind=EntryKind.GRANT).update(remaining=F("amount"))
+        TokenAccount.objects.exclude(balance=GRANT).update(balance=GRANT)
+        active, canceled = Subscription.objects.all(), Subscription.objects.none()
+        if up_to is not None:
+            last = Subscription.objects.order_by("pk").values_list("pk", flat=True)[up_to - 1]
+            active = Subscription.objects.filter(pk__lte=last)
+            canceled = Subscription.objects.filter(pk__gt=last)
+        active.exclude(status="active").update(
+            status="active", ended_at=None, stripe_state_at=None
+        )
+        canceled.exclude(status="canceled").update(status="canceled")
+    cutoff = now - timedelta(days=GRACE_DAYS)
+    return Subscription.objects.filter(status="active", current_period_end__lt=cutoff).count()
+
+
+def timezone_now() -> datetime:
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def reconcile(now: datetime, batch_size: int, expected: int, *, dry_run: bool = False) -> float:
+    """Run the service once; return its wall time after checking it handled ``expected`` rows."""
+    from fiko_billing.services.reconcile import check_subscriptions
+
+    started = time.perf_counter()
+    report = check_subscriptions(
+        gateway=None, grace_days=GRACE_DAYS, now=now, batch_size=batch_size, dry_run=dry_run
+    )
+    elapsed = time.perf_counter() - started
+    action = "would_deactivate" if dry_run else "deactivated"
+    if report.counts != {action: expected}:
+        raise RuntimeError(f"expected {expected} {action}, got {report.counts}")
+    return elapsed
+
+
+def peak_memory(now: datetime, batch_size: int, overdue: int) -> int:
+    """Peak traced bytes of one dry run (which reads every overdue row, batch by batch)."""
+    gc.collect()  # so garbage of earlier runs is not collected, or counted, in this one
+    tracemalloc.start()
+    try:
+        reconcile(now, batch_size, overdue, dry_run=True)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def raw_ceiling(now: datetime, expected: int) -> float:
+    """Seconds for the one statement that cancels the same rows, in one transaction."""
+    from django.db import connection, transaction
+
+    from fiko_billing.models import Subscription
+
+    table = connection.ops.quote_name(Subscription._meta.db_table)
+    statement = (
+        f"UPDATE {table} SET status = 'canceled' "
+        "WHERE status IN ('active', 'trialing', 'past_due') AND current_period_end < %s"
+    )
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, [now - timedelta(days=GRACE_DAYS)])
+        changed = cursor.rowcount
+    elapsed = time.perf_counter() - started
+    if changed != expected:
+        raise RuntimeError(f"the raw UPDATE changed {changed} rows, expected {expected}")
+    return elapsed
+
+
+def queries_per_deactivation(now: datetime) -> float:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    overdue = reset(now, QUERY_COUNT_SUBSCRIPTIONS)
+    with CaptureQueriesContext(connection) as captured:
+        reconcile(now, BATCH_SIZES[0], overdue)
+    return len(captured.captured_queries) / overdue
+
+
+def run(db: str, count: int, sample: int) -> dict[str, list[dict[str, Any]]]:
+    from fiko_billing.models import EntryKind, TokenAccount, TokenEntry
+
+    prepare_schema(db)
+    now = timezone_now()
+    populate(count, sample, now)
+    # First, as it also loads every module and cache the runs use, outside tracemalloc.
+    queries = queries_per_deactivation(now)
+
+    memory: dict[int, dict[str, Any]] = {size: {"database": db} for size in BATCH_SIZES}
+    for label, up_to in (("all", None), ("tenth", count // 10)):
+        overdue = reset(now, up_to)
+        for batch_size in BATCH_SIZES:
+            started = time.perf_counter()
+            memory[batch_size].update(
+                {
+                    "batch": batch_size,
+                    f"peak_{label}": peak_memory(now, batch_size, overdue),
+                    f"overdue_{label}": overdue,
+                }
+            )
+            if up_to is None:
+                memory[batch_size]["read"] = overdue / (time.perf_counter() - started)
+
+    speed = []
+    for batch_size in BATCH_SIZES:
+        overdue = reset(now, sample)
+        wall = reconcile(now, batch_size, overdue)
+        # The figure only counts if every ended period's tokens expired.
+        expired = TokenEntry.objects.filter(kind=EntryKind.EXPIRY).count()
+        if expired != overdue or TokenAccount.objects.filter(balance__gt=0).exists():
+            raise RuntimeError(f"{expired} expiries for {overdue} deactivations")
+        # One statement is over in milliseconds, so a single commit's latency
+        # would swing it; take the median of three.
+        raw = statistics.median(raw_ceiling(now, reset(now, sample)) for _ in range(3))
+        speed.append(
+            {
+                "database": db,
+                "batch": batch_size,
+                "deactivated": overdue,
+                "wall": wall,
+                "fiko": overdue / wall,
+                "raw": overdue / raw,
+                "queries": queries,
+            }
+        )
+    return {"speed": speed, "memory": list(memory.values())}
+
+
+def describe_server(db: str) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if db == "sqlite":
+            cursor.execute("SELECT sqlite_version()")
+            return f"SQLite {cursor.fetchone()[0]} (file in a temporary directory)"
+        cursor.execute("SHOW server_version")
+        return f"PostgreSQL {cursor.fetchone()[0]} (database {BENCH_DATABASE})"
+
+
+# --------------------------------------------------------------------------- output
+
+
+def mib(size: int) -> str:
+    return f"{size / 2**20:.1f}"
+
+
+def speed_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| database | batch | deactivated | wall s | fiko deactivated/s | raw ceiling rows/s "
+        "| ratio (fiko/raw) | queries per deactivation |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['database']} | {row['batch']} | {row['deactivated']:,} | {row['wall']:.1f} "
+            f"| {row['fiko']:,.0f} | {row['raw']:,.0f} | {row['fiko'] / row['raw']:.4f} "
+            f"| {row['queries']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def memory_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| database | batch | overdue (N) | peak MiB (N) | overdue (N/10) | peak MiB (N/10) "
+        "| dry-run rows/s (N) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['database']} | {row['batch']} | {row['overdue_all']:,} "
+            f"| {mib(row['peak_all'])} | {row['overdue_tenth']:,} | {mib(row['peak_tenth'])} "
+            f"| {row['read']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def run_one(db: str, count: int, sample: int) -> tuple[dict[str, list[dict[str, Any]]], str]:
+    with tempfile.TemporaryDirectory(prefix="fiko-bench-") as workdir:
+        configure_django(db, Path(workdir))
+        rows = run(db, count, sample)
+        server = describe_server(db)
+        from django.db import connections
+
+        connections.close_all()
+    return rows, server
+
+
+def run_in_child(db: str, count: int, sample: int) -> tuple[dict[str, list[dict[str, Any]]], str]:
+    """Each database gets a fresh process: Django is configured once per process."""
+    command = [sys.executable, "-m", "benchmarks.check_subscription_status", "--db", db]
+    command += ["--count", str(count), "--sample", str(sample), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"the {db} benchmark failed (exit status {done.returncode})")
+    result = json.loads(done.stdout)
+    return result["rows"], result["server"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.check_subscription_status",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument(
+        "--count",
+        type=int,
+        default=50_000,
+        help="subscriptions created, half of them overdue (default 50000)",
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=1_000,
+        help="subscriptions the timed runs deactivate half of (default 1000)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the rows as JSON instead of a table"
+    )
+    args = parser.parse_args(argv)
+    if not QUERY_COUNT_SUBSCRIPTIONS <= args.sample <= args.count:
+        parser.error(f"--sample must be between {QUERY_COUNT_SUBSCRIPTIONS} and --count")
+    if args.count < 10 * QUERY_COUNT_SUBSCRIPTIONS:
+        parser.error(f"--count must be at least {10 * QUERY_COUNT_SUBSCRIPTIONS}")
+
+    started = time.perf_counter()
+    databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    speed: list[dict[str, Any]] = []
+    memory: list[dict[str, Any]] = []
+    servers: list[str] = []
+    for db in databases:
+        if len(databases) == 1:
+            found, server = run_one(db, args.count, args.sample)
+        else:
+            found, server = run_in_child(db, args.count, args.sample)
+        speed += found["speed"]
+        memory += found["memory"]
+        servers.append(server)
+
+    if args.json:
+        print(
+            json.dumps({"rows": {"speed": speed, "memory": memory}, "server": "; ".join(servers)})
+        )
+        return
+    import django
+
+    print(
+        f"fiko-billing check_subscription_status: check_subscriptions(gateway=None), "
+        f"{args.count:,} subscriptions ({args.count // 2:,} overdue); "
+        f"Python {platform.python_version()}, Django {django.get_version()}; " + "; ".join(servers)
+    )
+    print()
+    print(f"Deactivating the overdue half of the first {args.sample:,} subscriptions:")
+    print()
+    print(speed_table(speed))
+    print()
+    print(f"Peak Python memory of a dry run over N = {args.count:,} and N/10 subscriptions:")
+    print()
+    print(memory_table(memory))
+    print()
+    print(f"total time {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

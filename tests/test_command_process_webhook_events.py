@@ -1,0 +1,300 @@
+"""``process_webhook_events``: stored events that are pending (or failed) processed in order."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from fiko_billing import signals
+from fiko_billing.management.progress import format_table
+from fiko_billing.models import (
+    EventStatus,
+    PaymentStatus,
+    Subscription,
+    SubscriptionStatus,
+    WebhookEvent,
+)
+from fiko_billing.testing import payloads
+from fiko_billing.webhooks.intake import process_event, store_event
+from tests.factories import CustomerFactory, PaymentFactory, PlanPriceFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = int(datetime(2031, 3, 1, 12, 0, tzinfo=UTC).timestamp())
+DAY = 86400
+HEADERS = ["event", "type", "outcome", "attempts", "error"]
+NOT_YET_KNOWN = "PaymentNotYetKnown: charge ch_1 belongs to a payment not yet fulfilled"
+
+
+class Shop:
+    """One subscriber with a Stripe customer and a synced plan; builds its events."""
+
+    def __init__(self) -> None:
+        self.customer = CustomerFactory(stripe_customer_id="cus_p")
+        self.subscriber = self.customer.subscriber
+        PlanPriceFactory(stripe_price_id="price_p", plan__stripe_product_id="prod_p")
+        self.price = payloads.price(
+            id="price_p", product_id="prod_p", unit_amount=500, interval="month"
+        )
+
+    def subscription_event(
+        self, event_id: str, kind: str, *, at: int, **fields: Any
+    ) -> dict[str, Any]:
+        sub = payloads.subscription(
+            id="sub_p",
+            customer_id="cus_p",
+            price_obj=self.price,
+            start=T0,
+            end=T0 + 30 * DAY,
+            **fields,
+        )
+        return payloads.event(f"customer.subscription.{kind}", sub, id=event_id, created=at)
+
+    def refund_event(self, event_id: str, *, at: int) -> dict[str, Any]:
+        """A refund of a charge whose payment this site has not recorded yet: it fails."""
+        charge = payloads.charge(
+            id="ch_1",
+            amount=500,
+            amount_refunded=500,
+            payment_intent="pi_1",
+            metadata={"fiko_subscriber": str(self.subscriber.pk)},
+        )
+        return payloads.event("charge.refunded", charge, id=event_id, created=at)
+
+
+@pytest.fixture
+def shop(db: None) -> Shop:
+    return Shop()
+
+
+def stored(event: dict[str, Any]) -> WebhookEvent:
+    return store_event(event).event
+
+
+def failed(event: dict[str, Any]) -> WebhookEvent:
+    row = stored(event)
+    assert process_event(row.pk) == "failed"
+    row.refresh_from_db()
+    return row
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command("process_webhook_events", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def run_failing(*args: str) -> tuple[CommandError, str]:
+    out = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("process_webhook_events", *args, stdout=out, stderr=io.StringIO())
+    return raised.value, out.getvalue()
+
+
+def state(event_id: str) -> tuple[str, int]:
+    row = WebhookEvent.objects.get(stripe_event_id=event_id)
+    return row.status, row.attempts
+
+
+@pytest.fixture
+def processed_order() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def receiver(sender: Any, event: WebhookEvent, outcome: str, **kwargs: Any) -> None:
+        seen.append(event.stripe_event_id)
+
+    signals.webhook_event_processed.connect(receiver)
+    yield seen
+    signals.webhook_event_processed.disconnect(receiver)
+
+
+# --------------------------------------------------------------------------- pending
+
+
+def test_pending_events_are_processed_oldest_first(
+    shop, processed_order, django_capture_on_commit_callbacks
+):
+    # Stored newest first, as a backlog after an outage may be.
+    stored(shop.subscription_event("evt_3", "deleted", at=T0 + 20, status="canceled"))
+    stored(shop.subscription_event("evt_1", "created", at=T0))
+    stored(shop.subscription_event("evt_2", "updated", at=T0 + 10, cancel_at_period_end=True))
+    stored(payloads.event("product.created", payloads.product(), id="evt_0", created=T0 - 5))
+    activated: list[str] = []
+
+    def on_activated(sender: Any, subscription: Subscription, **kwargs: Any) -> None:
+        activated.append(subscription.stripe_subscription_id)
+
+    signals.subscription_activated.connect(on_activated)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            out = run()
+    finally:
+        signals.subscription_activated.disconnect(on_activated)
+
+    assert processed_order == ["evt_0", "evt_1", "evt_2", "evt_3"]
+    assert out == (
+        format_table(
+            HEADERS,
+            [
+                ("evt_0", "product.created", "ignored", 1, ""),
+                ("evt_1", "customer.subscription.created", "processed", 1, ""),
+                ("evt_2", "customer.subscription.updated", "processed", 1, ""),
+                ("evt_3", "customer.subscription.deleted", "processed", 1, ""),
+            ],
+        )
+        + "\n4 event(s): 1 ignored, 3 processed.\n"
+    )
+    # Only the oldest-first order lets the created event activate the subscription
+    # before the deletion ends it; the other way round it is never announced.
+    assert activated == ["sub_p"]
+    sub = Subscription.objects.get()
+    assert (sub.status, sub.cancel_at_period_end) == (SubscriptionStatus.CANCELED, False)
+    assert sub.stripe_state_at == datetime.fromtimestamp(T0 + 20, tz=UTC)
+
+
+def test_limit_takes_the_oldest(shop):
+    stored(shop.subscription_event("evt_2", "updated", at=T0 + 10))
+    stored(shop.subscription_event("evt_1", "created", at=T0))
+
+    out = run("--limit", "1")
+
+    assert out.splitlines()[-1] == "1 event(s): 1 processed."
+    assert (state("evt_1"), state("evt_2")) == (("processed", 1), ("pending", 0))
+
+
+# --------------------------------------------------------------------------- failed
+
+
+def test_failed_events_are_retried_only_with_failed(shop):
+    failed(shop.refund_event("evt_refund", at=T0))
+    stored(shop.subscription_event("evt_sub", "created", at=T0 + 5))
+
+    out = run()
+
+    assert out == (
+        format_table(HEADERS, [("evt_sub", "customer.subscription.created", "processed", 1, "")])
+        + "\n1 event(s): 1 processed.\n"
+    )
+    assert state("evt_refund") == (EventStatus.FAILED, 1)
+
+    # The payment the refund needs is recorded now, so a retry succeeds.
+    payment = PaymentFactory(
+        subscriber=shop.subscriber,
+        status=PaymentStatus.SUCCEEDED,
+        stripe_payment_intent_id="pi_1",
+        amount=500,
+        tokens=0,
+    )
+    out = run("--failed")
+
+    assert out == (
+        format_table(HEADERS, [("evt_refund", "charge.refunded", "processed", 2, "")])
+        + "\n1 event(s): 1 processed.\n"
+    )
+    assert state("evt_refund") == (EventStatus.PROCESSED, 2)
+    payment.refresh_from_db()
+    assert (payment.status, payment.amount_refunded, payment.stripe_charge_id) == (
+        PaymentStatus.REFUNDED,
+        500,
+        "ch_1",
+    )
+
+
+def test_a_still_failing_event_fails_the_command_after_the_others(shop):
+    failed(shop.refund_event("evt_refund", at=T0))
+    stored(shop.subscription_event("evt_sub", "created", at=T0 + 5))
+
+    error, out = run_failing("--failed")
+
+    assert str(error) == "1 event(s) failed; see the error column."
+    assert error.returncode == 1
+    assert out == (
+        format_table(
+            HEADERS,
+            [
+                ("evt_refund", "charge.refunded", "failed", 2, NOT_YET_KNOWN[:60]),
+                ("evt_sub", "customer.subscription.created", "processed", 1, ""),
+            ],
+        )
+        + "\n2 event(s): 1 failed, 1 processed.\n"
+    )
+    row = WebhookEvent.objects.get(stripe_event_id="evt_refund")
+    assert (row.status, row.attempts, row.last_error) == (EventStatus.FAILED, 2, NOT_YET_KNOWN)
+    assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
+
+
+# --------------------------------------------------------------------------- one event
+
+
+def test_event_option_processes_that_event_only(shop):
+    stored(shop.subscription_event("evt_1", "created", at=T0))
+    stored(shop.subscription_event("evt_2", "updated", at=T0 + 10, cancel_at_period_end=True))
+
+    out = run("--event", "evt_2")
+
+    assert out == (
+        format_table(HEADERS, [("evt_2", "customer.subscription.updated", "processed", 1, "")])
+        + "\n1 event(s): 1 processed.\n"
+    )
+    assert (state("evt_1"), state("evt_2")) == (("pending", 0), ("processed", 1))
+    assert Subscription.objects.get().cancel_at_period_end is True
+
+
+def test_event_option_on_a_failed_event_retries_it(shop):
+    failed(shop.refund_event("evt_refund", at=T0))
+    error, out = run_failing("--event", "evt_refund")
+    assert str(error) == "1 event(s) failed; see the error column."
+    assert out.splitlines()[-1] == "1 event(s): 1 failed."
+    assert state("evt_refund") == (EventStatus.FAILED, 2)
+
+
+def test_event_option_on_a_processed_event_does_not_run_it_again(shop):
+    row = stored(shop.subscription_event("evt_1", "created", at=T0))
+    assert process_event(row.pk) == "processed"
+    row.refresh_from_db()
+
+    out = run("--event", "evt_1")
+
+    assert out.splitlines()[-1] == "1 event(s): 1 duplicate."
+    again = WebhookEvent.objects.get(pk=row.pk)
+    assert (again.status, again.attempts, again.processed_at) == (
+        EventStatus.PROCESSED,
+        1,
+        row.processed_at,
+    )
+
+
+def test_unknown_event_id_is_an_error(shop):
+    stored(shop.subscription_event("evt_1", "created", at=T0))
+    error, out = run_failing("--event", "evt_nope")
+    assert str(error) == "No stored event 'evt_nope'."
+    assert out == ""
+    assert state("evt_1") == ("pending", 0)
+
+
+# --------------------------------------------------------------------------- done ones
+
+
+def test_processed_and_ignored_events_are_not_run_again(shop):
+    done = stored(shop.subscription_event("evt_1", "created", at=T0))
+    skipped = stored(payloads.event("product.created", payloads.product(), id="evt_p"))
+    assert process_event(done.pk) == "processed"
+    assert process_event(skipped.pk) == "ignored"
+    before = list(WebhookEvent.objects.order_by("pk").values())
+
+    out = run("--failed")
+
+    assert out == "0 event(s): nothing to do.\n"
+    assert list(WebhookEvent.objects.order_by("pk").values()) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_a_limit_below_one_is_refused(limit):
+    with pytest.raises(CommandError, match="--limit must be 1 or more"):
+        call_command("process_webhook_events", "--limit", limit)
