@@ -39,13 +39,14 @@ types: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
+# The example project against the bundled Stripe emulator; Ctrl-C stops both.
+# DEMO_PORT and EMULATOR_PORT choose the ports; DEMO_ARGS=--reset starts afresh.
+DEMO_PORT ?= 8000
+EMULATOR_PORT ?= 12111
+DEMO_ARGS ?=
+
 demo: $(STAMP)
-	cd example_project && $(abspath $(BIN))/python manage.py migrate --noinput
-	cd example_project && $(abspath $(BIN))/python manage.py load_demo_catalogue
-	@echo
-	@echo "  fiko-billing demo: http://127.0.0.1:8000/billing/  (login: demo / demo)"
-	@echo
-	cd example_project && $(abspath $(BIN))/python manage.py runserver 127.0.0.1:8000
+	DEMO_PORT=$(DEMO_PORT) EMULATOR_PORT=$(EMULATOR_PORT) $(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .tox build dist docs/_build .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,10 @@
 
 Everything a deployment would change comes from the environment (or from
 ``example_project/.env``, see ``.env.example``): ``DATABASE_URL``,
-``DJANGO_SECRET_KEY``, ``DEBUG``, ``ALLOWED_HOSTS`` and the ``STRIPE_*``
-variables that fiko-billing reads itself.
+``DJANGO_SECRET_KEY``, ``DEBUG``, ``ALLOWED_HOSTS``, ``SITE_URL``,
+``STRIPE_API_BASE`` and the ``STRIPE_*`` variables that fiko-billing reads
+itself. Without Stripe keys the project talks to the bundled Stripe emulator
+(``python -m fiko_billing.emulator``), which ``make demo`` starts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from demo import hints
 from example_project.envfile import load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -73,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "demo.context_processors.hints",
             ]
         },
     }
@@ -97,23 +101,43 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = True
 STATIC_URL = "static/"
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+# The demo's JSON view answers a failed CSRF check in the API's error shape.
+CSRF_FAILURE_VIEW = "demo.views.csrf_failure"
+
+#: Where the browser reaches this site; Checkout and the Portal send it back here.
+#: It must be the host the visitor logged in on, or the session cookie is lost.
+SITE_URL = os.environ.get(
+    "SITE_URL", f"http://127.0.0.1:{os.environ.get('DEMO_PORT', hints.DEFAULT_DEMO_PORT)}"
+).rstrip("/")
+EMULATOR_URL = f"http://127.0.0.1:{os.environ.get('EMULATOR_PORT', hints.DEFAULT_EMULATOR_PORT)}"
 
 # fiko-billing reads the variables of the original integration when a key is
-# missing from FIKO_BILLING. The placeholders below are test-mode dummies so the
-# demo starts without a Stripe account; set real test keys in .env to talk to
-# Stripe.
-for _name, _placeholder in {
-    "STRIPE_PUBLISHABLE_KEY": "pk_test_example",
-    "STRIPE_SECRET_KEY": "sk_test_example",
-    "STRIPE_WEBHOOK_SECRET": "whsec_example",
+# missing from FIKO_BILLING. Unset, they take the emulator's test values, so the
+# demo runs without a Stripe account; set real test keys in .env to use Stripe.
+for _name, _default in {
+    "STRIPE_PUBLISHABLE_KEY": hints.EMULATOR_PUBLISHABLE_KEY,
+    "STRIPE_SECRET_KEY": hints.EMULATOR_SECRET_KEY,
+    "STRIPE_WEBHOOK_SECRET": hints.EMULATOR_WEBHOOK_SECRET,
     "STRIPE_ENABLED": "true",
     "STRIPE_TEST_MODE": "true",
     "STRIPE_CURRENCY": "usd",
 }.items():
-    os.environ.setdefault(_name, _placeholder)
+    os.environ.setdefault(_name, _default)
 
-FIKO_BILLING: dict[str, object] = {}
+FIKO_BILLING: dict[str, object] = {
+    "SUCCESS_URL": f"{SITE_URL}/billing/success/?session_id={{CHECKOUT_SESSION_ID}}",
+    "CANCEL_URL": f"{SITE_URL}/billing/",
+    "PORTAL_RETURN_URL": f"{SITE_URL}/billing/",
+}
+# The emulator's key only works with the emulator, and a real key only with
+# Stripe: the API base follows the key unless STRIPE_API_BASE says otherwise.
+if os.environ.get("STRIPE_API_BASE"):
+    FIKO_BILLING["STRIPE_API_BASE"] = os.environ["STRIPE_API_BASE"]
+elif os.environ["STRIPE_SECRET_KEY"] == hints.EMULATOR_SECRET_KEY:
+    FIKO_BILLING["STRIPE_API_BASE"] = EMULATOR_URL
 
 LOGGING = {
     "version": 1,

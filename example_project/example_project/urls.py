@@ -1,12 +1,22 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from demo import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", views.billing_overview, name="home"),
-    path("billing/", views.billing_overview, name="billing"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(template_name="demo/login.html"),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.billing_page, name="home"),
+    path("demo/use-tokens/", views.use_tokens, name="use-tokens"),
+    # The demo's pages sit beside fiko-billing's API, on paths the API leaves free.
+    path("billing/", views.billing_page, name="billing"),
+    path("billing/success/", views.checkout_success, name="checkout-success"),
     # fiko-billing's JSON API and Stripe webhook: /billing/plans/, /billing/account/, ...
     path("billing/", include("fiko_billing.urls")),
 ]

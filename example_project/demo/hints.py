@@ -1,0 +1,30 @@
+"""The demo's fixed values: its login, ports, emulator keys, test cards and promotion code.
+
+Plain data without Django imports, so the settings and ``scripts/demo.py``
+share them and the script prints the same facts the billing page shows.
+"""
+
+from __future__ import annotations
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo"  # noqa: S105 - a local demo account, printed on purpose
+
+DEFAULT_DEMO_PORT = 8000
+DEFAULT_EMULATOR_PORT = 12111
+
+#: The Stripe emulator accepts any test-mode key; these are obvious test values.
+EMULATOR_SECRET_KEY = "sk_test_emulator"  # noqa: S105
+EMULATOR_PUBLISHABLE_KEY = "pk_test_emulator"
+EMULATOR_WEBHOOK_SECRET = "whsec_emulator_demo"  # noqa: S105
+
+PROMOTION_CODE = "DEMO20"
+PROMOTION_PERCENT_OFF = 20
+
+#: (number, what it does) for the cards the Stripe emulator knows.
+TEST_CARDS: tuple[tuple[str, str], ...] = (
+    ("4242 4242 4242 4242", "succeeds"),
+    ("4000 0025 0000 3155", "asks for 3D Secure, then succeeds or fails as you choose"),
+    ("4000 0000 0000 9995", "is declined (insufficient funds)"),
+    ("4000 0000 0000 0341", "pays at Checkout, then fails at renewal"),
+)
+CARD_DETAILS = "any future expiry (12 / 34), any CVC (123)"
