@@ -321,6 +321,11 @@ def print_banner(site: str, emulator: str, state: Path, seconds: float) -> None:
         f"  Promotion code   {hints.PROMOTION_CODE} "
         f"({hints.PROMOTION_PERCENT_OFF}% off the first payment)",
         f"  Stripe emulator  {emulator}  (state: {_shown(state)})",
+        "  The seed's request, with the demo's API token:",
+        f"                   curl -X POST {site}/billing/stripe/checkout-session/ \\",
+        f'                     -H "Authorization: Bearer {hints.DEMO_API_TOKEN}" \\',
+        '                     -H "Content-Type: application/json" \\',
+        '                     -d \'{"plan_type": "full", "plan_id": 1}\'',
         "  Jump 31 days ahead (renewals, failed renewals, cancellations):",
         f"                   curl -X POST {emulator}/_emulator/clock/advance -d days=31",
         "",

@@ -392,6 +392,32 @@ def test_demo_stops_everything_on_sigterm(tmp_path: Path) -> None:
         assert_stops_cleanly(demo, signal.SIGTERM)
 
 
+def test_the_seeds_curl_request_answers_id_and_url(tmp_path: Path) -> None:
+    """POST /billing/stripe/checkout-session/ with a Bearer token, as the seed shows it."""
+    with run_demo(tmp_path) as demo:
+        demo.output.wait_for(re.compile(r"Authorization: Bearer demo-token"), 10)
+        plan_id = requests.get(f"{demo.site}/billing/plans/", timeout=10).json()["plans"][0]["id"]
+        response = requests.post(
+            f"{demo.site}/billing/stripe/checkout-session/",
+            headers={"Authorization": "Bearer demo-token"},
+            json={"plan_type": "full", "plan_id": plan_id},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert sorted(body) == ["id", "url"]
+        assert body["id"].startswith("cs_test_")
+        assert body["url"] == f"{demo.emulator}/checkout/{body['id']}"
+        wrong = requests.post(
+            f"{demo.site}/billing/stripe/checkout-session/",
+            headers={"Authorization": "Bearer not-the-token"},
+            json={"plan_type": "full", "plan_id": plan_id},
+            timeout=10,
+        )
+        assert wrong.status_code == 401
+        assert_stops_cleanly(demo, signal.SIGINT)
+
+
 def test_demo_refuses_a_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

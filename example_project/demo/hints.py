@@ -9,6 +9,9 @@ from __future__ import annotations
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - a local demo account, printed on purpose
 
+#: The demo's API token: ``Authorization: Bearer demo-token`` acts as the demo user.
+DEMO_API_TOKEN = "demo-token"  # noqa: S105 - a local demo credential, printed on purpose
+
 DEFAULT_DEMO_PORT = 8000
 DEFAULT_EMULATOR_PORT = 12111
 

@@ -127,7 +127,11 @@ for _name, _default in {
 }.items():
     os.environ.setdefault(_name, _default)
 
+#: ``Authorization: Bearer <token>`` acts as the demo user (see demo/resolvers.py).
+DEMO_API_TOKEN = os.environ.get("DEMO_API_TOKEN", hints.DEMO_API_TOKEN)
+
 FIKO_BILLING: dict[str, object] = {
+    "SUBSCRIBER_RESOLVER": "demo.resolvers.session_or_api_token",
     "SUCCESS_URL": f"{SITE_URL}/billing/success/?session_id={{CHECKOUT_SESSION_ID}}",
     "CANCEL_URL": f"{SITE_URL}/billing/",
     "PORTAL_RETURN_URL": f"{SITE_URL}/billing/",
