@@ -27,102 +27,28 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
-import platform
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
+from benchmarks._setup import (
+    describe_server,
+    django_on,
+    measure_each,
+    new_subscribers,
+    prepare_schema,
+    print_json,
+    versions,
+)
+
 BENCH_DATABASE = "fiko_bench_reconcile"
 BATCH_SIZES = (500, 5000)
 GRACE_DAYS = 3
 GRANT = 1_000
 QUERY_COUNT_SUBSCRIPTIONS = 200
 INSERT_BATCH = 5000
-
-
-# --------------------------------------------------------------------------- setup
-
-
-def configure_django(db: str, workdir: Path) -> None:
-    """Configure Django from tests.settings, pointed at the benchmark's own database."""
-    import dj_database_url
-    import django
-    from django.conf import settings
-
-    from tests import settings as test_settings
-
-    values = {name: getattr(test_settings, name) for name in dir(test_settings) if name.isupper()}
-    if db == "sqlite":
-        database: dict[str, Any] = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(workdir / "reconcile.sqlite3"),
-            "OPTIONS": {"timeout": 30},
-        }
-    else:
-        url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-        ensure_postgres_database(url)
-        database = dict(dj_database_url.parse(url, conn_max_age=0))
-        database["NAME"] = BENCH_DATABASE
-    values["DATABASES"] = {"default": database}
-    values["DEBUG"] = False
-    settings.configure(**values)
-    django.setup()
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the benchmark's database on the server of ``url`` if it is missing."""
-    import dj_database_url
-    import psycopg
-    from psycopg import sql
-
-    params = dj_database_url.parse(url)
-    with psycopg.connect(
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-        dbname=params["NAME"],
-        autocommit=True,
-    ) as conn:
-        found = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]
-        ).fetchone()
-        if found is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DATABASE)))
-
-
-def prepare_schema(db: str) -> None:
-    from django.core.management import call_command
-    from django.db import connection
-
-    if db == "postgres":
-        # Each run starts from a new schema in the benchmark's own database, so
-        # a run with another subscriber model gets foreign keys to that model.
-        with connection.cursor() as cursor:
-            cursor.execute("DROP SCHEMA public CASCADE")
-            cursor.execute("CREATE SCHEMA public")
-    call_command("migrate", verbosity=0, interactive=False)
-
-
-def new_subscribers(count: int) -> list[Any]:
-    """``count`` unsaved subscribers of whichever model FIKO_BILLING_SUBSCRIBER_MODEL names."""
-    from django.contrib.auth import get_user_model
-
-    from fiko_billing.subscribers import get_subscriber_model
-
-    model = get_subscriber_model()
-    if model is get_user_model():
-        return [model(username=f"bench{n}", email=f"bench{n}@example.com") for n in range(count)]
-    return [model(name=f"Organisation {n}") for n in range(count)]
 
 
 def populate(count: int, granted: int, now: datetime) -> None:
@@ -148,7 +74,9 @@ def populate(count: int, granted: int, now: datetime) -> None:
     ended, current = now - timedelta(days=10), now + timedelta(days=20)
     model = get_subscriber_model()
     with transaction.atomic():
-        model._default_manager.bulk_create(new_subscribers(count), batch_size=INSERT_BATCH)
+        model._default_manager.bulk_create(
+            new_subscribers(count, "bench", "Organisation "), batch_size=INSERT_BATCH
+        )
         pks = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
         customers = Customer.objects.bulk_create(
             [Customer(subscriber_id=pk, stripe_customer_id=f"cus_b{pk}") for pk in pks],
@@ -285,7 +213,7 @@ def queries_per_deactivation(now: datetime) -> float:
 def run(db: str, count: int, sample: int) -> dict[str, list[dict[str, Any]]]:
     from fiko_billing.models import EntryKind, TokenAccount, TokenEntry
 
-    prepare_schema(db)
+    prepare_schema(db, BENCH_DATABASE)
     now = timezone_now()
     populate(count, sample, now)
     # First, as it also loads every module and cache the runs use, outside tracemalloc.
@@ -331,17 +259,6 @@ def run(db: str, count: int, sample: int) -> dict[str, list[dict[str, Any]]]:
     return {"speed": speed, "memory": list(memory.values())}
 
 
-def describe_server(db: str) -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if db == "sqlite":
-            cursor.execute("SELECT sqlite_version()")
-            return f"SQLite {cursor.fetchone()[0]} (file in a temporary directory)"
-        cursor.execute("SHOW server_version")
-        return f"PostgreSQL {cursor.fetchone()[0]} (database {BENCH_DATABASE})"
-
-
 # --------------------------------------------------------------------------- output
 
 
@@ -380,26 +297,9 @@ def memory_table(rows: list[dict[str, Any]]) -> str:
 
 
 def run_one(db: str, count: int, sample: int) -> tuple[dict[str, list[dict[str, Any]]], str]:
-    with tempfile.TemporaryDirectory(prefix="fiko-bench-") as workdir:
-        configure_django(db, Path(workdir))
+    with django_on(db, BENCH_DATABASE):
         rows = run(db, count, sample)
-        server = describe_server(db)
-        from django.db import connections
-
-        connections.close_all()
-    return rows, server
-
-
-def run_in_child(db: str, count: int, sample: int) -> tuple[dict[str, list[dict[str, Any]]], str]:
-    """Each database gets a fresh process: Django is configured once per process."""
-    command = [sys.executable, "-m", "benchmarks.check_subscription_status", "--db", db]
-    command += ["--count", str(count), "--sample", str(sample), "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"the {db} benchmark failed (exit status {done.returncode})")
-    result = json.loads(done.stdout)
-    return result["rows"], result["server"]
+        return rows, describe_server(db, BENCH_DATABASE)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -430,30 +330,21 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--count must be at least {10 * QUERY_COUNT_SUBSCRIPTIONS}")
 
     started = time.perf_counter()
-    databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    speed: list[dict[str, Any]] = []
-    memory: list[dict[str, Any]] = []
-    servers: list[str] = []
-    for db in databases:
-        if len(databases) == 1:
-            found, server = run_one(db, args.count, args.sample)
-        else:
-            found, server = run_in_child(db, args.count, args.sample)
-        speed += found["speed"]
-        memory += found["memory"]
-        servers.append(server)
-
+    found, server = measure_each(
+        args.db,
+        lambda db: run_one(db, args.count, args.sample),
+        module="benchmarks.check_subscription_status",
+        options=["--count", str(args.count), "--sample", str(args.sample)],
+        key="rows",
+    )
+    speed = [row for part in found for row in part["speed"]]
+    memory = [row for part in found for row in part["memory"]]
     if args.json:
-        print(
-            json.dumps({"rows": {"speed": speed, "memory": memory}, "server": "; ".join(servers)})
-        )
+        print_json("rows", {"speed": speed, "memory": memory}, server)
         return
-    import django
-
     print(
         f"fiko-billing check_subscription_status: check_subscriptions(gateway=None), "
-        f"{args.count:,} subscriptions ({args.count // 2:,} overdue); "
-        f"Python {platform.python_version()}, Django {django.get_version()}; " + "; ".join(servers)
+        f"{args.count:,} subscriptions ({args.count // 2:,} overdue); {versions()}; {server}"
     )
     print()
     print(f"Deactivating the overdue half of the first {args.sample:,} subscriptions:")

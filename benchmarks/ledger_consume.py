@@ -14,125 +14,38 @@ queries of one consume. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
+from benchmarks._setup import (
+    describe_server,
+    django_on,
+    measure_each,
+    prepare_schema,
+    print_json,
+    threaded_ops_per_second,
+    versions,
+)
+
 BENCH_DATABASE = "fiko_bench"
 QUERY_COUNT_OPS = 50
 WARM_UP_OPS = 20
 
 
-# --------------------------------------------------------------------------- setup
-
-
-def configure_django(db: str, workdir: Path) -> None:
-    """Configure Django from tests.settings, pointed at the benchmark's own database."""
-    import dj_database_url
-    import django
-    from django.conf import settings
-
-    from tests import settings as test_settings
-
-    values = {name: getattr(test_settings, name) for name in dir(test_settings) if name.isupper()}
-    if db == "sqlite":
-        database = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(workdir / "ledger.sqlite3"),
-            "OPTIONS": {"timeout": 30},
-        }
-    else:
-        url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-        ensure_postgres_database(url)
-        database = dj_database_url.parse(url, conn_max_age=0)
-        database["NAME"] = BENCH_DATABASE
-    values["DATABASES"] = {"default": database}
-    values["DEBUG"] = False
-    settings.configure(**values)
-    django.setup()
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the benchmark's database on the server of ``url`` if it is missing."""
-    import dj_database_url
-    import psycopg
-    from psycopg import sql
-
-    params = dj_database_url.parse(url)
-    with psycopg.connect(
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-        dbname=params["NAME"],
-        autocommit=True,
-    ) as conn:
-        found = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]
-        ).fetchone()
-        if found is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DATABASE)))
-
-
-def prepare_schema(db: str) -> None:
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-    if db == "postgres":
-        # Each run starts from empty tables in the benchmark's own database.
-        call_command("flush", verbosity=0, interactive=False)
-
-
-# --------------------------------------------------------------------------- timing
-
-
 def ops_per_second(operation: Callable[[], object], ops: int, threads: int) -> float:
-    """Run ``ops`` operations split over ``threads`` threads; return operations per second."""
+    """Run ``ops`` operations split over ``threads`` threads; return operations per second.
+
+    A single thread is this one, on the connection the setup opened."""
+    if threads > 1:
+        return threaded_ops_per_second(operation, ops, threads)
     from django.db import connection
 
-    per_thread = ops // threads
-    barrier = threading.Barrier(threads + 1)
-    failures: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=60)
-            for _ in range(per_thread):
-                operation()
-        except BaseException as exc:
-            failures.append(exc)
-            barrier.abort()
-        finally:
-            connection.close()
-
-    if threads == 1:
-        connection.ensure_connection()
-        start = time.perf_counter()
-        for _ in range(per_thread):
-            operation()
-        return per_thread / (time.perf_counter() - start)
-
-    workers = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in workers:
-        thread.start()
-    barrier.wait(timeout=60)
+    connection.ensure_connection()
     start = time.perf_counter()
-    for thread in workers:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    if failures:
-        raise RuntimeError(f"{len(failures)} benchmark thread(s) failed") from failures[0]
-    return per_thread * threads / elapsed
+    for _ in range(ops):
+        operation()
+    return ops / (time.perf_counter() - start)
 
 
 def run(db: str, ops: int, threads: int) -> list[dict[str, Any]]:
@@ -143,7 +56,7 @@ def run(db: str, ops: int, threads: int) -> list[dict[str, Any]]:
     from fiko_billing.models import TokenAccount, TokenEntry
     from tests.factories import SubscriberFactory
 
-    prepare_schema(db)
+    prepare_schema(db, BENCH_DATABASE)
     budget = 2 * ops + QUERY_COUNT_OPS + WARM_UP_OPS
     spender = SubscriberFactory()
     tokens.credit(spender, budget, kind="purchase", reference="bench-credit")
@@ -194,17 +107,6 @@ def run(db: str, ops: int, threads: int) -> list[dict[str, Any]]:
     return rows
 
 
-def describe_server(db: str) -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if db == "sqlite":
-            cursor.execute("SELECT sqlite_version()")
-            return f"SQLite {cursor.fetchone()[0]} (file in a temporary directory)"
-        cursor.execute("SHOW server_version")
-        return f"PostgreSQL {cursor.fetchone()[0]} (database {BENCH_DATABASE})"
-
-
 # --------------------------------------------------------------------------- output
 
 
@@ -225,26 +127,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def run_one(db: str, ops: int, threads: int) -> tuple[list[dict[str, Any]], str]:
-    with tempfile.TemporaryDirectory(prefix="fiko-bench-") as workdir:
-        configure_django(db, Path(workdir))
+    with django_on(db, BENCH_DATABASE):
         rows = run(db, ops, threads)
-        server = describe_server(db)
-        from django.db import connections
-
-        connections.close_all()
-    return rows, server
-
-
-def run_in_child(db: str, ops: int, threads: int) -> tuple[list[dict[str, Any]], str]:
-    """Each database gets a fresh process: Django is configured once per process."""
-    command = [sys.executable, "-m", "benchmarks.ledger_consume", "--db", db]
-    command += ["--ops", str(ops), "--threads", str(threads), "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"the {db} benchmark failed (exit status {done.returncode})")
-    result = json.loads(done.stdout)
-    return result["rows"], result["server"]
+        return rows, describe_server(db, BENCH_DATABASE)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -264,26 +149,20 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--ops must be at least --threads, and --threads at least 1")
 
     started = time.perf_counter()
-    databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    rows: list[dict[str, Any]] = []
-    servers: list[str] = []
-    for db in databases:
-        if len(databases) == 1:
-            found, server = run_one(db, args.ops, args.threads)
-        else:
-            found, server = run_in_child(db, args.ops, args.threads)
-        rows += found
-        servers.append(server)
-
+    found, server = measure_each(
+        args.db,
+        lambda db: run_one(db, args.ops, args.threads),
+        module="benchmarks.ledger_consume",
+        options=["--ops", str(args.ops), "--threads", str(args.threads)],
+        key="rows",
+    )
+    rows = [row for part in found for row in part]
     if args.json:
-        print(json.dumps({"rows": rows, "server": "; ".join(servers)}))
+        print_json("rows", rows, server)
         return
-    import django
-
     print(
         f"fiko-billing ledger: tokens.consume(subscriber, 1), {args.ops} operations "
-        f"per measurement; Python {platform.python_version()}, Django {django.get_version()}; "
-        + "; ".join(servers)
+        f"per measurement; {versions()}; {server}"
     )
     print()
     print(table(rows))

@@ -26,22 +26,27 @@ import argparse
 import http.client
 import itertools
 import json
-import os
-import platform
 import random
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
+from benchmarks._setup import (
+    describe_server,
+    django_on,
+    measure_each,
+    new_subscribers,
+    prepare_schema,
+    print_json,
+    threaded_ops_per_second,
+    versions,
+)
+
 BENCH_DATABASE = "fiko_bench_webhooks"
 SECRET = "whsec_bench_only"  # noqa: S105 - signs this benchmark's own deliveries
 WEBHOOK_PATH = "/billing/stripe/webhook/"
@@ -70,30 +75,10 @@ UNHANDLED_TYPES = ("product.created", "payment_intent.created", "customer.update
 # --------------------------------------------------------------------------- setup
 
 
-def configure_django(db: str, workdir: Path, stripe_url: str) -> None:
-    """Configure Django from tests.settings, pointed at the benchmark's own database."""
-    import dj_database_url
-    import django
-    from django.conf import settings
-
-    from tests import settings as test_settings
-
-    values = {name: getattr(test_settings, name) for name in dir(test_settings) if name.isupper()}
-    if db == "sqlite":
-        database: dict[str, Any] = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(workdir / "webhooks.sqlite3"),
-            "OPTIONS": {"timeout": 30},
-        }
-    else:
-        url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-        ensure_postgres_database(url)
-        database = dict(dj_database_url.parse(url))
-        database["NAME"] = BENCH_DATABASE
+def server_settings(values: dict[str, Any], stripe_url: str) -> None:
+    """The settings of a server taking webhooks, with Stripe at ``stripe_url``."""
     # A server keeps its database connections between requests.
-    database["CONN_MAX_AGE"] = 60
-    values["DATABASES"] = {"default": database}
-    values["DEBUG"] = False
+    values["DATABASES"]["default"]["CONN_MAX_AGE"] = 60
     values["ALLOWED_HOSTS"] = ["127.0.0.1"]
     # Failed deliveries are counted in the table; their tracebacks would bury it.
     values["LOGGING"] = {
@@ -110,43 +95,6 @@ def configure_django(db: str, workdir: Path, stripe_url: str) -> None:
         "STRIPE_TIMEOUT": 5,
         "WEBHOOK_PROCESSING": "sync",
     }
-    settings.configure(**values)
-    django.setup()
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the benchmark's database on the server of ``url`` if it is missing."""
-    import dj_database_url
-    import psycopg
-    from psycopg import sql
-
-    params = dj_database_url.parse(url)
-    with psycopg.connect(
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-        dbname=params["NAME"],
-        autocommit=True,
-    ) as conn:
-        found = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]
-        ).fetchone()
-        if found is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DATABASE)))
-
-
-def prepare_schema(db: str) -> None:
-    from django.core.management import call_command
-    from django.db import connection
-
-    if db == "postgres":
-        # Each run starts from a new schema in the benchmark's own database, so
-        # a run with another subscriber model gets foreign keys to that model.
-        with connection.cursor() as cursor:
-            cursor.execute("DROP SCHEMA public CASCADE")
-            cursor.execute("CREATE SCHEMA public")
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 # --------------------------------------------------------------------------- the events
@@ -184,18 +132,6 @@ def create_catalogue() -> Catalogue:
         ),
         package=package,
     )
-
-
-def new_subscribers(tag: str, count: int) -> list[Any]:
-    """``count`` unsaved subscribers of whichever model FIKO_BILLING_SUBSCRIBER_MODEL names."""
-    from django.contrib.auth import get_user_model
-
-    from fiko_billing.subscribers import get_subscriber_model
-
-    model = get_subscriber_model()
-    if model is get_user_model():
-        return [model(username=f"{tag}_{n}", email=f"{tag}_{n}@example.com") for n in range(count)]
-    return [model(name=f"{tag} {n}") for n in range(count)]
 
 
 def split(total: int) -> dict[str, int]:
@@ -241,7 +177,7 @@ def build_world(tag: str, total: int, catalogue: Catalogue, now: int) -> World:
     people = counts["customer.subscription.created"]
     model = get_subscriber_model()
     with transaction.atomic():
-        made = model._default_manager.bulk_create(new_subscribers(tag, people))
+        made = model._default_manager.bulk_create(new_subscribers(people, f"{tag}_", f"{tag} "))
         pks = [subscriber.pk for subscriber in made]
         Customer.objects.bulk_create(
             [
@@ -597,39 +533,6 @@ def raw_operation(body: str, label: str) -> Callable[[], None]:
     return operation
 
 
-def ops_per_second(operation: Callable[[], None], ops: int, threads: int) -> float:
-    """Run ``ops`` operations split over ``threads`` threads; return operations per second."""
-    from django.db import connection
-
-    per_thread = ops // threads
-    barrier = threading.Barrier(threads + 1)
-    failures: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=60)
-            for _ in range(per_thread):
-                operation()
-        except BaseException as exc:
-            failures.append(exc)
-            barrier.abort()
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in workers:
-        thread.start()
-    barrier.wait(timeout=60)
-    start = time.perf_counter()
-    for thread in workers:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    if failures:
-        raise RuntimeError(f"{len(failures)} ceiling thread(s) failed") from failures[0]
-    return per_thread * threads / elapsed
-
-
 # --------------------------------------------------------------------------- queries
 
 
@@ -664,7 +567,7 @@ def queries_per_type(catalogue: Catalogue, now: int) -> dict[str, float]:
 def run(db: str, total: int, senders: list[int], stub: Any) -> dict[str, Any]:
     from django.db import connection
 
-    prepare_schema(db)
+    prepare_schema(db, BENCH_DATABASE)
     now = int(time.time())
     catalogue = create_catalogue()
     rng = random.Random(20310310)  # the same mix on every run
@@ -685,7 +588,7 @@ def run(db: str, total: int, senders: list[int], stub: Any) -> dict[str, Any]:
             redeliver(port, sent.failed)
             check_effects(world)
             answered = sum(sent.outcomes.values()) - len(sent.failed)
-            ceiling = ops_per_second(raw_operation(body, f"t{count}"), total, count)
+            ceiling = threaded_ops_per_second(raw_operation(body, f"t{count}"), total, count)
             rows.append(
                 {
                     "database": db,
@@ -702,17 +605,6 @@ def run(db: str, total: int, senders: list[int], stub: Any) -> dict[str, Any]:
         server.server_close()
         thread.join(timeout=10)
     return {"rows": rows, "queries": {db: queries}}
-
-
-def describe_server(db: str) -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if db == "sqlite":
-            cursor.execute("SELECT sqlite_version()")
-            return f"SQLite {cursor.fetchone()[0]} (file in a temporary directory)"
-        cursor.execute("SHOW server_version")
-        return f"PostgreSQL {cursor.fetchone()[0]} (database {BENCH_DATABASE})"
 
 
 # --------------------------------------------------------------------------- output
@@ -752,29 +644,15 @@ def query_table(queries: dict[str, dict[str, float]]) -> str:
 def run_one(db: str, total: int, senders: list[int]) -> tuple[dict[str, Any], str]:
     from tests.stripe_stub import StubServer
 
-    with StubServer() as stub, tempfile.TemporaryDirectory(prefix="fiko-bench-") as workdir:
-        configure_django(db, Path(workdir), stub.url)
+    with (
+        StubServer() as stub,
+        django_on(db, BENCH_DATABASE, lambda values: server_settings(values, stub.url)),
+    ):
         result = run(db, total, senders, stub)
         if stub.requests:
             calls = ", ".join(f"{r.method} {r.path}" for r in stub.requests[:5])
             sys.stderr.write(f"Stripe was called while processing events: {calls}\n")
-        server = describe_server(db)
-        from django.db import connections
-
-        connections.close_all()
-    return result, server
-
-
-def run_in_child(db: str, total: int, senders: list[int]) -> tuple[dict[str, Any], str]:
-    """Each database gets a fresh process: Django is configured once per process."""
-    command = [sys.executable, "-m", "benchmarks.webhooks", "--db", db]
-    command += ["--events", str(total), "--senders", ",".join(map(str, senders)), "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"the {db} benchmark failed (exit status {done.returncode})")
-    result = json.loads(done.stdout)
-    return result["result"], result["server"]
+        return result, describe_server(db, BENCH_DATABASE)
 
 
 def senders_list(value: str) -> list[int]:
@@ -809,33 +687,22 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--events must be between 100 and 100000")
 
     started = time.perf_counter()
-    databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    rows: list[dict[str, Any]] = []
-    queries: dict[str, dict[str, float]] = {}
-    servers: list[str] = []
-    for db in databases:
-        if len(databases) == 1:
-            result, server = run_one(db, args.events, args.senders)
-        else:
-            result, server = run_in_child(db, args.events, args.senders)
-        rows += result["rows"]
-        queries.update(result["queries"])
-        servers.append(server)
-
+    found, server = measure_each(
+        args.db,
+        lambda db: run_one(db, args.events, args.senders),
+        module="benchmarks.webhooks",
+        options=["--events", str(args.events), "--senders", ",".join(map(str, args.senders))],
+        key="result",
+    )
+    rows = [row for part in found for row in part["rows"]]
+    queries = {db: counts for part in found for db, counts in part["queries"].items()}
     if args.json:
-        print(
-            json.dumps(
-                {"result": {"rows": rows, "queries": queries}, "server": "; ".join(servers)}
-            )
-        )
+        print_json("result", {"rows": rows, "queries": queries}, server)
         return
-    import django
-
     mix = ", ".join(f"{share}% {kind}" for kind, share in split(100).items())
     print(
         f"fiko-billing webhooks: signed POSTs to {WEBHOOK_PATH} over HTTP on 127.0.0.1 "
-        f"({args.events:,} per measurement: {mix}); Python {platform.python_version()}, "
-        f"Django {django.get_version()}; " + "; ".join(servers)
+        f"({args.events:,} per measurement: {mix}); {versions()}; {server}"
     )
     print()
     print(rate_table(rows))
