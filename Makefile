@@ -17,7 +17,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,lint,docs]"
+	$(BIN)/python -m pip install --quiet -e ".[test,lint,docs,browser]"
 	@touch $(STAMP)
 
 venv: $(STAMP)

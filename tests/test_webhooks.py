@@ -630,3 +630,18 @@ def test_full_lifecycle_with_the_ledger_checked_at_each_step(world):
     assert not row.is_entitled
     assert balance_is_sum_of_entries(s)
     assert WebhookEvent.objects.exclude(status=EventStatus.PROCESSED).count() == 0
+
+
+@pytest.mark.django_db
+def test_an_event_of_the_same_second_as_an_api_read_is_applied(world):
+    """API answers are stamped at whole seconds, as events are: a tie, not 'older'."""
+    import time_machine
+
+    from fiko_billing.services.subscriptions import _apply
+
+    t = world.t0
+    deliver(world.sub_event("created", at=t))
+    with time_machine.travel(t + 5.6, tick=False):
+        _apply(world.subscription(at=t + 5))  # e.g. the answer to a resume, at t+5.6 s
+    deliver(world.sub_event("updated", at=t + 5, cancel_at_period_end=True))
+    assert Subscription.objects.get().cancel_at_period_end is True

@@ -34,6 +34,7 @@ from fiko_billing.services.stripe_data import (
     invoice_subscription_id,
     metadata,
     object_id,
+    state_time,
     ts,
 )
 from fiko_billing.services.subscriptions import mirror_subscription
@@ -160,7 +161,7 @@ def fulfil_checkout_session(
             return Fulfilment(payment, "expired")
         if status != "complete" or not paid:
             return Fulfilment(payment, "pending")
-        _fulfil(payment, session, state_at=state_at or timezone.now())
+        _fulfil(payment, session, state_at=state_at or state_time())
         return Fulfilment(payment, "fulfilled")
 
 

@@ -25,6 +25,7 @@ from fiko_billing.models import (
     SubscriptionStatus,
     WebhookEvent,
 )
+from fiko_billing.services.stripe_data import state_time
 from fiko_billing.services.subscriptions import mirror_subscription
 from fiko_billing.webhooks.intake import process_event, store_event
 from fiko_billing.webhooks.registry import handled_event_types
@@ -86,13 +87,13 @@ def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) ->
         if row.status not in ENTITLED_STATUSES:
             return False
         if remote is not None:
-            mirror_subscription(remote, state_at=now)  # sends its own signals
+            mirror_subscription(remote, state_at=state_time(now))  # sends its own signals
             row.refresh_from_db()
         if row.status in ENTITLED_STATUSES:
             previous = row.status
             row.status = SubscriptionStatus.CANCELED
             row.ended_at = row.ended_at or row.current_period_end or now
-            row.stripe_state_at = now
+            row.stripe_state_at = state_time(now)
             row.save(update_fields=["status", "ended_at", "stripe_state_at", "modified"])
             signals.send_on_commit(
                 signals.subscription_deactivated,
@@ -156,7 +157,7 @@ def check_subscriptions(
                     row.detail = "Stripe has a newer period"
                     if not dry_run:
                         with transaction.atomic():
-                            mirror_subscription(remote, state_at=now)
+                            mirror_subscription(remote, state_at=state_time(now))
                     report.add(row, keep=len(report.rows) < keep_rows)
                     continue
             if dry_run:

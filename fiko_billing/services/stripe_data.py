@@ -13,6 +13,16 @@ def ts(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC)
 
 
+def state_time(now: datetime | None = None) -> datetime:
+    """When state read from Stripe's API now counts as produced, at Stripe's precision.
+
+    Event times are whole seconds. Stamping an API answer to the microsecond
+    would make a later event of the same second look older and be ignored;
+    at whole seconds the two tie, and ties are settled by the lifecycle.
+    """
+    return (now or datetime.now(tz=UTC)).replace(microsecond=0)
+
+
 def object_id(value: Any) -> str | None:
     """The id of a field that is either an id or an expanded object."""
     if value is None:

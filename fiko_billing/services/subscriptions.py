@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from fiko_billing import signals
 from fiko_billing.conf import billing_settings
@@ -28,6 +27,7 @@ from fiko_billing.services.stripe_data import (
     first_item,
     metadata,
     object_id,
+    state_time,
     subscription_period,
     ts,
 )
@@ -219,7 +219,7 @@ def _require_current(subscriber: Any) -> Subscription:
 
 def _apply(answer: dict[str, Any]) -> Subscription:
     with transaction.atomic():
-        row = mirror_subscription(answer, state_at=timezone.now())
+        row = mirror_subscription(answer, state_at=state_time())
     assert row is not None  # noqa: S101 - the row existed before the call
     return row
 

@@ -94,7 +94,7 @@
       if (balance > allowance) label += " (with purchased tokens)";
     } else {
       percent = balance > 0 ? 100 : 0;
-      label = balance > 0 ? "Purchased tokens (no plan)" : "No tokens yet: subscribe or buy a package.";
+      label = balance > 0 ? "Tokens left (no plan)" : "No tokens yet: subscribe or buy a package.";
     }
     const bar = area("token-progress");
     bar.querySelector(".progress-bar").style.width = `${percent.toFixed(1)}%`;
