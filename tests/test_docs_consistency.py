@@ -26,3 +26,23 @@ def test_the_webhook_guide_lists_exactly_the_handled_events():
     block = text.split("and these events:", 1)[1].split("```", 2)[1]
     listed = sorted(re.findall(r"[a-z_]+(?:\.[a-z_]+)+", block))
     assert listed == handled_event_types()
+
+
+def test_the_react_example_calls_real_endpoints_with_real_fields():
+    """The integration example in docs/checkout.md, checked against the URLconf and views."""
+    from django.urls import resolve
+
+    text = (DOCS / "checkout.md").read_text()
+    example = text.split("```jsx", 1)[1].split("```", 1)[0]
+    paths = re.findall(r"fetch\(\s*[`'](/billing/[^`']*)[`']", example)
+    assert paths == [
+        "/billing/stripe/checkout-session/",
+        "/billing/stripe/checkout-session/${sessionId}/",
+    ]
+    views = [resolve(path.replace("${sessionId}", "cs_test_1")).url_name for path in paths]
+    assert views == ["checkout-session", "checkout-session-status"]
+    # The request body and the fields read from the answers are the API's.
+    assert "plan_type: planType, plan_id: planId" in example
+    assert "body.url" in example
+    assert "body.fulfilled" in example
+    assert "body.error.message" in example
