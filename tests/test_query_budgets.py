@@ -1,0 +1,142 @@
+"""Query budgets of the checkout endpoints and of each webhook event type.
+
+Measured, then fixed here exactly: a change that adds a query to a hot path
+shows up as a failing test, and the figure is a deliberate decision.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from fiko_billing.testing import payloads
+from fiko_billing.testing.webhooks import post_event
+from tests.factories import (
+    CustomerFactory,
+    PackagePriceFactory,
+    PaymentFactory,
+    PlanPriceFactory,
+)
+from tests.resolvers import bearer_client
+
+DAY = 86_400
+
+
+@pytest.fixture
+def api(client: Any, settings: Any) -> Any:
+    customer = CustomerFactory(stripe_customer_id="cus_q")
+    bearer_client(client, settings, customer.subscriber)
+    return client
+
+
+def start(api: Any, plan_id: int) -> Any:
+    return api.post(
+        "/billing/stripe/checkout-session/",
+        data=json.dumps({"plan_type": "token", "plan_id": plan_id}),
+        content_type="application/json",
+    )
+
+
+@pytest.mark.django_db
+def test_checkout_session_creation(api, stripe_stub, django_assert_num_queries):
+    price = PackagePriceFactory(stripe_price_id="price_q")
+    stripe_stub.on(
+        "POST",
+        "/v1/checkout/sessions",
+        lambda r: payloads.checkout_session(customer_id=r.params["customer"]),
+    )
+    with django_assert_num_queries(12):
+        assert start(api, price.package_id).status_code == 200
+
+
+@pytest.mark.django_db
+def test_checkout_status_until_and_after_fulfilment(api, stripe_stub, django_assert_num_queries):
+    price = PackagePriceFactory(stripe_price_id="price_q", package__tokens=100)
+    PaymentFactory(
+        subscriber=api.subscriber,
+        package=price.package,
+        tokens=100,
+        stripe_checkout_session_id="cs_test_q",
+    )
+    stripe_stub.on(
+        "GET",
+        "/v1/checkout/sessions/cs_test_q",
+        payloads.checkout_session(
+            id="cs_test_q",
+            mode="payment",
+            status="complete",
+            payment_status="paid",
+            customer_id="cus_q",
+            payment_intent="pi_q",
+        ),
+    )
+    with django_assert_num_queries(19):
+        assert api.get("/billing/stripe/checkout-session/cs_test_q/").json()["fulfilled"]
+    with django_assert_num_queries(3):
+        assert api.get("/billing/stripe/checkout-session/cs_test_q/").json()["fulfilled"]
+
+
+class World:
+    def __init__(self) -> None:
+        CustomerFactory(stripe_customer_id="cus_w")
+        PlanPriceFactory(
+            stripe_price_id="price_m", plan__stripe_product_id="prod_m", unit_amount=500
+        )
+        self.price = payloads.price(
+            id="price_m", product_id="prod_m", unit_amount=500, interval="month"
+        )
+        self.t0 = int(time.time())
+
+    def subscription(self, **kw: Any) -> dict[str, Any]:
+        return payloads.subscription(
+            id="sub_w", customer_id="cus_w", price_obj=self.price, start=self.t0, **kw
+        )
+
+    def invoice(self, invoice_id: str, reason: str) -> dict[str, Any]:
+        return payloads.invoice(
+            id=invoice_id,
+            customer_id="cus_w",
+            subscription_id="sub_w",
+            price_obj=self.price,
+            billing_reason=reason,
+            period_start=self.t0,
+            period_end=self.t0 + 30 * DAY,
+        )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("event_type", "budget"),
+    [
+        ("customer.subscription.created", 18),
+        ("customer.subscription.updated", 16),
+        ("invoice.paid", 31),
+        ("invoice.payment_failed", 21),
+        ("product.created", 9),
+        ("duplicate", 5),
+    ],
+)
+def test_webhook_event_budgets(event_type, budget, django_assert_num_queries):
+    world = World()
+    if event_type == "customer.subscription.created":
+        event = payloads.event(event_type, world.subscription(), created=world.t0)
+    else:
+        post_event(payloads.event("customer.subscription.created", world.subscription()))
+        if event_type == "customer.subscription.updated":
+            event = payloads.event(
+                event_type, world.subscription(cancel_at_period_end=True), created=world.t0 + 1
+            )
+        elif event_type == "invoice.paid":
+            event = payloads.event(event_type, world.invoice("in_2", "subscription_cycle"))
+        elif event_type == "invoice.payment_failed":
+            event = payloads.event(event_type, world.invoice("in_3", "subscription_cycle"))
+        elif event_type == "product.created":
+            event = payloads.event(event_type, payloads.product())
+        else:
+            event = payloads.event("customer.subscription.created", world.subscription())
+            post_event(event)
+    with django_assert_num_queries(budget):
+        assert post_event(event).status_code == 200
