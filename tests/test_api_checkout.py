@@ -15,6 +15,7 @@ from tests.factories import (
     SubscriberFactory,
     SubscriptionFactory,
 )
+from tests.resolvers import bearer_client
 
 URL = "/billing/stripe/checkout-session/"
 
@@ -110,29 +111,9 @@ def test_seed_request_creates_a_subscription_checkout(user_client, stripe_stub, 
 
 
 @pytest.fixture
-def user_client(client, django_user_model, settings):
-    """A client whose subscriber is resolved from a Bearer header, for both subscriber models."""
-    settings.FIKO_BILLING = {
-        **settings.FIKO_BILLING,
-        "SUBSCRIBER_RESOLVER": "tests.test_api_checkout.header_resolver",
-    }
-    subscriber = SubscriberFactory()
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer sub-{subscriber.pk}"
-    client.subscriber = subscriber
-    return client
-
-
-def header_resolver(request):
-    from fiko_billing.subscribers import get_subscriber_model
-
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header.startswith("Bearer sub-"):
-        return None
-    return (
-        get_subscriber_model()
-        ._default_manager.filter(pk=header.removeprefix("Bearer sub-"))
-        .first()
-    )
+def user_client(client, settings):
+    """A client whose subscriber comes from a Bearer header, for both subscriber models."""
+    return bearer_client(client, settings, SubscriberFactory())
 
 
 @pytest.mark.django_db

@@ -23,18 +23,13 @@ from tests.factories import (
     PlanPriceFactory,
     SubscriberFactory,
 )
-from tests.test_api_checkout import header_resolver  # noqa: F401 - used by dotted path
+from tests.resolvers import bearer, bearer_client
 
 
 @pytest.fixture
 def api(client, settings):
-    settings.FIKO_BILLING = {
-        **settings.FIKO_BILLING,
-        "SUBSCRIBER_RESOLVER": "tests.test_api_checkout.header_resolver",
-    }
     customer = CustomerFactory()
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer sub-{customer.subscriber.pk}"
-    client.subscriber = customer.subscriber
+    bearer_client(client, settings, customer.subscriber)
     client.customer = customer
     return client
 
@@ -122,7 +117,7 @@ def test_expired_session_marks_the_payment_expired(api, stripe_stub, package_pay
 @pytest.mark.django_db
 def test_only_the_owner_sees_a_checkout(api, stripe_stub, package_payment, client):
     stranger = SubscriberFactory()
-    response = client.get(url("cs_test_pkg"), HTTP_AUTHORIZATION=f"Bearer sub-{stranger.pk}")
+    response = client.get(url("cs_test_pkg"), HTTP_AUTHORIZATION=bearer(stranger))
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "checkout_session_not_found"
     assert api.get(url("cs_test_unknown")).status_code == 404

@@ -11,6 +11,7 @@ from django.test import Client
 from fiko_billing.models import Customer, Payment
 from fiko_billing.testing import payloads
 from tests.factories import PackagePriceFactory, SubscriberFactory
+from tests.resolvers import bearer, use_bearer_resolver
 
 THREADS = 8
 
@@ -19,10 +20,7 @@ THREADS = 8
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("row_exists", [False, True], ids=["no-row", "row-without-stripe-id"])
 def test_concurrent_first_checkouts_create_one_customer(stripe_stub, settings, row_exists):
-    settings.FIKO_BILLING = {
-        **settings.FIKO_BILLING,
-        "SUBSCRIBER_RESOLVER": "tests.test_api_checkout.header_resolver",
-    }
+    use_bearer_resolver(settings)
     price = PackagePriceFactory(stripe_price_id="price_pkg")
     subscriber = SubscriberFactory()
     if row_exists:
@@ -47,7 +45,7 @@ def test_concurrent_first_checkouts_create_one_customer(stripe_stub, settings, r
 
     def checkout() -> None:
         try:
-            client = Client(HTTP_AUTHORIZATION=f"Bearer sub-{subscriber.pk}")
+            client = Client(HTTP_AUTHORIZATION=bearer(subscriber))
             barrier.wait()
             response = client.post(
                 "/billing/stripe/checkout-session/",

@@ -7,7 +7,6 @@ shows up as a failing test, and the figure is a deliberate decision.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -18,9 +17,9 @@ from tests.factories import (
     CustomerFactory,
     PackagePriceFactory,
     PaymentFactory,
-    PlanPriceFactory,
 )
 from tests.resolvers import bearer_client
+from tests.test_webhooks import World
 
 DAY = 86_400
 
@@ -79,34 +78,6 @@ def test_checkout_status_until_and_after_fulfilment(api, stripe_stub, django_ass
         assert api.get("/billing/stripe/checkout-session/cs_test_q/").json()["fulfilled"]
 
 
-class World:
-    def __init__(self) -> None:
-        CustomerFactory(stripe_customer_id="cus_w")
-        PlanPriceFactory(
-            stripe_price_id="price_m", plan__stripe_product_id="prod_m", unit_amount=500
-        )
-        self.price = payloads.price(
-            id="price_m", product_id="prod_m", unit_amount=500, interval="month"
-        )
-        self.t0 = int(time.time())
-
-    def subscription(self, **kw: Any) -> dict[str, Any]:
-        return payloads.subscription(
-            id="sub_w", customer_id="cus_w", price_obj=self.price, start=self.t0, **kw
-        )
-
-    def invoice(self, invoice_id: str, reason: str) -> dict[str, Any]:
-        return payloads.invoice(
-            id=invoice_id,
-            customer_id="cus_w",
-            subscription_id="sub_w",
-            price_obj=self.price,
-            billing_reason=reason,
-            period_start=self.t0,
-            period_end=self.t0 + 30 * DAY,
-        )
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("event_type", "budget"),
@@ -120,23 +91,25 @@ class World:
     ],
 )
 def test_webhook_event_budgets(event_type, budget, django_assert_num_queries):
-    world = World()
+    world = World()  # the story of tests/test_webhooks.py
     if event_type == "customer.subscription.created":
-        event = payloads.event(event_type, world.subscription(), created=world.t0)
+        event = world.sub_event("created", at=world.t0)
     else:
-        post_event(payloads.event("customer.subscription.created", world.subscription()))
+        post_event(world.sub_event("created", at=world.t0))
         if event_type == "customer.subscription.updated":
-            event = payloads.event(
-                event_type, world.subscription(cancel_at_period_end=True), created=world.t0 + 1
-            )
+            event = world.sub_event("updated", at=world.t0 + 1, cancel_at_period_end=True)
         elif event_type == "invoice.paid":
-            event = payloads.event(event_type, world.invoice("in_2", "subscription_cycle"))
+            event = world.invoice_event(
+                "paid", "in_2", start=world.t0, reason="subscription_cycle", at=world.t0
+            )
         elif event_type == "invoice.payment_failed":
-            event = payloads.event(event_type, world.invoice("in_3", "subscription_cycle"))
+            event = world.invoice_event(
+                "payment_failed", "in_3", start=world.t0, reason="subscription_cycle", at=world.t0
+            )
         elif event_type == "product.created":
             event = payloads.event(event_type, payloads.product())
         else:
-            event = payloads.event("customer.subscription.created", world.subscription())
+            event = world.sub_event("created", at=world.t0)
             post_event(event)
     with django_assert_num_queries(budget):
         assert post_event(event).status_code == 200
