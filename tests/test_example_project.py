@@ -9,18 +9,12 @@ child process, on its own SQLite file in a temporary directory (whatever
 from __future__ import annotations
 
 import json
-import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -29,22 +23,21 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ROOT / "example_project"
-DEMO_SCRIPT = ROOT / "scripts" / "demo.py"
-
-# Variables of the calling shell (and of this test run) that would change what
-# the example project sees; each child gets exactly the environment below.
-HOST_ENV_PREFIXES = ("STRIPE_", "FIKO_", "DJANGO_", "DEMO_", "EMULATOR_")
-HOST_ENV_NAMES = frozenset({"DATABASE_URL", "SITE_URL", "PYTHONPATH"})
+from tests import demo_process
+from tests.demo_process import (
+    DEMO_SCRIPT,
+    PROJECT,
+    ROOT,
+    RunningDemo,
+    is_running,
+    project_env,
+    run_demo,
+)
 
 pytestmark = pytest.mark.skipif(
     not (PROJECT / "manage.py").is_file() or not DEMO_SCRIPT.is_file(),
     reason="example_project/ and scripts/ are not part of this checkout (an sdist)",
 )
-
-READY = re.compile(r"fiko-billing demo is ready: (\S+)")
-START_TIMEOUT = 60.0
 
 BILLING_PAGE_HOOKS = [
     "user-area",
@@ -71,18 +64,6 @@ BILLING_PAGE_HOOKS = [
     "transactions",
     "promotion-code",
 ]
-
-
-def project_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(HOST_ENV_PREFIXES) and name not in HOST_ENV_NAMES
-    }
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -187,127 +168,10 @@ def test_the_page_has_a_message_for_every_error_code_of_the_api() -> None:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", 0))
-        except OSError as exc:
-            pytest.skip(f"cannot bind a local TCP port for the demo's servers: {exc}")
-        return int(probe.getsockname()[1])
-
-
-def children_of(pid: int) -> dict[int, str]:
-    """Live processes whose parent is ``pid``, with their command lines (Linux /proc)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        # The parent pid is the 2nd field after the parenthesised command name.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid:
-            found[int(entry.name)] = cmdline
-    return found
-
-
-def is_running(pid: int) -> bool:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-class Output:
-    """The demo's combined output, read on a thread so its pipe never fills."""
-
-    def __init__(self, stream: Any) -> None:
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: Any) -> None:
-        for line in stream:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                line = self._queue.get(timeout=remaining)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
-            found = pattern.search(line)
-            if found:
-                return found
-        raise AssertionError(f"no line matching {pattern.pattern!r}:\n{self.text()}")
-
-    def drain(self, timeout: float) -> None:
-        self._thread.join(timeout)
-        while not self._queue.empty():
-            line = self._queue.get_nowait()
-            if line is not None:
-                self.lines.append(line)
-
-    def text(self) -> str:
-        return "".join(self.lines)
-
-
-@dataclass
-class RunningDemo:
-    process: subprocess.Popen[str]
-    output: Output
-    site: str
-    emulator: str
-    ports: tuple[int, int]
-    children: dict[int, str]
-
-
-@contextmanager
-def run_demo(tmp_path: Path) -> Iterator[RunningDemo]:
-    demo_port, emulator_port = free_port(), free_port()
-    env = project_env(
-        tmp_path,
-        DEMO_PORT=str(demo_port),
-        EMULATOR_PORT=str(emulator_port),
-        DEMO_EMULATOR_STATE=str(tmp_path / "emulator-state.json"),
-    )
-    process = subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, str(DEMO_SCRIPT)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output = Output(process.stdout)
-    try:
-        site = output.wait_for(READY, START_TIMEOUT).group(1).rstrip("/")
-        yield RunningDemo(
-            process=process,
-            output=output,
-            site=site,
-            emulator=f"http://127.0.0.1:{emulator_port}",
-            ports=(demo_port, emulator_port),
-            children=children_of(process.pid),
-        )
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-        output.drain(10)
-        assert process.stdout is not None
-        process.stdout.close()
+        return demo_process.free_port()
+    except OSError as exc:
+        pytest.skip(f"cannot bind a local TCP port for the demo's servers: {exc}")
 
 
 def assert_stops_cleanly(demo: RunningDemo, signum: signal.Signals) -> None:
@@ -381,20 +245,20 @@ def log_in(site: str) -> requests.Session:
 
 
 def test_demo_runs_a_token_purchase_end_to_end_and_stops_on_sigint(tmp_path: Path) -> None:
-    with run_demo(tmp_path) as demo:
+    with run_demo(tmp_path, free_port(), free_port()) as demo:
         buy_1000_tokens(demo.site, demo.emulator)
         assert_stops_cleanly(demo, signal.SIGINT)
 
 
 def test_demo_stops_everything_on_sigterm(tmp_path: Path) -> None:
-    with run_demo(tmp_path) as demo:
+    with run_demo(tmp_path, free_port(), free_port()) as demo:
         assert requests.get(f"{demo.site}/", timeout=10).status_code == 200
         assert_stops_cleanly(demo, signal.SIGTERM)
 
 
 def test_the_seeds_curl_request_answers_id_and_url(tmp_path: Path) -> None:
     """POST /billing/stripe/checkout-session/ with a Bearer token, as the seed shows it."""
-    with run_demo(tmp_path) as demo:
+    with run_demo(tmp_path, free_port(), free_port()) as demo:
         demo.output.wait_for(re.compile(r"Authorization: Bearer demo-token"), 10)
         plan_id = requests.get(f"{demo.site}/billing/plans/", timeout=10).json()["plans"][0]["id"]
         response = requests.post(

@@ -17,31 +17,24 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import queue
 import re
-import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.demo_process import DEMO_SCRIPT, PROJECT, ROOT, free_port, run_demo
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ROOT / "example_project"
-DEMO_SCRIPT = ROOT / "scripts" / "demo.py"
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-results" / "screenshots"
 
@@ -56,14 +49,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-# Variables of the calling shell (and of this test run) that would change what
-# the example project sees; the demo gets exactly the environment built below.
-HOST_ENV_PREFIXES = ("STRIPE_", "FIKO_", "DJANGO_", "DEMO_", "EMULATOR_")
-HOST_ENV_NAMES = frozenset({"DATABASE_URL", "SITE_URL", "PYTHONPATH"})
-
-READY = re.compile(r"fiko-billing demo is ready: (\S+)")
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 # Playwright waits this long for an element or a navigation (milliseconds).
 UI_TIMEOUT_MS = 20_000
 
@@ -117,77 +102,6 @@ def failed(node: pytest.Item) -> bool:
 
 
 # ---------------------------------------------------------------------- the demo
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def children_of(pid: int) -> dict[int, str]:
-    """Live processes whose parent is ``pid``, with their command lines (Linux /proc)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        # The parent pid is the 2nd field after the parenthesised command name.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found[int(entry.name)] = cmdline
-    return found
-
-
-def is_running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-class Output:
-    """The demo's combined output, read on a thread so its pipe never fills."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                line = self._queue.get(timeout=remaining)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
-            found = pattern.search(line)
-            if found:
-                return found
-        raise AssertionError(f"the demo never printed {pattern.pattern!r}:\n{self.text()}")
-
-    def drain(self, timeout: float) -> None:
-        self._thread.join(timeout)
-        while not self._queue.empty():
-            line = self._queue.get_nowait()
-            if line is not None:
-                self.lines.append(line)
-
-    def text(self) -> str:
-        return "".join(self.lines)
 
 
 # Straight to 127.0.0.1: a proxy from the environment must not see the control calls.
@@ -274,77 +188,18 @@ class Demo:
         return result.stdout
 
 
-def demo_env(tmp_path: Path, demo_port: int, emulator_port: int) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(HOST_ENV_PREFIXES) and name not in HOST_ENV_NAMES
-    }
-    env.update(
-        {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            "DEMO_EMULATOR_STATE": str(tmp_path / "emulator-state.json"),
-            "DEMO_PORT": str(demo_port),
-            "EMULATOR_PORT": str(emulator_port),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def stop_demo(process: subprocess.Popen[str], children: dict[int, str]) -> list[str]:
-    """SIGINT, as Ctrl-C; SIGKILL if it hangs. Returns the children that outlived it."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_TIMEOUT)
-    survivors = [command for pid, command in children.items() if is_running(pid)]
-    for pid in children:
-        if is_running(pid):
-            os.kill(pid, signal.SIGKILL)
-    return survivors
-
-
 @pytest.fixture
 def demo(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Demo]:
     """The demo on free ports with a fresh database and emulator state, stopped afterwards."""
-    demo_port, emulator_port = free_port(), free_port()
-    env = demo_env(tmp_path, demo_port, emulator_port)
-    process = subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, str(DEMO_SCRIPT)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    assert process.stdout is not None
-    output = Output(process.stdout)
-    children: dict[int, str] = {}
-    try:
-        site = output.wait_for(READY, START_TIMEOUT).group(1).rstrip("/")
-        children = children_of(process.pid)
+    with run_demo(tmp_path, free_port(), free_port()) as running:
         # What the servers see, for manage.py commands run beside them.
-        env.update(
-            {
-                "SITE_URL": site,
-                "STRIPE_API_BASE": f"http://127.0.0.1:{emulator_port}",
-            }
-        )
-        yield Demo(site=site, emulator=f"http://127.0.0.1:{emulator_port}", env=env)
-    finally:
-        survivors = stop_demo(process, children)
-        output.drain(10)
-        process.stdout.close()
-        if failed(request.node):
-            print(f"--- the demo's output ---\n{output.text()}")
-    assert survivors == [], f"still running after the demo stopped: {survivors}"
-    assert process.returncode == 0, f"the demo exited {process.returncode}:\n{output.text()}"
+        running.env.update({"SITE_URL": running.site, "STRIPE_API_BASE": running.emulator})
+        yield Demo(site=running.site, emulator=running.emulator, env=running.env)
+    if failed(request.node):
+        print(f"--- the demo's output ---\n{running.output.text()}")
+    assert running.survivors == [], f"still running after the demo stopped: {running.survivors}"
+    returncode = running.process.returncode
+    assert returncode == 0, f"the demo exited {returncode}:\n{running.output.text()}"
 
 
 # ---------------------------------------------------------------------- the browser
