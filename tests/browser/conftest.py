@@ -242,7 +242,9 @@ def page(browser: Browser, demo: Demo, request: pytest.FixtureRequest) -> Iterat
     finally:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         try:
-            tab.screenshot(path=str(screenshot_path(request.node)), full_page=True)
+            tab.screenshot(
+                path=str(screenshot_path(request.node)), full_page=True, animations="disabled"
+            )
         finally:
             context.close()
 
