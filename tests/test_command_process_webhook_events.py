@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from fiko_billing import signals
 from fiko_billing.management.progress import format_table
 from fiko_billing.models import (
     EventStatus,
@@ -21,55 +19,25 @@ from fiko_billing.models import (
 )
 from fiko_billing.testing import payloads
 from fiko_billing.webhooks.intake import process_event, store_event
-from tests.factories import CustomerFactory, PaymentFactory, PlanPriceFactory
+from tests.factories import PaymentFactory
+from tests.stories import (
+    Story,
+    activated_subscription_ids,
+    command_failure,
+    command_output,
+    processed_event_ids,
+)
 
 pytestmark = pytest.mark.django_db
 
 T0 = int(datetime(2031, 3, 1, 12, 0, tzinfo=UTC).timestamp())
-DAY = 86400
 HEADERS = ["event", "type", "outcome", "attempts", "error"]
 NOT_YET_KNOWN = "PaymentNotYetKnown: charge ch_1 belongs to a payment not yet fulfilled"
 
 
-class Shop:
-    """One subscriber with a Stripe customer and a synced plan; builds its events."""
-
-    def __init__(self) -> None:
-        self.customer = CustomerFactory(stripe_customer_id="cus_p")
-        self.subscriber = self.customer.subscriber
-        PlanPriceFactory(stripe_price_id="price_p", plan__stripe_product_id="prod_p")
-        self.price = payloads.price(
-            id="price_p", product_id="prod_p", unit_amount=500, interval="month"
-        )
-
-    def subscription_event(
-        self, event_id: str, kind: str, *, at: int, **fields: Any
-    ) -> dict[str, Any]:
-        sub = payloads.subscription(
-            id="sub_p",
-            customer_id="cus_p",
-            price_obj=self.price,
-            start=T0,
-            end=T0 + 30 * DAY,
-            **fields,
-        )
-        return payloads.event(f"customer.subscription.{kind}", sub, id=event_id, created=at)
-
-    def refund_event(self, event_id: str, *, at: int) -> dict[str, Any]:
-        """A refund of a charge whose payment this site has not recorded yet: it fails."""
-        charge = payloads.charge(
-            id="ch_1",
-            amount=500,
-            amount_refunded=500,
-            payment_intent="pi_1",
-            metadata={"fiko_subscriber": str(self.subscriber.pk)},
-        )
-        return payloads.event("charge.refunded", charge, id=event_id, created=at)
-
-
 @pytest.fixture
-def shop(db: None) -> Shop:
-    return Shop()
+def shop(db: None) -> Story:
+    return Story("p", start=T0, tokens_per_period=10_000)
 
 
 def stored(event: dict[str, Any]) -> WebhookEvent:
@@ -84,16 +52,11 @@ def failed(event: dict[str, Any]) -> WebhookEvent:
 
 
 def run(*args: str) -> str:
-    out = io.StringIO()
-    call_command("process_webhook_events", *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
+    return command_output("process_webhook_events", *args)
 
 
 def run_failing(*args: str) -> tuple[CommandError, str]:
-    out = io.StringIO()
-    with pytest.raises(CommandError) as raised:
-        call_command("process_webhook_events", *args, stdout=out, stderr=io.StringIO())
-    return raised.value, out.getvalue()
+    return command_failure("process_webhook_events", *args)
 
 
 def state(event_id: str) -> tuple[str, int]:
@@ -103,14 +66,8 @@ def state(event_id: str) -> tuple[str, int]:
 
 @pytest.fixture
 def processed_order() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def receiver(sender: Any, event: WebhookEvent, outcome: str, **kwargs: Any) -> None:
-        seen.append(event.stripe_event_id)
-
-    signals.webhook_event_processed.connect(receiver)
-    yield seen
-    signals.webhook_event_processed.disconnect(receiver)
+    with processed_event_ids() as seen:
+        yield seen
 
 
 # --------------------------------------------------------------------------- pending
@@ -120,21 +77,17 @@ def test_pending_events_are_processed_oldest_first(
     shop, processed_order, django_capture_on_commit_callbacks
 ):
     # Stored newest first, as a backlog after an outage may be.
-    stored(shop.subscription_event("evt_3", "deleted", at=T0 + 20, status="canceled"))
-    stored(shop.subscription_event("evt_1", "created", at=T0))
-    stored(shop.subscription_event("evt_2", "updated", at=T0 + 10, cancel_at_period_end=True))
+    stored(shop.subscription_event("deleted", event_id="evt_3", at=T0 + 20, status="canceled"))
+    stored(shop.subscription_event("created", event_id="evt_1", at=T0))
+    stored(
+        shop.subscription_event("updated", event_id="evt_2", at=T0 + 10, cancel_at_period_end=True)
+    )
     stored(payloads.event("product.created", payloads.product(), id="evt_0", created=T0 - 5))
-    activated: list[str] = []
-
-    def on_activated(sender: Any, subscription: Subscription, **kwargs: Any) -> None:
-        activated.append(subscription.stripe_subscription_id)
-
-    signals.subscription_activated.connect(on_activated)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            out = run()
-    finally:
-        signals.subscription_activated.disconnect(on_activated)
+    with (
+        activated_subscription_ids() as activated,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        out = run()
 
     assert processed_order == ["evt_0", "evt_1", "evt_2", "evt_3"]
     assert out == (
@@ -158,8 +111,8 @@ def test_pending_events_are_processed_oldest_first(
 
 
 def test_limit_takes_the_oldest(shop):
-    stored(shop.subscription_event("evt_2", "updated", at=T0 + 10))
-    stored(shop.subscription_event("evt_1", "created", at=T0))
+    stored(shop.subscription_event("updated", event_id="evt_2", at=T0 + 10))
+    stored(shop.subscription_event("created", event_id="evt_1", at=T0))
 
     out = run("--limit", "1")
 
@@ -172,7 +125,7 @@ def test_limit_takes_the_oldest(shop):
 
 def test_failed_events_are_retried_only_with_failed(shop):
     failed(shop.refund_event("evt_refund", at=T0))
-    stored(shop.subscription_event("evt_sub", "created", at=T0 + 5))
+    stored(shop.subscription_event("created", event_id="evt_sub", at=T0 + 5))
 
     out = run()
 
@@ -207,7 +160,7 @@ def test_failed_events_are_retried_only_with_failed(shop):
 
 def test_a_still_failing_event_fails_the_command_after_the_others(shop):
     failed(shop.refund_event("evt_refund", at=T0))
-    stored(shop.subscription_event("evt_sub", "created", at=T0 + 5))
+    stored(shop.subscription_event("created", event_id="evt_sub", at=T0 + 5))
 
     error, out = run_failing("--failed")
 
@@ -232,8 +185,10 @@ def test_a_still_failing_event_fails_the_command_after_the_others(shop):
 
 
 def test_event_option_processes_that_event_only(shop):
-    stored(shop.subscription_event("evt_1", "created", at=T0))
-    stored(shop.subscription_event("evt_2", "updated", at=T0 + 10, cancel_at_period_end=True))
+    stored(shop.subscription_event("created", event_id="evt_1", at=T0))
+    stored(
+        shop.subscription_event("updated", event_id="evt_2", at=T0 + 10, cancel_at_period_end=True)
+    )
 
     out = run("--event", "evt_2")
 
@@ -254,7 +209,7 @@ def test_event_option_on_a_failed_event_retries_it(shop):
 
 
 def test_event_option_on_a_processed_event_does_not_run_it_again(shop):
-    row = stored(shop.subscription_event("evt_1", "created", at=T0))
+    row = stored(shop.subscription_event("created", event_id="evt_1", at=T0))
     assert process_event(row.pk) == "processed"
     row.refresh_from_db()
 
@@ -270,7 +225,7 @@ def test_event_option_on_a_processed_event_does_not_run_it_again(shop):
 
 
 def test_unknown_event_id_is_an_error(shop):
-    stored(shop.subscription_event("evt_1", "created", at=T0))
+    stored(shop.subscription_event("created", event_id="evt_1", at=T0))
     error, out = run_failing("--event", "evt_nope")
     assert str(error) == "No stored event 'evt_nope'."
     assert out == ""
@@ -281,7 +236,7 @@ def test_unknown_event_id_is_an_error(shop):
 
 
 def test_processed_and_ignored_events_are_not_run_again(shop):
-    done = stored(shop.subscription_event("evt_1", "created", at=T0))
+    done = stored(shop.subscription_event("created", event_id="evt_1", at=T0))
     skipped = stored(payloads.event("product.created", payloads.product(), id="evt_p"))
     assert process_event(done.pk) == "processed"
     assert process_event(skipped.pk) == "ignored"

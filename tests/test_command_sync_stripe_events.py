@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
-from fiko_billing import signals
 from fiko_billing.models import EventStatus, Subscription, SubscriptionStatus, WebhookEvent
 from fiko_billing.testing import payloads
 from fiko_billing.webhooks.intake import store_event
 from fiko_billing.webhooks.registry import handled_event_types
-from tests.factories import CustomerFactory, PlanPriceFactory
+from tests.stories import (
+    Story,
+    activated_subscription_ids,
+    command_failure,
+    command_output,
+    processed_event_ids,
+)
 from tests.stripe_stub import Recorded, StripeStub
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2031, 3, 10, 12, 0, tzinfo=UTC)
 T0 = int((NOW - timedelta(days=2)).timestamp())
-DAY = 86400
 
 
 @pytest.fixture(autouse=True)
@@ -32,37 +35,21 @@ def clock() -> Iterator[Any]:
         yield traveller
 
 
-class Account:
-    """A subscriber with a Stripe customer and a synced plan; builds Stripe's events."""
+class Account(Story):
+    """A subscriber with a Stripe customer and a synced plan; tells its subscription's life."""
 
     def __init__(self) -> None:
-        self.customer = CustomerFactory(stripe_customer_id="cus_s")
-        self.subscriber = self.customer.subscriber
-        PlanPriceFactory(stripe_price_id="price_s", plan__stripe_product_id="prod_s")
-        self.price = payloads.price(
-            id="price_s", product_id="prod_s", unit_amount=500, interval="month"
-        )
-
-    def subscription_event(
-        self, event_id: str, kind: str, *, at: int, **fields: Any
-    ) -> dict[str, Any]:
-        sub = payloads.subscription(
-            id="sub_s",
-            customer_id="cus_s",
-            price_obj=self.price,
-            start=T0,
-            end=T0 + 30 * DAY,
-            **fields,
-        )
-        return payloads.event(f"customer.subscription.{kind}", sub, id=event_id, created=at)
+        super().__init__("s", start=T0, tokens_per_period=10_000)
 
     def lifecycle(self) -> list[dict[str, Any]]:
         """Created, updated twice, deleted: newest first, as Stripe lists events."""
         return [
-            self.subscription_event("evt_4", "deleted", at=T0 + 30, status="canceled"),
-            self.subscription_event("evt_3", "updated", at=T0 + 20, cancel_at_period_end=True),
-            self.subscription_event("evt_2", "updated", at=T0 + 10),
-            self.subscription_event("evt_1", "created", at=T0),
+            self.subscription_event("deleted", event_id="evt_4", at=T0 + 30, status="canceled"),
+            self.subscription_event(
+                "updated", event_id="evt_3", at=T0 + 20, cancel_at_period_end=True
+            ),
+            self.subscription_event("updated", event_id="evt_2", at=T0 + 10),
+            self.subscription_event("created", event_id="evt_1", at=T0),
         ]
 
 
@@ -93,28 +80,17 @@ def listing_params(since: datetime, **extra: str) -> dict[str, str]:
 
 
 def run(*args: str) -> str:
-    out = io.StringIO()
-    call_command("sync_stripe_events", *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
+    return command_output("sync_stripe_events", *args)
 
 
 def run_failing(*args: str) -> tuple[CommandError, str]:
-    out = io.StringIO()
-    with pytest.raises(CommandError) as raised:
-        call_command("sync_stripe_events", *args, stdout=out, stderr=io.StringIO())
-    return raised.value, out.getvalue()
+    return command_failure("sync_stripe_events", *args)
 
 
 @pytest.fixture
 def processed_order() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def receiver(sender: Any, event: WebhookEvent, outcome: str, **kwargs: Any) -> None:
-        seen.append(event.stripe_event_id)
-
-    signals.webhook_event_processed.connect(receiver)
-    yield seen
-    signals.webhook_event_processed.disconnect(receiver)
+    with processed_event_ids() as seen:
+        yield seen
 
 
 # --------------------------------------------------------------------------- the listing
@@ -185,17 +161,11 @@ def test_stores_and_processes_only_missing_events_oldest_first(
     events = account.lifecycle()
     known = store_event(events[2]).event  # evt_2 arrived by webhook and waits in the queue
     serve(stripe_stub, events, page_size=2)
-    activated: list[str] = []
-
-    def on_activated(sender: Any, subscription: Subscription, **kwargs: Any) -> None:
-        activated.append(subscription.stripe_subscription_id)
-
-    signals.subscription_activated.connect(on_activated)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            out = run("--since", "3d")
-    finally:
-        signals.subscription_activated.disconnect(on_activated)
+    with (
+        activated_subscription_ids() as activated,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        out = run("--since", "3d")
 
     assert out == "4 event(s) at Stripe since 2031-03-07 12:00 UTC; 3 stored: 3 processed.\n"
     assert processed_order == ["evt_1", "evt_3", "evt_4"]
@@ -243,14 +213,7 @@ def test_dry_run_counts_and_stores_nothing(account, stripe_stub):
 
 
 def test_a_failing_event_fails_the_command_after_the_others(account, stripe_stub):
-    charge = payloads.charge(
-        id="ch_1",
-        amount=500,
-        amount_refunded=500,
-        payment_intent="pi_1",
-        metadata={"fiko_subscriber": str(account.subscriber.pk)},
-    )
-    refund = payloads.event("charge.refunded", charge, id="evt_refund", created=T0 + 5)
+    refund = account.refund_event("evt_refund", at=T0 + 5)
     events = account.lifecycle()
     serve(stripe_stub, [events[0], refund, *events[1:]], page_size=100)
 

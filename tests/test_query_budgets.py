@@ -93,11 +93,11 @@ def test_checkout_status_until_and_after_fulfilment(api, stripe_stub, django_ass
 def test_webhook_event_budgets(event_type, budget, django_assert_num_queries):
     world = World()  # the story of tests/test_webhooks.py
     if event_type == "customer.subscription.created":
-        event = world.sub_event("created", at=world.t0)
+        event = world.subscription_event("created", at=world.t0)
     else:
-        post_event(world.sub_event("created", at=world.t0))
+        post_event(world.subscription_event("created", at=world.t0))
         if event_type == "customer.subscription.updated":
-            event = world.sub_event("updated", at=world.t0 + 1, cancel_at_period_end=True)
+            event = world.subscription_event("updated", at=world.t0 + 1, cancel_at_period_end=True)
         elif event_type == "invoice.paid":
             event = world.invoice_event(
                 "paid", "in_2", start=world.t0, reason="subscription_cycle", at=world.t0
@@ -109,7 +109,7 @@ def test_webhook_event_budgets(event_type, budget, django_assert_num_queries):
         elif event_type == "product.created":
             event = payloads.event(event_type, payloads.product())
         else:
-            event = world.sub_event("created", at=world.t0)
+            event = world.subscription_event("created", at=world.t0)
             post_event(event)
     with django_assert_num_queries(budget):
         assert post_event(event).status_code == 200

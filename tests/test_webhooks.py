@@ -23,70 +23,17 @@ from fiko_billing.models import (
 from fiko_billing.testing import payloads
 from fiko_billing.testing.webhooks import post_event
 from fiko_billing.webhooks import registry
-from tests.factories import CustomerFactory, PackagePriceFactory, PaymentFactory, PlanPriceFactory
+from tests.factories import PackagePriceFactory, PaymentFactory
+from tests.stories import DAY, Story
 from tests.webhook_cases import WebhookSecurityCases
 
-DAY = 86400
 
-
-class World:
-    """One subscriber with a Stripe customer, a synced monthly plan, and event builders."""
+class World(Story):
+    """One subscriber with a Stripe customer, a synced monthly plan of 1,000 tokens, and events."""
 
     def __init__(self) -> None:
-        self.customer = CustomerFactory(stripe_customer_id="cus_w")
-        self.subscriber = self.customer.subscriber
-        self.price = PlanPriceFactory(
-            stripe_price_id="price_m",
-            plan__stripe_product_id="prod_m",
-            plan__tokens_per_period=1_000,
-            unit_amount=500,
-        )
-        self.stripe_price = payloads.price(
-            id="price_m", product_id="prod_m", unit_amount=500, interval="month"
-        )
-        self.t0 = int(time.time()) - 60
-
-    def subscription(
-        self, *, at: int, status: str = "active", start: int | None = None, **kw: Any
-    ) -> dict[str, Any]:
-        start = self.t0 if start is None else start
-        return payloads.subscription(
-            id="sub_w",
-            customer_id="cus_w",
-            price_obj=self.stripe_price,
-            status=status,
-            start=start,
-            end=start + 30 * DAY,
-            **kw,
-        )
-
-    def sub_event(self, kind: str, *, at: int, **kw: Any) -> dict[str, Any]:
-        return payloads.event(
-            f"customer.subscription.{kind}", self.subscription(at=at, **kw), created=at
-        )
-
-    def invoice(
-        self, invoice_id: str, *, start: int, reason: str, status: str = "paid"
-    ) -> dict[str, Any]:
-        return payloads.invoice(
-            id=invoice_id,
-            customer_id="cus_w",
-            subscription_id="sub_w",
-            price_obj=self.stripe_price,
-            billing_reason=reason,
-            status=status,
-            period_start=start,
-            period_end=start + 30 * DAY,
-        )
-
-    def invoice_event(
-        self, kind: str, invoice_id: str, *, start: int, reason: str, at: int
-    ) -> dict[str, Any]:
-        status = "paid" if kind == "paid" else "open"
-        return payloads.event(
-            f"invoice.{kind}",
-            self.invoice(invoice_id, start=start, reason=reason, status=status),
-            created=at,
+        super().__init__(
+            "w", plan_suffix="m", start=int(time.time()) - 60, tokens_per_period=1_000
         )
 
 
@@ -139,7 +86,7 @@ def test_duplicate_delivery_is_processed_once(world):
 
 @pytest.mark.django_db
 def test_every_event_logs_one_line(world, caplog):
-    event = world.sub_event("created", at=world.t0)
+    event = world.subscription_event("created", at=world.t0)
     with caplog.at_level("INFO", logger="fiko_billing.webhooks"):
         deliver(event)
     lines = [r.getMessage() for r in caplog.records if r.name == "fiko_billing.webhooks"]
@@ -152,7 +99,7 @@ def test_every_event_logs_one_line(world, caplog):
 
 @pytest.mark.django_db
 def test_other_api_version_is_processed_and_logged(world, caplog):
-    event = world.sub_event("created", at=world.t0)
+    event = world.subscription_event("created", at=world.t0)
     event["api_version"] = "2025-01-27.acacia"
     with caplog.at_level("WARNING", logger="fiko_billing.webhooks"):
         assert deliver(event).json()["outcome"] == "processed"
@@ -162,7 +109,7 @@ def test_other_api_version_is_processed_and_logged(world, caplog):
 
 @pytest.mark.django_db
 def test_old_shape_period_on_the_subscription_is_read(world):
-    sub = world.subscription(at=world.t0)
+    sub = world.subscription()
     for item in sub["items"]["data"]:
         item.pop("current_period_start")
         item.pop("current_period_end")
@@ -216,7 +163,7 @@ def test_signals_are_sent_after_commit_for_every_event(world, django_capture_on_
 
     signals.webhook_event_processed.connect(on_processed)
     try:
-        event = world.sub_event("created", at=world.t0)
+        event = world.subscription_event("created", at=world.t0)
         with django_capture_on_commit_callbacks(execute=True):
             deliver(event)
         assert received == [(event["id"], "processed")]
@@ -241,9 +188,11 @@ def test_signals_are_sent_after_commit_for_every_event(world, django_capture_on_
 def test_any_delivery_order_ends_in_the_newest_state(world, order):
     t = world.t0
     events = {
-        "created": world.sub_event("created", at=t, status="incomplete"),
-        "updated": world.sub_event("updated", at=t + 10, cancel_at_period_end=True),
-        "deleted": world.sub_event("deleted", at=t + 20, status="canceled", ended_at=t + 20),
+        "created": world.subscription_event("created", at=t, status="incomplete"),
+        "updated": world.subscription_event("updated", at=t + 10, cancel_at_period_end=True),
+        "deleted": world.subscription_event(
+            "deleted", at=t + 20, status="canceled", ended_at=t + 20
+        ),
     }
     for name in order:
         deliver(events[name])
@@ -255,16 +204,16 @@ def test_any_delivery_order_ends_in_the_newest_state(world, order):
 @pytest.mark.django_db
 def test_an_old_update_after_deleted_does_not_resurrect(world):
     t = world.t0
-    deliver(world.sub_event("deleted", at=t + 20, status="canceled"))
-    deliver(world.sub_event("updated", at=t + 30, status="active"))  # even a later stamp
+    deliver(world.subscription_event("deleted", at=t + 20, status="canceled"))
+    deliver(world.subscription_event("updated", at=t + 30, status="active"))  # even a later stamp
     assert Subscription.objects.get().status == SubscriptionStatus.CANCELED
 
 
 @pytest.mark.django_db
 def test_same_second_events_do_not_step_back_in_the_lifecycle(world):
     t = world.t0
-    deliver(world.sub_event("updated", at=t, status="active"))
-    deliver(world.sub_event("created", at=t, status="incomplete"))
+    deliver(world.subscription_event("updated", at=t, status="active"))
+    deliver(world.subscription_event("created", at=t, status="incomplete"))
     assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
 
 
@@ -289,11 +238,11 @@ def test_subscription_signals(world, django_capture_on_commit_callbacks):
     try:
         t = world.t0
         with django_capture_on_commit_callbacks(execute=True):
-            deliver(world.sub_event("created", at=t))
+            deliver(world.subscription_event("created", at=t))
         with django_capture_on_commit_callbacks(execute=True):
-            deliver(world.sub_event("updated", at=t + 1, cancel_at_period_end=True))
+            deliver(world.subscription_event("updated", at=t + 1, cancel_at_period_end=True))
         with django_capture_on_commit_callbacks(execute=True):
-            deliver(world.sub_event("deleted", at=t + 2, status="canceled"))
+            deliver(world.subscription_event("deleted", at=t + 2, status="canceled"))
         assert seen == ["activated", "cancel", "deactivated"]
     finally:
         signals.subscription_activated.disconnect(receivers["activated"])
@@ -377,7 +326,7 @@ def test_recurring_package_invoice_credits_its_tokens(world):
 @pytest.mark.django_db
 def test_renewal_records_a_payment_and_grants_again(world):
     t = world.t0
-    deliver(world.sub_event("created", at=t))
+    deliver(world.subscription_event("created", at=t))
     deliver(world.invoice_event("paid", "in_1", start=t, reason="subscription_create", at=t))
     deliver(
         world.invoice_event(
@@ -398,7 +347,7 @@ def test_renewal_records_a_payment_and_grants_again(world):
 @pytest.mark.django_db
 def test_payment_failed_marks_past_due_and_signals(world, django_capture_on_commit_callbacks):
     t = world.t0
-    deliver(world.sub_event("created", at=t))
+    deliver(world.subscription_event("created", at=t))
     failures = []
     receiver = lambda sender, **kw: failures.append(kw["reason"])  # noqa: E731
     signals.payment_failed.connect(receiver)
@@ -423,7 +372,7 @@ def test_payment_failed_marks_past_due_and_signals(world, django_capture_on_comm
 @pytest.mark.django_db
 def test_action_required_records_the_hosted_invoice_url(world, django_capture_on_commit_callbacks):
     t = world.t0
-    deliver(world.sub_event("created", at=t))
+    deliver(world.subscription_event("created", at=t))
     urls = []
     receiver = lambda sender, **kw: urls.append(kw["hosted_invoice_url"])  # noqa: E731
     signals.payment_action_required.connect(receiver)
@@ -583,15 +532,15 @@ def test_full_lifecycle_with_the_ledger_checked_at_each_step(world):
     s = world.subscriber
     period2 = t + 30 * DAY
 
-    deliver(world.sub_event("created", at=t, status="incomplete"))
+    deliver(world.subscription_event("created", at=t, status="incomplete"))
     deliver(world.invoice_event("paid", "in_1", start=t, reason="subscription_create", at=t + 1))
-    deliver(world.sub_event("updated", at=t + 1, status="active"))
+    deliver(world.subscription_event("updated", at=t + 1, status="active"))
     assert Subscription.objects.get().status == "active"
     assert tokens.balance(s) == 1_000
     tokens.consume(s, 400)
 
     # Renewal: new period, new allowance (the old one expires at its period end).
-    deliver(world.sub_event("updated", at=t + 2, start=period2))
+    deliver(world.subscription_event("updated", at=t + 2, start=period2))
     deliver(
         world.invoice_event("paid", "in_2", start=period2, reason="subscription_cycle", at=t + 2)
     )
@@ -616,15 +565,21 @@ def test_full_lifecycle_with_the_ledger_checked_at_each_step(world):
             "paid", "in_3", start=period2 + 30 * DAY, reason="subscription_cycle", at=t + 4
         )
     )
-    deliver(world.sub_event("updated", at=t + 4, start=period2))
+    deliver(world.subscription_event("updated", at=t + 4, start=period2))
     assert Subscription.objects.get().status == "active"
     assert Payment.objects.get(stripe_invoice_id="in_3").status == PaymentStatus.SUCCEEDED
     assert tokens.balance(s) == 2_600
 
     # Cancel at period end, then deleted.
-    deliver(world.sub_event("updated", at=t + 5, start=period2, cancel_at_period_end=True))
+    deliver(
+        world.subscription_event("updated", at=t + 5, start=period2, cancel_at_period_end=True)
+    )
     assert Subscription.objects.get().cancel_at_period_end is True
-    deliver(world.sub_event("deleted", at=t + 6, start=period2, status="canceled", ended_at=t + 6))
+    deliver(
+        world.subscription_event(
+            "deleted", at=t + 6, start=period2, status="canceled", ended_at=t + 6
+        )
+    )
     row = Subscription.objects.get()
     assert row.status == "canceled"
     assert not row.is_entitled
@@ -640,8 +595,8 @@ def test_an_event_of_the_same_second_as_an_api_read_is_applied(world):
     from fiko_billing.services.subscriptions import _apply
 
     t = world.t0
-    deliver(world.sub_event("created", at=t))
+    deliver(world.subscription_event("created", at=t))
     with time_machine.travel(t + 5.6, tick=False):
-        _apply(world.subscription(at=t + 5))  # e.g. the answer to a resume, at t+5.6 s
-    deliver(world.sub_event("updated", at=t + 5, cancel_at_period_end=True))
+        _apply(world.subscription())  # e.g. the answer to a resume, at t+5.6 s
+    deliver(world.subscription_event("updated", at=t + 5, cancel_at_period_end=True))
     assert Subscription.objects.get().cancel_at_period_end is True
