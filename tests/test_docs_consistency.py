@@ -46,3 +46,12 @@ def test_the_react_example_calls_real_endpoints_with_real_fields():
     assert "body.url" in example
     assert "body.fulfilled" in example
     assert "body.error.message" in example
+
+
+def test_every_logger_is_documented():
+    package = DOCS.parent / "fiko_billing"
+    names = set()
+    for path in package.rglob("*.py"):
+        names.update(re.findall(r'getLogger\("(fiko_billing[a-z_.]*)"\)', path.read_text()))
+    text = (DOCS / "logging.md").read_text()
+    assert sorted(name for name in names if f"`{name}`" not in text) == []
