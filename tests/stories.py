@@ -116,8 +116,9 @@ class Story:
 
 
 @contextmanager
-def _recorded(signal: Signal, pick: Callable[[dict[str, Any]], str]) -> Iterator[list[str]]:
-    seen: list[str] = []
+def recorded(signal: Signal, pick: Callable[[dict[str, Any]], Any]) -> Iterator[list[Any]]:
+    """``pick(kwargs)`` of every ``signal`` sent inside the block, in order."""
+    seen: list[Any] = []
 
     def receiver(sender: Any, **kwargs: Any) -> None:
         seen.append(pick(kwargs))
@@ -131,12 +132,12 @@ def _recorded(signal: Signal, pick: Callable[[dict[str, Any]], str]) -> Iterator
 
 def processed_event_ids() -> AbstractContextManager[list[str]]:
     """The ids of the events processed inside the block, in the order they were processed."""
-    return _recorded(signals.webhook_event_processed, lambda kw: kw["event"].stripe_event_id)
+    return recorded(signals.webhook_event_processed, lambda kw: kw["event"].stripe_event_id)
 
 
 def activated_subscription_ids() -> AbstractContextManager[list[str]]:
     """The Stripe ids of the subscriptions announced active inside the block."""
-    return _recorded(
+    return recorded(
         signals.subscription_activated, lambda kw: kw["subscription"].stripe_subscription_id
     )
 

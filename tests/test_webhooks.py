@@ -24,7 +24,7 @@ from fiko_billing.testing import payloads
 from fiko_billing.testing.webhooks import post_event
 from fiko_billing.webhooks import registry
 from tests.factories import PackagePriceFactory, PaymentFactory
-from tests.stories import DAY, Story
+from tests.stories import DAY, Story, recorded
 from tests.webhook_cases import WebhookSecurityCases
 
 
@@ -156,19 +156,14 @@ def test_failing_handler_rolls_back_records_the_error_and_a_retry_succeeds(world
 
 @pytest.mark.django_db
 def test_signals_are_sent_after_commit_for_every_event(world, django_capture_on_commit_callbacks):
-    received = []
-
-    def on_processed(sender, event, outcome, **kwargs):
-        received.append((event.stripe_event_id, outcome))
-
-    signals.webhook_event_processed.connect(on_processed)
-    try:
-        event = world.subscription_event("created", at=world.t0)
-        with django_capture_on_commit_callbacks(execute=True):
-            deliver(event)
-        assert received == [(event["id"], "processed")]
-    finally:
-        signals.webhook_event_processed.disconnect(on_processed)
+    event = world.subscription_event("created", at=world.t0)
+    pick = lambda kw: (kw["event"].stripe_event_id, kw["outcome"])  # noqa: E731
+    with (
+        recorded(signals.webhook_event_processed, pick) as received,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        deliver(event)
+    assert received == [(event["id"], "processed")]
 
 
 # ---------------------------------------------------------------- subscriptions and ordering
@@ -219,35 +214,22 @@ def test_same_second_events_do_not_step_back_in_the_lifecycle(world):
 
 @pytest.mark.django_db
 def test_subscription_signals(world, django_capture_on_commit_callbacks):
-    seen = []
-
-    def record(name):
-        def receiver(sender, **kwargs):
-            seen.append(name)
-
-        return receiver
-
-    receivers = {
-        "activated": record("activated"),
-        "cancel": record("cancel"),
-        "deactivated": record("deactivated"),
-    }
-    signals.subscription_activated.connect(receivers["activated"])
-    signals.subscription_cancellation_scheduled.connect(receivers["cancel"])
-    signals.subscription_deactivated.connect(receivers["deactivated"])
-    try:
-        t = world.t0
+    t = world.t0
+    ids = lambda kw: kw["subscription"].stripe_subscription_id  # noqa: E731
+    with (
+        recorded(signals.subscription_activated, ids) as activated,
+        recorded(signals.subscription_cancellation_scheduled, ids) as canceling,
+        recorded(signals.subscription_deactivated, ids) as deactivated,
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             deliver(world.subscription_event("created", at=t))
+        assert (activated, canceling, deactivated) == (["sub_w"], [], [])
         with django_capture_on_commit_callbacks(execute=True):
             deliver(world.subscription_event("updated", at=t + 1, cancel_at_period_end=True))
+        assert (activated, canceling, deactivated) == (["sub_w"], ["sub_w"], [])
         with django_capture_on_commit_callbacks(execute=True):
             deliver(world.subscription_event("deleted", at=t + 2, status="canceled"))
-        assert seen == ["activated", "cancel", "deactivated"]
-    finally:
-        signals.subscription_activated.disconnect(receivers["activated"])
-        signals.subscription_cancellation_scheduled.disconnect(receivers["cancel"])
-        signals.subscription_deactivated.disconnect(receivers["deactivated"])
+        assert (activated, canceling, deactivated) == (["sub_w"], ["sub_w"], ["sub_w"])
 
 
 @pytest.mark.django_db
@@ -300,7 +282,7 @@ def test_invoices_not_buying_a_period_grant_nothing(world):
 
 @pytest.mark.django_db
 def test_recurring_package_invoice_credits_its_tokens(world):
-    price = PackagePriceFactory(
+    PackagePriceFactory(
         stripe_price_id="price_rp",
         package__tokens=250,
         package__interval="month",
@@ -320,7 +302,6 @@ def test_recurring_package_invoice_credits_its_tokens(world):
     deliver(payloads.event("invoice.paid", invoice))
     entry = TokenEntry.objects.get()
     assert (entry.kind, entry.amount, entry.expires_at) == (EntryKind.PURCHASE, 500, None)
-    assert price.package.tokens == 250
 
 
 @pytest.mark.django_db
@@ -348,22 +329,19 @@ def test_renewal_records_a_payment_and_grants_again(world):
 def test_payment_failed_marks_past_due_and_signals(world, django_capture_on_commit_callbacks):
     t = world.t0
     deliver(world.subscription_event("created", at=t))
-    failures = []
-    receiver = lambda sender, **kw: failures.append(kw["reason"])  # noqa: E731
-    signals.payment_failed.connect(receiver)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            deliver(
-                world.invoice_event(
-                    "payment_failed",
-                    "in_2",
-                    start=t + 30 * DAY,
-                    reason="subscription_cycle",
-                    at=t + 5,
-                )
+    with (
+        recorded(signals.payment_failed, lambda kw: kw["reason"]) as failures,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        deliver(
+            world.invoice_event(
+                "payment_failed",
+                "in_2",
+                start=t + 30 * DAY,
+                reason="subscription_cycle",
+                at=t + 5,
             )
-    finally:
-        signals.payment_failed.disconnect(receiver)
+        )
     assert Subscription.objects.get().status == SubscriptionStatus.PAST_DUE
     assert Payment.objects.get(stripe_invoice_id="in_2").status == PaymentStatus.FAILED
     assert failures == ["invoice.payment_failed"]
@@ -373,22 +351,19 @@ def test_payment_failed_marks_past_due_and_signals(world, django_capture_on_comm
 def test_action_required_records_the_hosted_invoice_url(world, django_capture_on_commit_callbacks):
     t = world.t0
     deliver(world.subscription_event("created", at=t))
-    urls = []
-    receiver = lambda sender, **kw: urls.append(kw["hosted_invoice_url"])  # noqa: E731
-    signals.payment_action_required.connect(receiver)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            deliver(
-                world.invoice_event(
-                    "payment_action_required",
-                    "in_3",
-                    start=t,
-                    reason="subscription_cycle",
-                    at=t + 1,
-                )
+    with (
+        recorded(signals.payment_action_required, lambda kw: kw["hosted_invoice_url"]) as urls,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        deliver(
+            world.invoice_event(
+                "payment_action_required",
+                "in_3",
+                start=t,
+                reason="subscription_cycle",
+                at=t + 1,
             )
-    finally:
-        signals.payment_action_required.disconnect(receiver)
+        )
     payment = Payment.objects.get(stripe_invoice_id="in_3")
     assert payment.status == PaymentStatus.REQUIRES_ACTION
     assert payment.hosted_invoice_url == "https://invoice.stripe.com/i/in_3"
@@ -493,19 +468,16 @@ def test_dispute_is_recorded_and_signalled(
 ):
     payment, session = package_purchase
     deliver(payloads.event("checkout.session.completed", session))
-    disputes = []
-    receiver = lambda sender, **kw: disputes.append(kw["reason"])  # noqa: E731
-    signals.payment_disputed.connect(receiver)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            deliver(
-                payloads.event(
-                    "charge.dispute.created",
-                    payloads.dispute(charge_id="ch_x", amount=1_000, payment_intent="pi_pk"),
-                )
+    with (
+        recorded(signals.payment_disputed, lambda kw: kw["reason"]) as disputes,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        deliver(
+            payloads.event(
+                "charge.dispute.created",
+                payloads.dispute(charge_id="ch_x", amount=1_000, payment_intent="pi_pk"),
             )
-    finally:
-        signals.payment_disputed.disconnect(receiver)
+        )
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.DISPUTED
     assert disputes == ["fraudulent"]
