@@ -162,7 +162,7 @@ class StripeGateway:
     ) -> StripeDict:
         """One API call; returns the decoded JSON object or raises ``StripeGatewayError``."""
         method = method.lower()
-        if method == "post" and idempotency_key is None and not path.endswith("/expire"):
+        if method == "post" and idempotency_key is None:
             raise ValueError(f"POST {path} needs an idempotency key")
         call_params: dict[str, Any] = dict(params or {})
         if idempotency_key is not None:

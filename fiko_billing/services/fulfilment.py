@@ -20,11 +20,14 @@ from django.utils import timezone
 from fiko_billing import signals, tokens
 from fiko_billing.conf import billing_settings
 from fiko_billing.models import (
+    Customer,
     EntryKind,
     Payment,
     PaymentKind,
     PaymentStatus,
     Plan,
+    Subscription,
+    SubscriptionStatus,
     TokenEntry,
     TokenPackage,
 )
@@ -199,7 +202,7 @@ def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) ->
             subscription_data, state_at=state_at, subscriber=subscriber
         )
     elif session.get("subscription"):
-        _mark_subscription_paid(payment, str(session["subscription"]), state_at=state_at)
+        _mark_subscription_paid(payment, str(session["subscription"]))
     invoice = expanded(session.get("invoice"))
     if session.get("mode") == "payment":
         tokens.credit(
@@ -225,14 +228,12 @@ def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) ->
     )
 
 
-def _mark_subscription_paid(payment: Payment, subscription_id: str, *, state_at: datetime) -> None:
+def _mark_subscription_paid(payment: Payment, subscription_id: str) -> None:
     """A paid subscription checkout whose subscription details have not arrived yet.
 
     The row is created active with no ``stripe_state_at``, so the first
     ``customer.subscription.*`` event fills it in whatever its time.
     """
-    from fiko_billing.models import Subscription, SubscriptionStatus
-
     row = (
         Subscription.objects.select_for_update()
         .filter(stripe_subscription_id=subscription_id)
@@ -246,9 +247,7 @@ def _mark_subscription_paid(payment: Payment, subscription_id: str, *, state_at:
             package=payment.package,
             quantity=payment.quantity,
             status=SubscriptionStatus.ACTIVE,
-            customer=payment.subscriber.billing_customer
-            if hasattr(payment.subscriber, "billing_customer")
-            else None,
+            customer=Customer.objects.filter(subscriber=payment.subscriber).first(),
         )
         signals.send_on_commit(
             signals.subscription_activated,

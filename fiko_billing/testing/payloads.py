@@ -399,9 +399,6 @@ def list_of(items: list[dict[str, Any]], *, url: str, has_more: bool = False) ->
     return {"object": "list", "data": items, "has_more": has_more, "url": url}
 
 
-API_VERSION = PINNED_API_VERSION
-
-
 def event(
     event_type: str,
     obj: dict[str, Any],
