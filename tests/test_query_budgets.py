@@ -84,8 +84,8 @@ def test_checkout_status_until_and_after_fulfilment(api, stripe_stub, django_ass
     [
         ("customer.subscription.created", 18),
         ("customer.subscription.updated", 16),
-        ("invoice.paid", 31),
-        ("invoice.payment_failed", 21),
+        ("invoice.paid", 30),
+        ("invoice.payment_failed", 19),
         ("product.created", 9),
         ("duplicate", 5),
     ],

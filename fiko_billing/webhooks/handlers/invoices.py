@@ -32,34 +32,42 @@ def _payment_intent_id(invoice: dict[str, Any]) -> str | None:
     return object_id(invoice.get("payment_intent"))
 
 
-def _renewal_payment(invoice: dict[str, Any], status: str) -> Payment | None:
+def _subscription_row(invoice: dict[str, Any], *, lock: bool = False) -> Subscription | None:
+    subscription_id = invoice_subscription_id(invoice)
+    if not subscription_id:
+        return None
+    rows = Subscription.objects.select_for_update() if lock else Subscription.objects
+    return rows.filter(stripe_subscription_id=subscription_id).first()
+
+
+def _renewal_payment(
+    invoice: dict[str, Any], status: str, row: Subscription | None
+) -> Payment | None:
     """The payment row of a subscription invoice that no checkout recorded.
 
     A subscription's first invoice is paid through Checkout and recorded by
     the checkout's payment; later ones (renewals, plan changes) get their own.
+    ``row`` is the invoice's subscription, if we have it.
     """
     if invoice.get("billing_reason") == "subscription_create":
         return None
-    subscription_id = invoice_subscription_id(invoice)
-    row = (
-        Subscription.objects.filter(stripe_subscription_id=subscription_id).first()
-        if subscription_id
-        else None
-    )
-    subscriber = (
-        row.subscriber if row else subscriber_for(customer_id=object_id(invoice.get("customer")))
-    )
-    if subscriber is None:
-        return None
+    owner: dict[str, Any]
+    if row is not None:
+        owner = {"subscriber_id": row.subscriber_id}
+    else:
+        subscriber = subscriber_for(customer_id=object_id(invoice.get("customer")))
+        if subscriber is None:
+            return None
+        owner = {"subscriber": subscriber}
     payment, _created = Payment.objects.select_for_update().get_or_create(
         stripe_invoice_id=invoice["id"],
         defaults={
-            "subscriber": subscriber,
+            **owner,
             "kind": PaymentKind.RENEWAL,
             "status": status,
             "subscription": row,
-            "plan": row.plan if row else None,
-            "package": row.package if row else None,
+            "plan_id": row.plan_id if row else None,
+            "package_id": row.package_id if row else None,
             "amount": int(invoice.get("amount_due") or 0),
             "currency": str(invoice.get("currency") or "usd"),
             "livemode": bool(invoice.get("livemode", False)),
@@ -71,7 +79,7 @@ def _renewal_payment(invoice: dict[str, Any], status: str) -> Payment | None:
 @handles("invoice.paid")
 def invoice_paid(invoice: dict[str, Any], event: WebhookEvent) -> None:
     entry = grant_for_invoice(invoice)
-    payment = _renewal_payment(invoice, PaymentStatus.SUCCEEDED)
+    payment = _renewal_payment(invoice, PaymentStatus.SUCCEEDED, _subscription_row(invoice))
     if payment is None:
         return
     first_time = payment.status != PaymentStatus.SUCCEEDED or payment.fulfilled_at is None
@@ -92,14 +100,7 @@ def invoice_paid(invoice: dict[str, Any], event: WebhookEvent) -> None:
 
 @handles("invoice.payment_failed")
 def invoice_payment_failed(invoice: dict[str, Any], event: WebhookEvent) -> None:
-    subscription_id = invoice_subscription_id(invoice)
-    row = (
-        Subscription.objects.select_for_update()
-        .filter(stripe_subscription_id=subscription_id)
-        .first()
-        if subscription_id
-        else None
-    )
+    row = _subscription_row(invoice, lock=True)
     if (
         row is not None
         and row.status == SubscriptionStatus.ACTIVE
@@ -110,7 +111,7 @@ def invoice_payment_failed(invoice: dict[str, Any], event: WebhookEvent) -> None
         row.status = SubscriptionStatus.PAST_DUE
         row.stripe_state_at = event.stripe_created
         row.save(update_fields=["status", "stripe_state_at", "modified"])
-    payment = _renewal_payment(invoice, PaymentStatus.FAILED)
+    payment = _renewal_payment(invoice, PaymentStatus.FAILED, row)
     subscriber = payment.subscriber if payment else (row.subscriber if row else None)
     if subscriber is None:
         return
@@ -129,7 +130,7 @@ def invoice_payment_failed(invoice: dict[str, Any], event: WebhookEvent) -> None
     logger.info(
         "invoice %s payment failed; subscription %s is %s",
         invoice["id"],
-        subscription_id,
+        invoice_subscription_id(invoice),
         row.status if row else "unknown",
     )
 
@@ -137,7 +138,7 @@ def invoice_payment_failed(invoice: dict[str, Any], event: WebhookEvent) -> None
 @handles("invoice.payment_action_required")
 def invoice_action_required(invoice: dict[str, Any], event: WebhookEvent) -> None:
     url = invoice.get("hosted_invoice_url") or ""
-    payment = _renewal_payment(invoice, PaymentStatus.REQUIRES_ACTION)
+    payment = _renewal_payment(invoice, PaymentStatus.REQUIRES_ACTION, _subscription_row(invoice))
     if payment is None:
         subscriber = subscriber_for(customer_id=object_id(invoice.get("customer")))
         if subscriber is None:
