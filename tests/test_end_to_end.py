@@ -193,10 +193,16 @@ def test_dropped_webhooks_are_made_up_by_the_status_endpoint(shop):
 
 @pytest.mark.django_db(transaction=True)
 def test_duplicated_and_reordered_deliveries_change_nothing(shop):
+    # One fault per delivery: the first four swap places with their successors,
+    # every later one arrives twice.
+    shop.emulator.add_fault("reorder", count=4)
     shop.emulator.add_fault("duplicate", count=1_000)
     session = checkout(shop, "full", shop.plan.pk)
     assert pay_checkout(session["url"], CARD_SUCCEEDS).paid
     settle(shop)
     assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
     assert tokens.balance(shop.subscriber) == 10_000
+    faults = [d["fault"] for d in shop.emulator.deliveries()]
+    assert faults.count("reorder") == 4
+    assert faults.count("duplicate") >= 4
     assert_no_failed_events()
