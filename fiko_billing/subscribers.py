@@ -23,6 +23,25 @@ def get_subscriber_model() -> type[models.Model]:
         ) from exc
 
 
+def ensure_subscriber(subscriber: object) -> models.Model:
+    """``subscriber`` if it is a saved instance of the subscriber model.
+
+    Every public function that takes a subscriber calls this first: with an
+    organisation as the subscriber, passing ``request.user`` by mistake must
+    fail loudly, not act on the organisation whose primary key equals the
+    user's.
+    """
+    model = get_subscriber_model()
+    if not isinstance(subscriber, model):
+        raise TypeError(
+            f"expected an instance of {model._meta.label} (the subscriber model, "
+            f"{SUBSCRIBER_MODEL_SETTING}), got {type(subscriber).__name__}"
+        )
+    if subscriber.pk is None:
+        raise ValueError(f"the {model._meta.label} must be saved before it can be billed")
+    return subscriber
+
+
 def resolve_request_user(request: HttpRequest) -> Any:
     """Default ``SUBSCRIBER_RESOLVER``: the authenticated ``request.user``, else ``None``.
 

@@ -17,8 +17,28 @@ def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--heavy",
+        action="store_true",
+        help="also run the long suites marked 'heavy' (permutations, fuzzing)",
+    )
+
+
+def _deselect_heavy(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The heavy suites run in one CI leg (``--heavy``), not in every run of the suite."""
+    if config.getoption("--heavy"):
+        return
+    kept = [item for item in items if "heavy" not in item.keywords]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if "heavy" in i.keywords])
+        items[:] = kept
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from django.conf import settings
+
+    _deselect_heavy(config, items)
 
     engine = settings.DATABASES["default"]["ENGINE"]
     if "postgresql" in engine:
