@@ -1,8 +1,9 @@
-"""Two first checkouts at once make one Stripe customer (PostgreSQL row locks)."""
+"""Concurrent first checkouts make one Stripe customer (PostgreSQL row locks)."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -70,3 +71,82 @@ def test_concurrent_first_checkouts_create_one_customer(stripe_stub, settings, r
         "cus_1"
     }
     assert Payment.objects.count() == THREADS
+
+
+def run_at_once(calls: list[Any]) -> list[Any]:
+    """Run the callables in threads released together; their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = calls[index]()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def buyer(subscriber: Any, plan_type: str, plan_id: int) -> Any:
+    def buy() -> Any:
+        response = Client(HTTP_AUTHORIZATION=bearer(subscriber)).post(
+            "/billing/stripe/checkout-session/",
+            data={"plan_type": plan_type, "plan_id": plan_id},
+            content_type="application/json",
+        )
+        return response.status_code, response.json()
+
+    return buy
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_checkouts_after_a_lost_answer_make_one_customer(stripe_stub, settings):
+    """The first create is carried out by Stripe but answered with a 500; the others
+    wait for the lock, find that customer and adopt it."""
+    use_bearer_resolver(settings)
+    price = PackagePriceFactory(stripe_price_id="price_pkg")
+    subscriber = SubscriberFactory()
+    made: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def create_customer(request: Any) -> Any:
+        with lock:
+            customer = payloads.customer(
+                id=f"cus_{len(made) + 1}",
+                metadata={
+                    "fiko_subscriber": request.params["metadata[fiko_subscriber]"],
+                    "fiko_subscriber_model": request.params["metadata[fiko_subscriber_model]"],
+                },
+            )
+            made.append(customer)
+            if len(made) == 1:
+                return 500, payloads.error("Something went wrong.", type="api_error")
+            return customer
+
+    def list_customers(request: Any) -> Any:
+        with lock:
+            return payloads.list_of(list(reversed(made)), url="/v1/customers")
+
+    stripe_stub.on("POST", "/v1/customers", create_customer)
+    stripe_stub.on("GET", "/v1/customers", list_customers)
+    stripe_stub.on(
+        "POST",
+        "/v1/checkout/sessions",
+        lambda r: payloads.checkout_session(customer_id=r.params["customer"]),
+    )
+
+    results = run_at_once([buyer(subscriber, "token", price.package_id)] * THREADS)
+
+    assert sorted(status for status, _body in results) == [200] * (THREADS - 1) + [502]
+    assert [c["id"] for c in made] == ["cus_1"], "one Stripe customer, made by the failed attempt"
+    assert Customer.objects.get().stripe_customer_id == "cus_1"
+    assert {r.params["customer"] for r in stripe_stub.calls("POST", "/v1/checkout/sessions")} == {
+        "cus_1"
+    }
