@@ -1,4 +1,5 @@
-"""Concurrent first checkouts make one Stripe customer (PostgreSQL row locks)."""
+"""Concurrent checkouts of one subscriber (PostgreSQL row locks): one Stripe customer,
+one open subscription session."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from fiko_billing.models import Customer, Payment
+from fiko_billing.models import Customer, Payment, PaymentStatus
 from fiko_billing.testing import payloads
-from tests.factories import PackagePriceFactory, SubscriberFactory
+from tests.factories import (
+    CustomerFactory,
+    PackagePriceFactory,
+    PlanPriceFactory,
+    SubscriberFactory,
+)
+from tests.fake_checkout import CheckoutSessions
 from tests.resolvers import bearer, use_bearer_resolver
 
 THREADS = 8
@@ -150,3 +157,42 @@ def test_concurrent_first_checkouts_after_a_lost_answer_make_one_customer(stripe
     assert {r.params["customer"] for r in stripe_stub.calls("POST", "/v1/checkout/sessions")} == {
         "cus_1"
     }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_subscription_checkouts_leave_one_open_session(stripe_stub, settings):
+    """Two tabs, clicked again and again: whatever the interleaving, one session can be paid."""
+    use_bearer_resolver(settings)
+    monthly = PlanPriceFactory(stripe_price_id="price_m", plan__interval="month").plan
+    yearly = PlanPriceFactory(stripe_price_id="price_y", plan__interval="year").plan
+    subscriber = CustomerFactory(stripe_customer_id="cus_tabs").subscriber
+    stripe = CheckoutSessions(stripe_stub)
+
+    calls = [buyer(subscriber, "full", (monthly if i % 2 else yearly).pk) for i in range(THREADS)]
+    results = run_at_once(calls)
+
+    assert [status for status, _body in results] == [200] * THREADS
+    (open_session,) = stripe.open()
+    pending = Payment.objects.filter(status=PaymentStatus.PENDING)
+    assert [p.stripe_checkout_session_id for p in pending] == [open_session]
+    for payment in Payment.objects.exclude(pk=pending.get().pk):
+        assert payment.status == PaymentStatus.EXPIRED
+        assert stripe.sessions[payment.stripe_checkout_session_id]["status"] == "expired"
+    assert len(stripe.sessions) == Payment.objects.count()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_checkout_sent_many_times_at_once_opens_one_session(stripe_stub, settings):
+    use_bearer_resolver(settings)
+    monthly = PlanPriceFactory(stripe_price_id="price_m").plan
+    subscriber = CustomerFactory(stripe_customer_id="cus_twice").subscriber
+    stripe = CheckoutSessions(stripe_stub)
+
+    results = run_at_once([buyer(subscriber, "full", monthly.pk)] * THREADS)
+
+    assert [status for status, _body in results] == [200] * THREADS
+    assert len({body["id"] for _status, body in results}) == 1
+    assert len(stripe.sessions) == 1
+    assert Payment.objects.get().status == PaymentStatus.PENDING
