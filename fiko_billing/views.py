@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -173,6 +174,19 @@ def _payment_json(payment: Payment) -> dict[str, Any]:
     }
 
 
+def _may_ask_stripe(payment: Payment) -> bool:
+    """Whether this poll may retrieve the session: once per ``CHECKOUT_STATUS_POLL_INTERVAL``.
+
+    ``cache.add`` claims the slot atomically, so concurrent polls (tabs, one
+    client polling fast) share one Stripe call; the others answer what the
+    database knows, which the webhook keeps current.
+    """
+    interval = billing_settings.CHECKOUT_STATUS_POLL_INTERVAL
+    if interval == 0:
+        return True
+    return bool(cache.add(f"fiko_billing:checkout-status:{payment.pk}", True, timeout=interval))
+
+
 @endpoint(methods=["GET"], statuses=[200, 404, 502])
 def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: str) -> Answer:
     """Where a checkout stands; fulfils it if Stripe says it is paid and no webhook did yet."""
@@ -181,7 +195,11 @@ def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: s
     ).first()
     if payment is None:
         raise NotFound("No such checkout session.", code="checkout_session_not_found")
-    if payment.fulfilled_at is None and payment.status in ("pending", "requires_action"):
+    if (
+        payment.fulfilled_at is None
+        and payment.status in ("pending", "requires_action")
+        and _may_ask_stripe(payment)
+    ):
         session = get_gateway().retrieve_checkout_session(
             session_id, expand=["subscription", "invoice"]
         )
