@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from fiko_billing.models import Payment, Plan, Price, Subscription, TokenEntry, 
 from fiko_billing.money import format_amount
 from fiko_billing.services import checkout, fulfilment, subscriptions
 from fiko_billing.services.customers import customer_of
+
+logger = logging.getLogger("fiko_billing.api")
 
 Answer = tuple[int, dict[str, Any]]
 MAX_PAGE_SIZE = 100
@@ -184,7 +187,15 @@ def _may_ask_stripe(payment: Payment) -> bool:
     interval = billing_settings.CHECKOUT_STATUS_POLL_INTERVAL
     if interval == 0:
         return True
-    return bool(cache.add(f"fiko_billing:checkout-status:{payment.pk}", True, timeout=interval))
+    try:
+        return bool(
+            cache.add(f"fiko_billing:checkout-status:{payment.pk}", True, timeout=interval)
+        )
+    except Exception:
+        # Without the cache the interval cannot be kept; asking Stripe on every
+        # poll would spend the rate limit, so answer what the webhooks recorded.
+        logger.warning("checkout status: the cache failed; answering from the database")
+        return False
 
 
 @endpoint(methods=["GET"], statuses=[200, 404, 502])

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.core.cache.backends.base import BaseCache
 
 from fiko_billing.models import Customer, Payment, PaymentStatus
 from fiko_billing.testing import payloads
@@ -215,3 +216,21 @@ def test_a_throttled_poll_costs_three_queries(
     with django_assert_num_queries(3):
         poll(poller)
     assert len(stripe_stub.requests) == 1
+
+
+class BrokenCache(BaseCache):
+    """A cache server that is down: every call raises, as django-redis does then."""
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+
+    def add(self, *args: Any, **kwargs: Any) -> bool:
+        raise ConnectionError("cache server unreachable")
+
+
+def test_a_failing_cache_answers_from_the_database(poller, stripe_stub, pending, settings, caplog):
+    settings.CACHES = {"default": {"BACKEND": f"{__name__}.BrokenCache"}}
+    answers = [poll(poller) for _ in range(3)]
+    assert all(a["payment"]["status"] == "pending" for a in answers)
+    assert stripe_stub.requests == []
+    assert "the cache failed" in caplog.text
