@@ -25,6 +25,7 @@ from fiko_billing.gateway import (
     StripeTimeout,
     request_time_budget,
 )
+from fiko_billing.subscribers import resolve_subscriber
 
 logger = logging.getLogger("fiko_billing.api")
 
@@ -103,7 +104,7 @@ def endpoint(
                 return error_response(503, "billing_disabled", "Billing is not enabled.")
             subscriber = None
             if authenticated:
-                subscriber = billing_settings.SUBSCRIBER_RESOLVER(request)
+                subscriber = resolve_subscriber(request)
                 if subscriber is None:
                     return error_response(
                         401, "not_authenticated", "Authentication credentials were not provided."

@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.http import HttpRequest
 
-from fiko_billing.conf import SUBSCRIBER_MODEL_SETTING, subscriber_model_label
+from fiko_billing.conf import SUBSCRIBER_MODEL_SETTING, billing_settings, subscriber_model_label
 
 
 def get_subscriber_model() -> type[models.Model]:
@@ -40,6 +40,16 @@ def ensure_subscriber(subscriber: object) -> models.Model:
     if subscriber.pk is None:
         raise ValueError(f"the {model._meta.label} must be saved before it can be billed")
     return subscriber
+
+
+def resolve_subscriber(request: HttpRequest) -> Any:
+    """The subscriber of ``request`` by the ``SUBSCRIBER_RESOLVER`` setting, else ``None``.
+
+    The one place the resolver is called: the JSON API, the view decorators
+    and mixin, the context processor and the ``fiko_billing.contrib``
+    integrations all resolve a request's payer through it.
+    """
+    return billing_settings.SUBSCRIBER_RESOLVER(request)
 
 
 def resolve_request_user(request: HttpRequest) -> Any:

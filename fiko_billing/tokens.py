@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -447,12 +447,17 @@ def adjust(
 
 @dataclass(frozen=True)
 class Reservation:
-    """Tokens held by ``reserve``; call ``settle(actual)`` or ``release()`` exactly once."""
+    """Tokens held by ``reserve``; call ``settle(actual)`` or ``release()`` exactly once.
+
+    ``reused`` is true when ``reserve`` found the hold an earlier call with the
+    same reference made (open or already closed) and returned it.
+    """
 
     pk: int
     subscriber: Any
     amount: int
     reference: str | None
+    reused: bool = field(default=False, compare=False)
 
     def settle(self, actual: int) -> TokenReservation:
         return settle(self, actual)
@@ -480,7 +485,7 @@ def reserve(
                     raise ReferenceConflict(
                         f"reference {reference!r} already reserved {held.amount} tokens"
                     )
-                return Reservation(held.pk, subscriber, held.amount, reference)
+                return Reservation(held.pk, subscriber, held.amount, reference, reused=True)
         entry, taken = _debit_locked(
             account,
             amount,
