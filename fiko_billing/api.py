@@ -15,6 +15,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from fiko_billing.conf import billing_settings
@@ -46,7 +47,9 @@ def error_response(
 
 class _CsrfCheck(CsrfViewMiddleware):
     def _reject(self, request: HttpRequest, reason: str) -> HttpResponse:
-        return error_response(403, "csrf_failed", f"CSRF verification failed: {reason}")
+        return error_response(
+            403, "csrf_failed", _("CSRF verification failed: %(reason)s") % {"reason": reason}
+        )
 
 
 def _csrf_failure(request: HttpRequest) -> HttpResponse | None:
@@ -96,18 +99,21 @@ def endpoint(
                 response = error_response(
                     405,
                     "method_not_allowed",
-                    f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                    _("%(method)s is not allowed here; use %(allowed)s.")
+                    % {"method": request.method, "allowed": ", ".join(allowed)},
                 )
                 response["Allow"] = ", ".join(allowed)
                 return response
             if not billing_settings.ENABLED:
-                return error_response(503, "billing_disabled", "Billing is not enabled.")
+                return error_response(503, "billing_disabled", _("Billing is not enabled."))
             subscriber = None
             if authenticated:
                 subscriber = resolve_subscriber(request)
                 if subscriber is None:
                     return error_response(
-                        401, "not_authenticated", "Authentication credentials were not provided."
+                        401,
+                        "not_authenticated",
+                        _("Authentication credentials were not provided."),
                     )
                 rejected = _csrf_failure(request)
                 if rejected is not None:
@@ -121,10 +127,11 @@ def endpoint(
                 return error_response(503, "billing_disabled", str(exc))
             except StripeTimeout as exc:
                 logger.warning("%s: Stripe did not answer in time", view.__name__)
-                return error_response(503, exc.code, exc.user_message)
+                return error_response(503, exc.code, _(exc.user_message))
             except StripeGatewayError as exc:
                 logger.warning("%s: Stripe failed: %s", view.__name__, exc.__class__.__name__)
-                return error_response(502, "stripe_error", exc.user_message)
+                # Our own messages are in the catalogue; Stripe's card messages pass unchanged.
+                return error_response(502, "stripe_error", _(exc.user_message))
             return JsonResponse(body, status=status)
 
         wrapper.allowed_methods = allowed  # type: ignore[attr-defined]
@@ -140,15 +147,17 @@ def endpoint(
 def json_body(request: HttpRequest) -> dict[str, Any]:
     """The request's JSON object body; an empty body is ``{}``."""
     if len(request.body) > MAX_BODY_BYTES:
-        raise InvalidInput("The request body is too large.", code="body_too_large")
+        raise InvalidInput(_("The request body is too large."), code="body_too_large")
     if not request.body.strip():
         return {}
     try:
         data = json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"The body is not valid JSON: {exc}", code="invalid_json") from exc
+        raise InvalidInput(
+            _("The body is not valid JSON: %(error)s") % {"error": exc}, code="invalid_json"
+        ) from exc
     if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.", code="invalid_json")
+        raise InvalidInput(_("The body must be a JSON object."), code="invalid_json")
     return data
 
 
@@ -163,19 +172,19 @@ def int_field(
 ) -> int | None:
     if name not in data or data[name] is None:
         if required:
-            raise InvalidInput(
-                f"'{name}' is required.",
-                code="missing_field",
-                fields={name: "This field is required."},
-            )
+            raise _missing(name)
         return default
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"'{name}' must be an integer.", fields={name: "Must be an integer."})
-    if not minimum <= value <= maximum:
         raise InvalidInput(
-            f"'{name}' must be between {minimum} and {maximum}.",
-            fields={name: f"Must be between {minimum} and {maximum}."},
+            _("'%(name)s' must be an integer.") % {"name": name},
+            fields={name: _("Must be an integer.")},
+        )
+    if not minimum <= value <= maximum:
+        bounds = {"name": name, "minimum": minimum, "maximum": maximum}
+        raise InvalidInput(
+            _("'%(name)s' must be between %(minimum)d and %(maximum)d.") % bounds,
+            fields={name: _("Must be between %(minimum)d and %(maximum)d.") % bounds},
         )
     return value
 
@@ -184,15 +193,12 @@ def choice_field(data: dict[str, Any], name: str, choices: Iterable[str]) -> str
     options = tuple(choices)
     value = data.get(name)
     if value is None:
-        raise InvalidInput(
-            f"'{name}' is required.",
-            code="missing_field",
-            fields={name: "This field is required."},
-        )
+        raise _missing(name)
     if not isinstance(value, str) or value not in options:
+        listed = {"name": name, "options": ", ".join(options)}
         raise InvalidInput(
-            f"'{name}' must be one of: {', '.join(options)}.",
-            fields={name: f"Must be one of: {', '.join(options)}."},
+            _("'%(name)s' must be one of: %(options)s.") % listed,
+            fields={name: _("Must be one of: %(options)s.") % listed},
         )
     return value
 
@@ -203,8 +209,9 @@ def str_field(data: dict[str, Any], name: str, *, max_length: int = 2000) -> str
         return None
     if not isinstance(value, str) or not value or len(value) > max_length:
         raise InvalidInput(
-            f"'{name}' must be a non-empty string of at most {max_length} characters.",
-            fields={name: "Must be a non-empty string."},
+            _("'%(name)s' must be a non-empty string of at most %(max_length)d characters.")
+            % {"name": name, "max_length": max_length},
+            fields={name: _("Must be a non-empty string.")},
         )
     return value
 
@@ -212,7 +219,10 @@ def str_field(data: dict[str, Any], name: str, *, max_length: int = 2000) -> str
 def bool_field(data: dict[str, Any], name: str, *, default: bool = False) -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):
-        raise InvalidInput(f"'{name}' must be true or false.", fields={name: "Must be a boolean."})
+        raise InvalidInput(
+            _("'%(name)s' must be true or false.") % {"name": name},
+            fields={name: _("Must be a boolean.")},
+        )
     return value
 
 
@@ -221,8 +231,17 @@ def query_int(request: HttpRequest, name: str, *, default: int, maximum: int) ->
     if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or not 1 <= int(raw) <= maximum:
+        bounds = {"name": name, "minimum": 1, "maximum": maximum}
         raise InvalidInput(
-            f"'{name}' must be an integer between 1 and {maximum}.",
-            fields={name: f"Must be between 1 and {maximum}."},
+            _("'%(name)s' must be an integer between %(minimum)d and %(maximum)d.") % bounds,
+            fields={name: _("Must be between %(minimum)d and %(maximum)d.") % bounds},
         )
     return int(raw)
+
+
+def _missing(name: str) -> InvalidInput:
+    return InvalidInput(
+        _("'%(name)s' is required.") % {"name": name},
+        code="missing_field",
+        fields={name: _("This field is required.")},
+    )

@@ -160,7 +160,13 @@ def _writer(field: Any, default: str, overrides: dict[str, str]) -> str:
 def render() -> str:
     """The Markdown of every model's section, in the order of the app's models."""
     from django.apps import apps
+    from django.utils import translation
 
+    with translation.override(None):  # the source language, whatever is active
+        return _render(apps)
+
+
+def _render(apps: Any) -> str:
     models = list(apps.get_app_config("fiko_billing").get_models())
     names = {model.__name__ for model in models}
     problems = [f"{name} is in WRITERS but is not a model" for name in set(WRITERS) - names]
