@@ -22,14 +22,18 @@ What it covers, in the shapes of API version ``2026-10-28.endive``:
 - Customers, products, prices (lookup keys), coupons, promotion codes,
   Checkout Sessions, Customer Portal sessions, subscriptions (cancel at
   period end, resume, price switch with prorations, immediate cancel),
-  invoices and invoice payments, payment intents (test tokens such as
-  ``pm_card_visa``, 402 card errors), charges, refunds, payment methods,
-  events and webhook endpoints.
+  invoices (lines in Stripe's order; ``payments`` and ``confirmation_secret``
+  only when expanded, never in webhooks) and invoice payments (listed by
+  invoice or by payment intent, ``invoice_payment.paid`` whenever one is
+  paid), payment intents (test tokens such as ``pm_card_visa``, 402 card
+  errors), charges, refunds, payment methods, events and webhook endpoints.
 - Hosted Checkout, 3D Secure challenge, Customer Portal and invoice pages
   (plain HTML forms) driven by Stripe's test cards: 4242 4242 4242 4242
-  succeeds, 4000 0025 0000 3155 asks for 3D Secure, 4000 0000 0000 9995 is
-  declined for insufficient funds, 4000 0000 0000 0341 pays at Checkout and
-  fails every later off-session charge.
+  succeeds, 4000 0025 0000 3155 asks for 3D Secure, 4000 0027 6000 3184 asks
+  for it on every payment (renewals too: the customer authenticates on the
+  hosted invoice page), 4000 0000 0000 9995 is declined for insufficient
+  funds, 4000 0000 0000 0341 pays at Checkout and fails every later
+  off-session charge. An open invoice can be paid on its hosted page.
 - A clock that only moves forward (``POST /_emulator/clock/advance`` with
   ``seconds``/``hours``/``days``): renewals, failed renewals with Stripe's
   classic retry schedule (3, 5, 7 days, then the subscription is canceled),

@@ -8,7 +8,8 @@ import logging
 import random
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.events import PINNED_API_VERSION
@@ -17,7 +18,7 @@ from fiko_billing.emulator.idempotency import IdempotencyCache
 from fiko_billing.emulator.params import validate
 from fiko_billing.emulator.responses import Request, Response, json_response
 from fiko_billing.emulator.routing import Call, Route
-from fiko_billing.emulator.wire import StripeError, decode_form, dumps
+from fiko_billing.emulator.wire import Obj, StripeError, decode_form, dumps
 
 _KEY = re.compile(r"^(sk_test_|sk_live_|rk_test_|rk_live_)[A-Za-z0-9_]+$")
 _request_ids = random.Random()  # noqa: S311 - request ids, not secrets
@@ -36,11 +37,30 @@ def new_request_id() -> str:
     return "req_" + "".join(_request_ids.choice(alphabet) for _ in range(14))
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One ``/v1`` request and its answer, as observers see it.
+
+    ``params`` is the decoded form (every leaf a string), or None when the
+    body could not be decoded.
+    """
+
+    method: str
+    path: str
+    params: Obj | None
+    status: int
+    body: bytes
+
+
+Observer = Callable[[Exchange], None]
+
+
 class Api:
     def __init__(self, ctx: Ctx, routes: Iterable[Route]) -> None:
         self.ctx = ctx
         self.routes = list(routes)
         self.idempotency = IdempotencyCache()
+        self.observers: list[Observer] = []
 
     def handle(self, request: Request, request_id: str) -> Response:
         version = request.header("Stripe-Version") or PINNED_API_VERSION
@@ -49,9 +69,22 @@ class Api:
         if key:
             headers["Idempotency-Key"] = key
         try:
-            return self._dispatch(request, request_id, key, headers)
+            raw: Obj | None = decode_form(
+                request.text if request.method == "POST" else request.query
+            )
+        except StripeError:
+            raw = None
+        try:
+            response = self._dispatch(request, request_id, key, headers)
         except StripeError as error:
-            return json_response(error.status, error.body(request_id), headers)
+            response = json_response(error.status, error.body(request_id), headers)
+        exchange = Exchange(request.method, request.path, raw, response.status, response.body)
+        for observer in list(self.observers):
+            try:
+                observer(exchange)
+            except Exception:
+                logger.exception("emulator observer failed")
+        return response
 
     def _dispatch(
         self, request: Request, request_id: str, key: str | None, headers: dict[str, str]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from fiko_billing.emulator.api import Api
+from fiko_billing.emulator.api import Api, Exchange
 from fiko_billing.emulator.application import Application
 from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.engine import timeline
@@ -143,6 +144,19 @@ class Emulator:
             steps = timeline.advance(self.ctx, total)
             self.store.changed()
         return steps
+
+    def observe(
+        self,
+        *,
+        exchanges: Callable[[Exchange], None] | None = None,
+        events: Callable[[Obj], None] | None = None,
+    ) -> None:
+        """Call ``exchanges`` with every ``/v1`` request and its answer, ``events`` with
+        every new event: how a test checks what the emulator receives and sends."""
+        if exchanges is not None:
+            self.api.observers.append(exchanges)
+        if events is not None:
+            self.events.listeners.append(events)
 
     # ------------------------------------------------------------------ webhooks
 

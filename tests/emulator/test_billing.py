@@ -98,12 +98,24 @@ def test_prorations_are_billed_on_the_next_renewal(
     )
     emulator.advance(days=14)
     renewal = _latest(sdk, sub_id)
-    amounts = [(line.amount, line.parent.type) for line in renewal.lines.data]
-    assert amounts == [
-        (5000, "subscription_item_details"),
-        (-1000, "invoice_item_details"),
-        (2500, "invoice_item_details"),
+    # Stripe's order: pending items (prorations) newest first, then the item itself.
+    amounts = [
+        (line.amount, line.parent.type, line.parent.subscription_item_details.proration)
+        for line in renewal.lines.data
     ]
+    assert amounts == [
+        (2500, "subscription_item_details", True),
+        (-1000, "subscription_item_details", True),
+        (5000, "subscription_item_details", False),
+    ]
+    items = {ii["id"]: ii for ii in emulator.objects("invoiceitem")}
+    for line in renewal.lines.data[:2]:
+        assert line.parent.subscription_item_details.invoice_item in items
+        assert line.parent.subscription_item_details.subscription_item == item.id
+    credit = renewal.lines.data[1].parent.subscription_item_details.proration_details
+    first = sdk.v1.invoices.list(params={"subscription": sub_id}).data[-1]
+    assert credit.credited_items.invoice == first.id
+    assert credit.credited_items.invoice_line_items == [first.lines.data[0].id]
     assert renewal.amount_paid == 6500
     assert all(ii["invoice"] == renewal.id for ii in emulator.objects("invoiceitem"))
 
@@ -152,5 +164,5 @@ def test_switching_interval_restarts_the_cycle(
     assert new_item.current_period_end == 1_801_994_400  # 2027-02-07 10:00 UTC
     invoice = sdk.v1.invoices.retrieve(sub.latest_invoice)
     assert invoice.billing_reason == "subscription_update"
-    assert [line.amount for line in invoice.lines.data] == [20000, -1500]
+    assert [line.amount for line in invoice.lines.data] == [-1500, 20000]
     assert invoice.amount_paid == 18500

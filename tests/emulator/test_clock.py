@@ -94,7 +94,13 @@ def test_renewal_paid(sdk: stripe.StripeClient, catalogue: Catalogue, emulator: 
         2000,
     )
     assert invoice.created == FEB_28
-    assert (invoice.period_start, invoice.period_end) == (FEB_28, MAR_31)
+    # The invoice's period bounds the items it takes (the month that ended);
+    # its line bills the month that starts.
+    assert (invoice.period_start, invoice.period_end) == (START, FEB_28)
+    assert (invoice.lines.data[0].period.start, invoice.lines.data[0].period.end) == (
+        FEB_28,
+        MAR_31,
+    )
     updated = sdk.v1.events.list(
         params={"type": "customer.subscription.updated", "limit": 1}
     ).data[0]
@@ -134,7 +140,8 @@ def test_renewal_fails_with_0341_then_dunning_cancels(
     assert (invoice.status, invoice.attempted, invoice.attempt_count) == ("open", True, 1)
     assert invoice.amount_remaining == 2000
     assert invoice.next_payment_attempt == FEB_28 + 3 * DAY
-    pi = sdk.v1.payment_intents.retrieve(invoice.payments.data[0].payment.payment_intent)
+    payment = sdk.v1.invoice_payments.list(params={"invoice": invoice.id}).data[0]
+    pi = sdk.v1.payment_intents.retrieve(payment.payment.payment_intent)
     assert pi.status == "requires_payment_method"
     assert (pi.last_payment_error.decline_code, pi.last_payment_error.message) == (
         "generic_decline",

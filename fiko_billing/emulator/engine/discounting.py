@@ -63,7 +63,7 @@ def active_discounts(ctx: Ctx, subscription: Obj, invoice: Obj) -> list[Obj]:
         discount = ctx.store.get("discount", discount_id)
         if discount is None:
             continue
-        if discount["end"] is not None and invoice["period_start"] >= discount["end"]:
+        if discount["end"] is not None and invoice["created"] >= discount["end"]:
             continue
         found.append(discount)
     return found

@@ -35,14 +35,20 @@ def draft(
     *,
     billing_reason: str,
     invoice_id: str | None = None,
-    extra_items: list[Obj] | None = None,
     include_subscription_lines: bool = True,
+    usage_period: tuple[int, int] | None = None,
 ) -> Obj:
-    """A draft invoice for a subscription's current period, announced with ``invoice.created``."""
+    """A draft invoice for a subscription, announced with ``invoice.created``.
+
+    ``period_start``/``period_end`` of an invoice bound the invoice items it
+    may take (``usage_period``: the period that just ended, for a renewal);
+    each line carries the service period it bills.
+    """
     customer = ctx.store.get("customer", subscription["customer"]) or {
         "id": subscription["customer"]
     }
-    first = subscription["items"]["data"][0]
+    now = ctx.now()
+    period_start, period_end = usage_period or (now, now)
     invoice_id = invoice_id or ctx.new_id("in")
     invoice = shapes.invoice(
         ctx,
@@ -51,57 +57,22 @@ def draft(
         currency=subscription["currency"],
         billing_reason=billing_reason,
         subscription=subscription,
-        period_start=first["current_period_start"],
-        period_end=first["current_period_end"],
+        period_start=period_start,
+        period_end=period_end,
     )
-    lines: list[Obj] = []
-    if include_subscription_lines:
-        for item in subscription["items"]["data"]:
-            price = item["price"]
-            quantity = item["quantity"]
-            lines.append(
-                shapes.invoice_line(
-                    ctx,
-                    invoice_id=invoice_id,
-                    amount=int(price["unit_amount"]) * quantity,
-                    currency=price["currency"],
-                    description=f"{quantity} × {product_name(ctx, price)} "  # noqa: RUF001
-                    f"(at {money(price['unit_amount'], price['currency'])} / "
-                    f"{price['recurring']['interval']})",
-                    price_obj=price,
-                    quantity=quantity,
-                    start=item["current_period_start"],
-                    end=item["current_period_end"],
-                    subscription=subscription["id"],
-                    subscription_item=item["id"],
-                )
-            )
     pending = [
         ii
         for ii in ctx.store.iter("invoiceitem")
         if ii["invoice"] is None
         and ii["parent"]["subscription_details"]["subscription"] == subscription["id"]
     ]
-    for ii in [*pending, *(extra_items or [])]:
-        ii["invoice"] = invoice_id
-        price = ctx.store.get("price", ii["pricing"]["price_details"]["price"]) or {}
-        lines.append(
-            shapes.invoice_line(
-                ctx,
-                invoice_id=invoice_id,
-                amount=ii["amount"],
-                currency=ii["currency"],
-                description=ii["description"],
-                price_obj=price,
-                quantity=ii["quantity"],
-                start=ii["period"]["start"],
-                end=ii["period"]["end"],
-                subscription=subscription["id"],
-                subscription_item=None,
-                invoice_item=ii["id"],
-                proration=ii["proration"],
-            )
-        )
+    # Stripe's order (the SDK's docstring of Invoice.lines): pending invoice
+    # items, prorations included, newest first; then the subscription's items,
+    # newest first; then items added after creation (the emulator adds none).
+    lines = [_item_line(ctx, invoice_id, subscription, ii) for ii in reversed(pending)]
+    if include_subscription_lines:
+        for item in reversed(subscription["items"]["data"]):
+            lines.append(_subscription_line(ctx, invoice_id, subscription, item))
     invoice["lines"]["data"] = lines
     _apply_discounts(ctx, invoice, subscription)
     _total(ctx, invoice, customer)
@@ -111,6 +82,65 @@ def draft(
     subscription["latest_invoice"] = invoice_id
     ctx.events.emit("invoice.created", invoice)
     return invoice
+
+
+def _subscription_line(ctx: Ctx, invoice_id: str, subscription: Obj, item: Obj) -> Obj:
+    price = item["price"]
+    quantity = item["quantity"]
+    return shapes.invoice_line(
+        ctx,
+        invoice_id=invoice_id,
+        amount=int(price["unit_amount"]) * quantity,
+        currency=price["currency"],
+        description=f"{quantity} × {product_name(ctx, price)} "  # noqa: RUF001
+        f"(at {money(price['unit_amount'], price['currency'])} / "
+        f"{price['recurring']['interval']})",
+        price_obj=price,
+        quantity=quantity,
+        start=item["current_period_start"],
+        end=item["current_period_end"],
+        subscription=subscription["id"],
+        subscription_item=item["id"],
+    )
+
+
+def _item_line(ctx: Ctx, invoice_id: str, subscription: Obj, ii: Obj) -> Obj:
+    ii["invoice"] = invoice_id
+    price = ctx.store.get("price", ii["pricing"]["price_details"]["price"]) or {}
+    return shapes.invoice_line(
+        ctx,
+        invoice_id=invoice_id,
+        amount=ii["amount"],
+        currency=ii["currency"],
+        description=ii["description"],
+        price_obj=price,
+        quantity=ii["quantity"],
+        start=ii["period"]["start"],
+        end=ii["period"]["end"],
+        subscription=subscription["id"],
+        subscription_item=ii["parent"]["subscription_details"]["subscription_item"],
+        invoice_item=ii["id"],
+        proration=ii["proration"],
+        credited_items=ctx.store.hidden(ii["id"]).get("credited_items"),
+    )
+
+
+def credited_lines(ctx: Ctx, subscription_item: str) -> Obj | None:
+    """``proration_details.credited_items`` of a credit for a subscription item's unused time:
+    the lines of the latest invoice that billed the item itself."""
+    for invoice in ctx.store.all("invoice"):
+        lines = []
+        for line in invoice["lines"]["data"]:
+            details = line["parent"]["subscription_item_details"]
+            if (
+                details
+                and details["subscription_item"] == subscription_item
+                and not details["proration"]
+            ):
+                lines.append(line["id"])
+        if lines:
+            return {"invoice": invoice["id"], "invoice_line_items": lines}
+    return None
 
 
 def _apply_discounts(ctx: Ctx, invoice: Obj, subscription: Obj) -> None:
@@ -179,27 +209,10 @@ def collect(
     if pm is None:
         _attempt_failed(ctx, invoice, before)
         return None
-    pi = _open_intent(ctx, invoice)
-    if pi is None:
-        pi = charging.new_intent(
-            ctx,
-            amount=invoice["amount_due"],
-            currency=invoice["currency"],
-            customer=invoice["customer"],
-            description="Subscription creation"
-            if invoice["billing_reason"] == "subscription_create"
-            else "Subscription update",
-        )
-        _record_payment(ctx, invoice, pi)
+    pi = intent_for(ctx, invoice)
     outcome = charging.confirm(ctx, pi, pm, off_session=off_session, authenticated=authenticated)
     if outcome.ok:
-        payment = _payment_for(ctx, invoice, pi["id"])
-        payment["status"] = "paid"
-        payment["amount_paid"] = invoice["amount_due"]
-        payment["status_transitions"]["paid_at"] = ctx.now()
-        _sync_payments(ctx, invoice)
-        ctx.events.emit("invoice_payment.paid", payment)
-        _mark_paid(ctx, invoice, before)
+        paid(ctx, invoice, pi, before)
     elif outcome.status == charging.REQUIRES_ACTION:
         ctx.events.emit("invoice.payment_action_required", invoice)
         _attempt_failed(ctx, invoice, before)
@@ -208,32 +221,52 @@ def collect(
     return outcome
 
 
-def _open_intent(ctx: Ctx, invoice: Obj) -> Obj | None:
+def payments_of(ctx: Ctx, invoice_id: str) -> list[Obj]:
+    """The invoice's payments, oldest first (``invoice.payments`` is includable only)."""
+    return [p for p in ctx.store.iter("invoice_payment") if p["invoice"] == invoice_id]
+
+
+def open_intent(ctx: Ctx, invoice: Obj) -> Obj | None:
     """The payment intent of the invoice's open payment: a retry reuses it."""
-    for payment in invoice["payments"]["data"]:
+    for payment in payments_of(ctx, invoice["id"]):
         if payment["status"] == "open":
             return ctx.store.get("payment_intent", payment["payment"]["payment_intent"])
     return None
 
 
-def _record_payment(ctx: Ctx, invoice: Obj, pi: Obj) -> None:
-    payment = ctx.store.add(shapes.invoice_payment(ctx, invoice, pi["id"]))
-    invoice["payments"]["data"].append(copy.deepcopy(payment))
+def intent_for(ctx: Ctx, invoice: Obj) -> Obj:
+    """The payment intent that pays this invoice: its open one, or a new one (and its
+    invoice payment, ``open`` until the intent succeeds)."""
+    pi = open_intent(ctx, invoice)
+    if pi is None:
+        pi = charging.new_intent(
+            ctx,
+            amount=invoice["amount_remaining"],
+            currency=invoice["currency"],
+            customer=invoice["customer"],
+            description="Subscription creation"
+            if invoice["billing_reason"] == "subscription_create"
+            else "Subscription update",
+        )
+        ctx.store.add(shapes.invoice_payment(ctx, invoice, pi["id"]))
+    return pi
 
 
 def _payment_for(ctx: Ctx, invoice: Obj, pi_id: str) -> Obj:
-    for payment in ctx.store.iter("invoice_payment"):
-        if payment["invoice"] == invoice["id"] and payment["payment"]["payment_intent"] == pi_id:
+    for payment in payments_of(ctx, invoice["id"]):
+        if payment["payment"]["payment_intent"] == pi_id:
             return payment
     raise LookupError(pi_id)
 
 
-def _sync_payments(ctx: Ctx, invoice: Obj) -> None:
-    invoice["payments"]["data"] = [
-        copy.deepcopy(p)
-        for p in ctx.store.iter("invoice_payment")
-        if p["invoice"] == invoice["id"]
-    ]
+def paid(ctx: Ctx, invoice: Obj, pi: Obj, before: Obj) -> None:
+    """The invoice's payment intent succeeded: its invoice payment is paid, then the invoice."""
+    payment = _payment_for(ctx, invoice, pi["id"])
+    payment["status"] = "paid"
+    payment["amount_paid"] = invoice["amount_due"]
+    payment["status_transitions"]["paid_at"] = ctx.now()
+    ctx.events.emit("invoice_payment.paid", payment)
+    _mark_paid(ctx, invoice, before)
 
 
 def _mark_paid(ctx: Ctx, invoice: Obj, before: Obj) -> None:

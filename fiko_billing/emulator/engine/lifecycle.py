@@ -73,6 +73,7 @@ def period_of(sub: Obj) -> tuple[int, int]:
 def renew(ctx: Ctx, sub: Obj) -> Obj:
     """The period boundary: move the periods on, invoice the new one, collect it."""
     before = copy.deepcopy(sub)
+    ended = period_of(sub)
     for item in sub["items"]["data"]:
         recurring = item["price"]["recurring"]
         new_start = item["current_period_end"]
@@ -83,12 +84,14 @@ def renew(ctx: Ctx, sub: Obj) -> Obj:
             recurring["interval_count"],
             sub["billing_cycle_anchor"],
         )
-    ended = expired_discounts(ctx, sub, period_of(sub)[0])
-    sub["discounts"] = [d for d in sub["discounts"] if d not in ended]
+    expired = expired_discounts(ctx, sub, period_of(sub)[0])
+    sub["discounts"] = [d for d in sub["discounts"] if d not in expired]
     invoice_id = ctx.new_id("in")
     sub["latest_invoice"] = invoice_id
     ctx.events.updated("customer.subscription.updated", before, sub)
-    invoice = invoicing.draft(ctx, sub, billing_reason="subscription_cycle", invoice_id=invoice_id)
+    invoice = invoicing.draft(
+        ctx, sub, billing_reason="subscription_cycle", invoice_id=invoice_id, usage_period=ended
+    )
     if invoice["automatically_finalizes_at"] is None:
         finalize_and_collect(ctx, invoice)
     return invoice
@@ -105,6 +108,13 @@ def retry(ctx: Ctx, invoice: Obj) -> None:
     sub = _subscription_of(ctx, invoice)
     pm = charging.default_payment_method(ctx, sub) if sub else None
     invoicing.collect(ctx, invoice, pm, off_session=True)
+    settle(ctx, invoice)
+
+
+def settle(ctx: Ctx, invoice: Obj) -> None:
+    """What a collection attempt (automatic, or the customer's on the invoice page) means
+    for the invoice's subscription: active once nothing is overdue, else past due."""
+    sub = _subscription_of(ctx, invoice)
     if sub is None:
         return
     before = copy.deepcopy(sub)

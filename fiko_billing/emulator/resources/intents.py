@@ -38,6 +38,7 @@ TEST_TOKENS: dict[str, str] = {
     "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
     "pm_card_chargeCustomerFail": "4000000000000341",
     "pm_card_authenticationRequiredOnSetup": "4000002500003155",
+    "pm_card_authenticationRequired": "4000002760003184",
 }
 
 

@@ -1,0 +1,67 @@
+"""Each place where the emulator once departed from Stripe on money, guarded.
+
+One test per departure; each fails if the old behaviour comes back.
+"""
+
+from __future__ import annotations
+
+import json
+
+import stripe
+
+from fiko_billing.emulator import Emulator
+from tests.emulator.conftest import Catalogue
+from tests.emulator.helpers import Receiver, subscribe
+
+
+def test_1_invoice_payments_and_confirmation_secret_only_when_expanded(
+    sdk: stripe.StripeClient, catalogue: Catalogue, emulator: Emulator, receiver: Receiver
+) -> None:
+    sub_id = subscribe(sdk, catalogue.monthly.id)
+    emulator.advance(days=29)
+    emulator.flush()
+    delivered = [json.loads(body) for body in receiver.bodies()]
+    invoices = [
+        e["data"]["object"] for e in delivered if e["data"]["object"]["object"] == "invoice"
+    ]
+    assert len(invoices) >= 10  # created, finalized, updated, paid... of two invoices
+    assert [i for i in invoices if "payments" in i or "confirmation_secret" in i] == []
+    invoice_id = sdk.v1.subscriptions.retrieve(sub_id).latest_invoice
+    plain = sdk.v1.invoices.retrieve(invoice_id).to_dict()
+    assert "payments" not in plain
+    assert "confirmation_secret" not in plain
+    expanded = sdk.v1.invoices.retrieve(
+        invoice_id, params={"expand": ["payments", "confirmation_secret"]}
+    )
+    assert len(expanded.payments.data) == 1
+    assert expanded.confirmation_secret.type == "payment_intent"
+
+
+def test_2_invoice_lines_in_stripes_order(
+    sdk: stripe.StripeClient, catalogue: Catalogue, emulator: Emulator
+) -> None:
+    sub_id = subscribe(sdk, catalogue.monthly.id)
+    item = sdk.v1.subscriptions.retrieve(sub_id)["items"].data[0]
+    emulator.advance(days=14)
+    sdk.v1.subscriptions.update(
+        sub_id,
+        params={
+            "items": [{"id": item.id, "price": catalogue.premium.id}],
+            "proration_behavior": "create_prorations",
+        },
+    )
+    emulator.advance(days=15)
+    renewal = sdk.v1.invoices.retrieve(sdk.v1.subscriptions.retrieve(sub_id).latest_invoice)
+    assert renewal.billing_reason == "subscription_cycle"
+    kinds = [
+        (line.parent.type, line.parent.subscription_item_details.proration, line.description)
+        for line in renewal.lines.data
+    ]
+    # Pending items (prorations), newest first, then the subscription item.
+    assert [k[:2] for k in kinds] == [
+        ("subscription_item_details", True),
+        ("subscription_item_details", True),
+        ("subscription_item_details", False),
+    ]
+    assert kinds[0][2].startswith("Remaining time on")
+    assert kinds[1][2].startswith("Unused time on")
