@@ -33,7 +33,16 @@ What it covers, in the shapes of API version ``2026-10-28.endive``:
   for it on every payment (renewals too: the customer authenticates on the
   hosted invoice page), 4000 0000 0000 9995 is declined for insufficient
   funds, 4000 0000 0000 0341 pays at Checkout and fails every later
-  off-session charge. An open invoice can be paid on its hosted page.
+  off-session charge, 4000 0000 0000 0259 is disputed as soon as it is paid.
+  An open invoice can be paid on its hosted page.
+- Disputes on any charge (``Emulator.open_dispute``/``close_dispute``,
+  ``POST /_emulator/disputes`` and ``/_emulator/disputes/{id}/close``, or
+  ``/v1/disputes`` evidence with Stripe's ``winning_evidence`` and
+  ``losing_evidence``): ``charge.dispute.created``, ``funds_withdrawn``,
+  ``updated``, ``closed`` and ``funds_reinstated`` when won. Refunds of any
+  charge not charged back, with ``refund.updated`` and
+  ``charge.refund.updated``; ``charge.updated`` when a charge's balance
+  transaction is attached.
 - A clock that only moves forward (``POST /_emulator/clock/advance`` with
   ``seconds``/``hours``/``days``): renewals, failed renewals with Stripe's
   classic retry schedule (3, 5, 7 days, then the subscription is canceled),

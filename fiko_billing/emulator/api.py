@@ -124,9 +124,11 @@ class Api:
                     result = route.handler(ctx, Call(params, args, request.path))
                     if params.get("expand"):
                         result = expand(ctx.store, result, params["expand"])
+                    body = dumps(result)
                 finally:
                     ctx.events.request_id = None
                     ctx.events.idempotency_key = None
+                    ctx.run_deferred()
                     if request.method != "GET":
                         ctx.store.changed()
         except StripeError as error:
@@ -135,7 +137,7 @@ class Api:
             logger.exception("emulator error in %s %s", request.method, request.path)
             failure = StripeError(500, "An unknown error occurred", type="api_error")
             return 500, dumps(failure.body(request_id)), True
-        return 200, dumps(result), True
+        return 200, body, True
 
     def _authenticate(self, request: Request) -> None:
         authorization = request.header("Authorization") or ""

@@ -75,5 +75,6 @@ class Application:
             try:
                 return view(self.emulator.ctx, request, object_id)
             finally:
+                self.emulator.ctx.run_deferred()
                 if request.method == "POST":
                     store.changed()

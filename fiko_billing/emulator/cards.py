@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 SUCCESS = "success"
 AUTHENTICATE = "authenticate"
 ALWAYS_AUTHENTICATE = "always_authenticate"
+DISPUTED = "disputed"
 INSUFFICIENT_FUNDS = "insufficient_funds"
 FAILS_LATER = "fails_later"
 GENERIC_DECLINE = "generic_decline"
@@ -26,6 +27,7 @@ TEST_CARDS: dict[str, str] = {
     "4000002760003184": ALWAYS_AUTHENTICATE,
     "4000000000009995": INSUFFICIENT_FUNDS,
     "4000000000000341": FAILS_LATER,
+    "4000000000000259": DISPUTED,
     "4000000000000002": GENERIC_DECLINE,
     "4000000000000069": EXPIRED,
     "4000000000000127": INCORRECT_CVC,
@@ -102,7 +104,7 @@ class Card:
 
     def decline(self, *, off_session: bool, authenticated: bool = False) -> Decline | None:
         """The error a charge of this card meets, or None when it goes through."""
-        if self.behaviour in (SUCCESS, AUTHENTICATE, ALWAYS_AUTHENTICATE):
+        if self.behaviour in (SUCCESS, AUTHENTICATE, ALWAYS_AUTHENTICATE, DISPUTED):
             return None
         if self.behaviour == FAILS_LATER:
             # Attaching works and the first, on-session payment goes through;

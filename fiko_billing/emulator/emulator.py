@@ -11,7 +11,7 @@ from typing import Any
 from fiko_billing.emulator.api import Api, Exchange
 from fiko_billing.emulator.application import Application
 from fiko_billing.emulator.context import Ctx
-from fiko_billing.emulator.engine import timeline
+from fiko_billing.emulator.engine import disputes, timeline
 from fiko_billing.emulator.events import EventLog
 from fiko_billing.emulator.faults import parse_fault
 from fiko_billing.emulator.resources import ROUTES
@@ -19,6 +19,7 @@ from fiko_billing.emulator.resources.webhook_endpoints import receiving
 from fiko_billing.emulator.server import EmulatorServer
 from fiko_billing.emulator.store import Obj, Store
 from fiko_billing.emulator.webhooks import Dispatcher
+from fiko_billing.emulator.wire import StripeError
 
 
 class Emulator:
@@ -186,6 +187,48 @@ class Emulator:
 
     def deliveries(self) -> list[dict[str, Any]]:
         return self.dispatcher.deliveries()
+
+    # ------------------------------------------------------------------ disputes
+
+    def open_dispute(
+        self, charge: str, *, reason: str = "fraudulent", amount: int | None = None
+    ) -> Obj:
+        """The cardholder's bank disputes a charge (or a payment intent's latest charge):
+        ``charge.dispute.created`` then ``charge.dispute.funds_withdrawn``."""
+        with self.store.lock:
+            found = self.store.find(charge)
+            if found is not None and found["object"] == "payment_intent":
+                found = self.store.get("charge", found["latest_charge"] or "")
+            if found is None or found["object"] != "charge":
+                raise ValueError(f"no charge or payment intent {charge!r}")
+            try:
+                dispute = disputes.open_dispute(self.ctx, found, reason=reason, amount=amount)
+            except StripeError as error:
+                raise ValueError(error.message) from None
+            self.ctx.run_deferred()
+            self.store.changed()
+            return copy.deepcopy(dispute)
+
+    def close_dispute(self, dispute_id: str, *, won: bool, submit_evidence: bool = True) -> Obj:
+        """The bank decides. With ``submit_evidence`` the merchant answers first
+        (``charge.dispute.updated``, ``under_review``); then ``charge.dispute.closed``,
+        and ``charge.dispute.funds_reinstated`` when won."""
+        with self.store.lock:
+            dispute = self.store.get("dispute", dispute_id)
+            if dispute is None:
+                raise ValueError(f"no dispute {dispute_id!r}")
+            try:
+                if submit_evidence:
+                    text = disputes.WINNING if won else disputes.LOSING
+                    evidence = {"uncategorized_text": text}
+                    disputes.update(self.ctx, dispute, evidence=evidence, submit=True)
+                else:
+                    disputes.close(self.ctx, dispute, won=won)
+            except StripeError as error:
+                raise ValueError(error.message) from None
+            self.ctx.run_deferred()
+            self.store.changed()
+            return copy.deepcopy(dispute)
 
     def add_fault(
         self,

@@ -43,6 +43,8 @@ PREFIX_KINDS: dict[str, str] = {
     "pi": "payment_intent",
     "ch": "charge",
     "re": "refund",
+    "du": "dispute",
+    "txn": "balance_transaction",
     "pm": "payment_method",
     "evt": "event",
     "we": "webhook_endpoint",

@@ -29,6 +29,7 @@ SUBSCRIPTION_EVENTS = [
     "payment_intent.created",
     "payment_intent.succeeded",
     "charge.succeeded",
+    "charge.updated",
     "invoice_payment.paid",
     "invoice.updated",
     "invoice.paid",
@@ -216,6 +217,7 @@ def test_payment_checkout_with_existing_customer(
         "payment_intent.created",
         "payment_intent.succeeded",
         "charge.succeeded",
+        "charge.updated",
         "checkout.session.completed",
     ]
 

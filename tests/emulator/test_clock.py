@@ -24,6 +24,7 @@ RENEWAL_EVENTS = [
     "payment_intent.created",
     "payment_intent.succeeded",
     "charge.succeeded",
+    "charge.updated",
     "invoice_payment.paid",
     "invoice.updated",
     "invoice.paid",

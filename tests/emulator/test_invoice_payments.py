@@ -142,9 +142,10 @@ def test_paid_when_the_customer_completes_3d_secure_on_the_invoice_page(
     assert "this invoice is paid" in done.body
     assert sdk.v1.subscriptions.retrieve(sub_id).status == "active"
     _assert_paid_through_its_intent(sdk, emulator, invoice.id)
-    assert emulator.event_types()[-7:] == [
+    assert emulator.event_types()[-8:] == [
         "payment_intent.succeeded",
         "charge.succeeded",
+        "charge.updated",
         "invoice_payment.paid",
         "invoice.updated",
         "invoice.paid",

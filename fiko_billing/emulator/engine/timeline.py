@@ -32,6 +32,7 @@ def advance(ctx: Ctx, seconds: float) -> int:
         due, _, action = step
         with store.clock.pinned(max(due, store.clock.now())):
             action()
+            ctx.run_deferred()
         steps += 1
     store.clock.advance(seconds)
     return steps

@@ -39,6 +39,7 @@ TEST_TOKENS: dict[str, str] = {
     "pm_card_chargeCustomerFail": "4000000000000341",
     "pm_card_authenticationRequiredOnSetup": "4000002500003155",
     "pm_card_authenticationRequired": "4000002760003184",
+    "pm_card_createDispute": "4000000000000259",
 }
 
 
