@@ -65,3 +65,26 @@ def test_2_invoice_lines_in_stripes_order(
     ]
     assert kinds[0][2].startswith("Remaining time on")
     assert kinds[1][2].startswith("Unused time on")
+
+
+def test_3_a_once_coupon_applies_to_one_invoice_only(
+    sdk: stripe.StripeClient, catalogue: Catalogue, emulator: Emulator
+) -> None:
+    coupon = sdk.v1.coupons.create(params={"percent_off": 20, "duration": "once"})
+    sub_id = subscribe(sdk, catalogue.monthly.id, discounts=[{"coupon": coupon.id}])
+    first = sdk.v1.invoices.retrieve(sdk.v1.subscriptions.retrieve(sub_id).latest_invoice)
+    assert (first.subtotal, first.total) == (2000, 1600)
+    item = sdk.v1.subscriptions.retrieve(sub_id)["items"].data[0]
+    emulator.advance(days=7)
+    # Monthly -> yearly: a new cycle, invoiced at once, with the subscription's line.
+    switched = sdk.v1.subscriptions.update(
+        sub_id, params={"items": [{"id": item.id, "price": catalogue.yearly.id}]}
+    )
+    invoice = sdk.v1.invoices.retrieve(switched.latest_invoice)
+    assert invoice.billing_reason == "subscription_update"
+    assert invoice.total_discount_amounts == []
+    assert invoice.discounts == []
+    assert all(line.discount_amounts == [] for line in invoice.lines.data)
+    # Flexible billing mode credits what was paid for the unused 21 of 28 days.
+    assert [line.amount for line in invoice.lines.data] == [-1200, 20000]
+    assert invoice.total == invoice.subtotal == 18800

@@ -96,13 +96,16 @@ def apply_switch(
     switch = Switch(new_cycle=not same_cycle)
     if proration_behavior != "none" and end > now:
         fraction = (end - now) / max(1, end - start)
-        unused = _half_up(old_price["unit_amount"] * old_quantity * fraction)
+        credited = invoicing.credited_lines(ctx, item["id"])
+        # Flexible billing mode credits what was billed (discounts included).
+        billed = invoicing.billed_amount(ctx, credited, old_price["id"], (start, end))
+        if billed is None:
+            billed = old_price["unit_amount"] * old_quantity
+        unused = _half_up(billed * fraction)
         credit = _proration(
             ctx, sub, item, old_price, old_quantity, -unused, "Unused time on", now, end
         )
-        ctx.store.hidden(credit["id"])["credited_items"] = invoicing.credited_lines(
-            ctx, item["id"]
-        )
+        ctx.store.hidden(credit["id"])["credited_items"] = credited
         switch.prorations.append(credit)
         if same_cycle:
             rest = _half_up(price["unit_amount"] * new_quantity * fraction)

@@ -12,7 +12,7 @@ import copy
 
 from fiko_billing.emulator.clock import DAY
 from fiko_billing.emulator.context import Ctx
-from fiko_billing.emulator.engine import charging
+from fiko_billing.emulator.engine import charging, discounting
 from fiko_billing.emulator.engine.discounting import active_discounts
 from fiko_billing.emulator.formatting import money
 from fiko_billing.emulator.shapes import billing as shapes
@@ -143,6 +143,28 @@ def credited_lines(ctx: Ctx, subscription_item: str) -> Obj | None:
     return None
 
 
+def billed_amount(
+    ctx: Ctx, credited: Obj | None, price_id: str, period: tuple[int, int]
+) -> int | None:
+    """What the credited lines billed for this price and period, after discounts."""
+    if credited is None:
+        return None
+    invoice = ctx.store.get("invoice", credited["invoice"]) or {"lines": {"data": []}}
+    total = None
+    for line in invoice["lines"]["data"]:
+        if line["id"] not in credited["invoice_line_items"]:
+            continue
+        same = line["pricing"]["price_details"]["price"] == price_id and (
+            line["period"]["start"],
+            line["period"]["end"],
+        ) == tuple(period)
+        if not same:
+            return None
+        net = line["amount"] - sum(d["amount"] for d in line["discount_amounts"])
+        total = (total or 0) + net
+    return total
+
+
 def _apply_discounts(ctx: Ctx, invoice: Obj, subscription: Obj) -> None:
     totals: dict[str, int] = {}
     for discount in active_discounts(ctx, subscription, invoice):
@@ -158,6 +180,7 @@ def _apply_discounts(ctx: Ctx, invoice: Obj, subscription: Obj) -> None:
             line["discounts"].append(discount["id"])
             totals[discount["id"]] = totals.get(discount["id"], 0) + cut
         invoice["discounts"].append(discount["id"])
+        discounting.applied(ctx, discount, invoice)
     invoice["total_discount_amounts"] = [
         {"amount": amount, "discount": discount_id} for discount_id, amount in totals.items()
     ]
