@@ -7,15 +7,16 @@ SDK's API base at it, or in tests::
 
     with Emulator(webhook_url="http://127.0.0.1:8000/billing/stripe/webhook/",
                   webhook_secret="whsec_test") as emulator:
-        client = stripe.StripeClient("sk_test_x", base_addresses={"api": emulator.url})
+        client = stripe.StripeClient("sk_test_emulator", base_addresses={"api": emulator.url})
         ...
         emulator.advance(days=31)   # renewals, retries, expiries fall due
         emulator.flush()            # wait until every webhook is delivered
 
 What it covers, in the shapes of API version ``2026-10-28.endive``:
 
-- The wire protocol: Bearer keys (``sk_test_``, ``sk_live_``, ``rk_``), nested
-  form bodies, ``expand[]``, ``Idempotency-Key`` replay (byte for byte, with
+- The wire protocol: Bearer keys (only those it was started with,
+  ``sk_test_emulator`` and ``rk_test_emulator`` by default; any other gets
+  Stripe's 401), nested form bodies, ``expand[]``, ``Idempotency-Key`` replay (byte for byte, with
   ``Idempotent-Replayed: true``) and mismatch errors, cursor pagination,
   Stripe's error JSON and statuses, ``Request-Id``; unknown and removed
   parameters are rejected with ``parameter_unknown``.
@@ -26,7 +27,8 @@ What it covers, in the shapes of API version ``2026-10-28.endive``:
   only when expanded, never in webhooks) and invoice payments (listed by
   invoice or by payment intent, ``invoice_payment.paid`` whenever one is
   paid), payment intents (test tokens such as ``pm_card_visa``, 402 card
-  errors), charges, refunds, payment methods, events and webhook endpoints.
+  errors; unknown currencies and amounts below the currency's minimum charge
+  refused as Stripe refuses them), charges, refunds, payment methods, events and webhook endpoints.
 - Hosted Checkout, 3D Secure challenge, Customer Portal and invoice pages
   (plain HTML forms) driven by Stripe's test cards: 4242 4242 4242 4242
   succeeds, 4000 0025 0000 3155 asks for 3D Secure, 4000 0027 6000 3184 asks

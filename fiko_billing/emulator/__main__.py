@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from fiko_billing.emulator.api import DEFAULT_API_KEYS, check_api_keys
 from fiko_billing.emulator.emulator import Emulator
 from fiko_billing.emulator.events import PINNED_API_VERSION
 
@@ -37,6 +38,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=0,
         help="seconds a renewal invoice stays draft before it is charged (Stripe: 3600)",
     )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help="a secret key to accept (repeat for several; default sk_test_emulator and "
+        "rk_test_emulator); any other key gets a 401",
+    )
     parser.add_argument("--seed", type=int, help="seed for object ids (repeatable runs)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -46,6 +55,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.retry_delays = tuple(float(d) for d in args.retry_delays.split(",") if d.strip())
     except ValueError:
         parser.error("--retry-delays takes numbers separated by commas, e.g. 1,5,25")
+    args.api_keys = tuple(args.api_keys or DEFAULT_API_KEYS)
+    try:
+        check_api_keys(args.api_keys)
+    except ValueError as problem:
+        parser.error(f"--api-key: {problem}")
     return args
 
 
@@ -66,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         retry_delays=args.retry_delays,
         max_attempts=args.max_attempts,
         invoice_finalize_delay=args.invoice_finalize_delay,
+        api_keys=args.api_keys,
     )
     stop = threading.Event()
 

@@ -20,7 +20,11 @@ from fiko_billing.emulator.responses import Request, Response, json_response
 from fiko_billing.emulator.routing import Call, Route
 from fiko_billing.emulator.wire import Obj, StripeError, decode_form, dumps
 
-_KEY = re.compile(r"^(sk_test_|sk_live_|rk_test_|rk_live_)[A-Za-z0-9_]+$")
+_KEY = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]+$")
+_PREFIX = re.compile(r"^(sk|rk|pk)_(test|live)_")
+
+#: The keys an emulator accepts unless told otherwise: obvious test values.
+DEFAULT_API_KEYS = ("sk_test_emulator", "rk_test_emulator")
 _request_ids = random.Random()  # noqa: S311 - request ids, not secrets
 logger = logging.getLogger("fiko_billing.emulator")
 
@@ -55,10 +59,35 @@ class Exchange:
 Observer = Callable[[Exchange], None]
 
 
+def check_api_keys(keys: Iterable[str]) -> tuple[str, ...]:
+    """The secret keys an emulator will accept; ValueError for anything else."""
+    accepted = tuple(keys)
+    if not accepted:
+        raise ValueError("the emulator needs at least one API key to accept")
+    for key in accepted:
+        if _KEY.match(key) is None:
+            shown = _masked(key)
+            raise ValueError(
+                f"{shown} is not a test-mode secret key (sk_test_... or rk_test_...): "
+                "the emulator runs in test mode only"
+            )
+    return accepted
+
+
+def _masked(key: str) -> str:
+    """A key as it may be shown: its recognised prefix, the rest hidden."""
+    prefix = _PREFIX.match(key)
+    head = prefix.group(0) if prefix else ""
+    return head + "*" * min(max(len(key) - len(head), 0), 24)
+
+
 class Api:
-    def __init__(self, ctx: Ctx, routes: Iterable[Route]) -> None:
+    def __init__(
+        self, ctx: Ctx, routes: Iterable[Route], keys: Iterable[str] = DEFAULT_API_KEYS
+    ) -> None:
         self.ctx = ctx
         self.routes = list(routes)
+        self.keys = frozenset(check_api_keys(keys))
         self.idempotency = IdempotencyCache()
         self.observers: list[Observer] = []
 
@@ -150,12 +179,11 @@ class Api:
                 credential = base64.b64decode(credential).decode().split(":", 1)[0]
             except (binascii.Error, UnicodeDecodeError):
                 credential = ""
-        if not _KEY.match(credential.strip()):
-            # Never echo a key back, not even a wrong one.
+        if credential.strip() not in self.keys:
+            # As Stripe: 401 for any key it does not know, whatever its prefix
+            # (the SDK raises AuthenticationError). Never echo the key back.
             raise StripeError(
-                401,
-                "Invalid API Key provided: " + "*" * min(len(credential), 32),
-                replayable=False,
+                401, "Invalid API Key provided: " + _masked(credential.strip()), replayable=False
             )
 
     def _route(self, request: Request) -> tuple[Route, dict[str, str]]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from fiko_billing.emulator.api import Api, Exchange
+from fiko_billing.emulator.api import DEFAULT_API_KEYS, Api, Exchange
 from fiko_billing.emulator.application import Application
 from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.engine import disputes, timeline
@@ -30,7 +30,9 @@ class Emulator:
     receive the types they enable, signed with their own secret.
     ``retry_delays`` and ``max_attempts`` shape redelivery after a failure.
     ``seed`` makes object ids repeat from run to run; ``frozen_at`` (a Unix
-    time) stops the clock there, so only ``advance`` moves it.
+    time) stops the clock there, so only ``advance`` moves it. ``api_keys``
+    are the only secret keys accepted (``sk_test_emulator`` and
+    ``rk_test_emulator`` by default); any other gets Stripe's 401.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class Emulator:
         delivery_timeout: float = 10.0,
         invoice_finalize_delay: int = 0,
         frozen_at: int | None = None,
+        api_keys: Iterable[str] = DEFAULT_API_KEYS,
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("webhook_url needs webhook_secret (the whsec_... your app verifies)")
@@ -73,7 +76,7 @@ class Emulator:
             on_delivered=self._delivered,
         )
         self.events.sinks.append(self.dispatcher)
-        self.api = Api(self.ctx, ROUTES)
+        self.api = Api(self.ctx, ROUTES, api_keys)
         self.application = Application(self)
         self._server: EmulatorServer | None = None
         if self.state_file is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import stripe
 
 from fiko_billing.emulator import Emulator
@@ -88,3 +89,28 @@ def test_3_a_once_coupon_applies_to_one_invoice_only(
     # Flexible billing mode credits what was paid for the unused 21 of 28 days.
     assert [line.amount for line in invoice.lines.data] == [-1200, 20000]
     assert invoice.total == invoice.subtotal == 18800
+
+
+def test_4_an_unknown_secret_key_is_refused(emulator: Emulator) -> None:
+    stranger = stripe.StripeClient(
+        "sk_test_51WellFormedButUnknown",
+        base_addresses={"api": emulator.url},
+        max_network_retries=0,
+    )
+    with pytest.raises(stripe.AuthenticationError) as refused:
+        stranger.v1.customers.list()
+    assert refused.value.http_status == 401
+
+
+def test_5_unknown_currencies_and_amounts_below_the_minimum_are_refused(
+    sdk: stripe.StripeClient,
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as currency:
+        sdk.v1.payment_intents.create(params={"amount": 500, "currency": "xxq"})
+    assert currency.value.param == "currency"
+    with pytest.raises(stripe.InvalidRequestError) as dime:
+        sdk.v1.payment_intents.create(params={"amount": 10, "currency": "usd"})
+    assert (dime.value.code, dime.value.param) == ("amount_too_small", "amount")
+    with pytest.raises(stripe.InvalidRequestError) as yen:
+        sdk.v1.payment_intents.create(params={"amount": 49, "currency": "jpy"})
+    assert yen.value.code == "amount_too_small"

@@ -12,6 +12,7 @@ import copy
 
 from fiko_billing.emulator.clock import DAY
 from fiko_billing.emulator.context import Ctx
+from fiko_billing.emulator.currencies import too_small
 from fiko_billing.emulator.engine import charging, discounting
 from fiko_billing.emulator.engine.discounting import active_discounts
 from fiko_billing.emulator.formatting import money
@@ -206,10 +207,14 @@ def finalize(ctx: Ctx, invoice: Obj) -> None:
         sequence = customer["next_invoice_sequence"]
         invoice["number"] = f"{customer['invoice_prefix']}-{sequence:04d}"
         customer["next_invoice_sequence"] = sequence + 1
-        # The credit balance is used up by this invoice.
+        # The credit balance is used up by this invoice. Below the currency's
+        # minimum charge nothing is charged: the customer owes it on the next one.
         due = invoice["total"] + invoice["starting_balance"]
-        invoice["ending_balance"] = min(0, due)
-        customer["balance"] = min(0, due)
+        if too_small(due, invoice["currency"]):
+            invoice["amount_due"] = invoice["amount_remaining"] = 0
+            invoice["ending_balance"] = customer["balance"] = due
+        else:
+            invoice["ending_balance"] = customer["balance"] = min(0, due)
     invoice["status"] = "open"
     invoice["automatically_finalizes_at"] = None
     invoice["effective_at"] = ctx.now()
