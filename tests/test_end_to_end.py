@@ -36,6 +36,8 @@ from tests.factories import PackagePriceFactory, PlanPriceFactory, SubscriberFac
 from tests.resolvers import bearer_client
 
 DAY = 86_400
+#: Stripe charges a renewal invoice an hour after creating it, at the period's end.
+RENEWAL_DRAFT = 3_600
 
 
 @pytest.fixture
@@ -150,7 +152,7 @@ def test_renewal_refills_the_allowance(shop):
     settle(shop)
     tokens.consume(shop.subscriber, 4_000)
 
-    shop.emulator.advance(days=31)
+    shop.emulator.advance(days=31, seconds=RENEWAL_DRAFT)
     settle(shop)
 
     assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
@@ -170,7 +172,7 @@ def test_0341_pays_at_checkout_and_fails_at_renewal(shop):
     settle(shop)
     assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
 
-    shop.emulator.advance(days=31)
+    shop.emulator.advance(days=31, seconds=RENEWAL_DRAFT)
     settle(shop)
 
     assert Subscription.objects.get().status == SubscriptionStatus.PAST_DUE

@@ -46,10 +46,11 @@ What it covers, in the shapes of API version ``2026-10-28.endive``:
   ``charge.refund.updated``; ``charge.updated`` when a charge's balance
   transaction is attached.
 - A clock that only moves forward (``POST /_emulator/clock/advance`` with
-  ``seconds``/``hours``/``days``): renewals, failed renewals with Stripe's
-  classic retry schedule (3, 5, 7 days, then the subscription is canceled),
-  scheduled cancellations and session expiry happen at their due times;
-  ``invoice_finalize_delay`` models the hour a renewal invoice stays draft.
+  ``seconds``/``hours``/``days``): renewals (the invoice charged an hour after
+  ``invoice.created``, as at Stripe), failed renewals retried as Smart Retries
+  do by default (8 attempts within 2 weeks, then the subscription is
+  canceled, or left unpaid or past due: ``after_retries``), scheduled
+  cancellations and session expiry happen at their due times.
 - Events for every state change, in the order Stripe documents for each flow,
   delivered to a webhook URL and to API-created endpoints, signed as Stripe
   signs, retried with back-off. ``GET /_emulator/deliveries`` lists them;

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from fiko_billing.emulator.api import DEFAULT_API_KEYS, Api, Exchange
 from fiko_billing.emulator.application import Application
+from fiko_billing.emulator.billing_settings import (
+    CANCELED,
+    RENEWAL_DRAFT_SECONDS,
+    SMART_RETRIES,
+    BillingSettings,
+)
 from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.engine import disputes, timeline
 from fiko_billing.emulator.events import EventLog
@@ -30,7 +36,13 @@ class Emulator:
     receive the types they enable, signed with their own secret.
     ``retry_delays`` and ``max_attempts`` shape redelivery after a failure.
     ``seed`` makes object ids repeat from run to run; ``frozen_at`` (a Unix
-    time) stops the clock there, so only ``advance`` moves it. ``api_keys``
+    time) stops the clock there, so only ``advance`` moves it.
+
+    Billing follows Stripe's defaults: a renewal invoice is charged
+    ``invoice_finalize_delay`` seconds (an hour) after ``invoice.created``; a
+    failed payment is retried ``payment_retries`` days after the first failure
+    (Smart Retries: 8 attempts within 2 weeks), then the subscription ends
+    ``after_retries``: ``"canceled"``, ``"unpaid"`` or ``"past_due"``. ``api_keys``
     are the only secret keys accepted (``sk_test_emulator`` and
     ``rk_test_emulator`` by default); any other gets Stripe's 401.
     """
@@ -48,7 +60,9 @@ class Emulator:
         retry_delays: tuple[float, ...] = (1.0, 5.0, 25.0),
         max_attempts: int = 4,
         delivery_timeout: float = 10.0,
-        invoice_finalize_delay: int = 0,
+        invoice_finalize_delay: int = RENEWAL_DRAFT_SECONDS,
+        payment_retries: Sequence[float] = SMART_RETRIES,
+        after_retries: str = CANCELED,
         frozen_at: int | None = None,
         api_keys: Iterable[str] = DEFAULT_API_KEYS,
     ) -> None:
@@ -65,7 +79,11 @@ class Emulator:
         self.state_file = Path(state_file) if state_file else None
         self.store = Store(seed=seed)
         self.store.clock.frozen_at = frozen_at
-        self.store.invoice_finalize_delay = invoice_finalize_delay
+        self.store.billing = BillingSettings(
+            invoice_finalize_delay=invoice_finalize_delay,
+            payment_retries=tuple(payment_retries),
+            after_retries=after_retries,
+        )
         self.events = EventLog(self.store)
         self.ctx = Ctx(self.store, self.events)
         self.dispatcher = Dispatcher(

@@ -9,6 +9,7 @@ from tests.emulator.conftest import START, Catalogue
 from tests.emulator.helpers import pay
 
 DAY = 86_400
+HOUR = 3600  # a renewal invoice is charged an hour after it is created
 FEB_28 = 1_772_272_800
 
 
@@ -47,7 +48,7 @@ def test_once_coupon_applies_to_the_first_invoice_only(
     coupon = sdk.v1.coupons.create(params={"percent_off": 25, "duration": "once"})
     sub_id = _subscribe(sdk, catalogue.monthly.id, discounts=[{"coupon": coupon.id}])
     assert _latest(sdk, sub_id).amount_paid == 1500
-    emulator.advance(days=28)
+    emulator.advance(days=28, seconds=HOUR)
     renewal = _latest(sdk, sub_id)
     assert (renewal.billing_reason, renewal.amount_paid, renewal.discounts) == (
         "subscription_cycle",
@@ -68,7 +69,7 @@ def test_forever_coupon_applies_to_every_invoice(
         params={"amount_off": 500, "currency": "usd", "duration": "forever"}
     )
     sub_id = _subscribe(sdk, catalogue.monthly.id, discounts=[{"coupon": coupon.id}])
-    emulator.advance(days=28)
+    emulator.advance(days=28, seconds=HOUR)
     renewal = _latest(sdk, sub_id)
     assert (renewal.subtotal, renewal.total, renewal.amount_paid) == (2000, 1500, 1500)
     assert renewal.lines.data[0].discount_amounts[0].amount == 500
@@ -81,7 +82,7 @@ def test_repeating_coupon_ends_after_its_months(
         params={"percent_off": 50, "duration": "repeating", "duration_in_months": 2}
     )
     sub_id = _subscribe(sdk, catalogue.monthly.id, discounts=[{"coupon": coupon.id}])
-    emulator.advance(days=28)
+    emulator.advance(days=28, seconds=HOUR)
     assert _latest(sdk, sub_id).amount_paid == 1000
     emulator.advance(days=31)
     assert _latest(sdk, sub_id).amount_paid == 2000
@@ -96,7 +97,7 @@ def test_prorations_are_billed_on_the_next_renewal(
     sdk.v1.subscriptions.update(
         sub_id, params={"items": [{"id": item.id, "price": catalogue.premium.id}]}
     )
-    emulator.advance(days=14)
+    emulator.advance(days=14, seconds=HOUR)
     renewal = _latest(sdk, sub_id)
     # Stripe's order: pending items (prorations) newest first, then the item itself.
     amounts = [
@@ -136,7 +137,7 @@ def test_downgrade_invoiced_now_leaves_a_credit_for_the_renewal(
     now = sdk.v1.invoices.retrieve(sub.latest_invoice)
     assert (now.total, now.amount_due, now.status, now.ending_balance) == (-1500, 0, "paid", -1500)
     assert sdk.v1.customers.retrieve(sub.customer).balance == -1500
-    emulator.advance(days=14)
+    emulator.advance(days=14, seconds=HOUR)
     renewal = _latest(sdk, sub_id)
     assert (renewal.total, renewal.starting_balance, renewal.amount_due, renewal.amount_paid) == (
         2000,

@@ -12,7 +12,7 @@ import stripe
 
 from fiko_billing.emulator import Emulator
 from tests.emulator.conftest import Catalogue
-from tests.emulator.helpers import Receiver, subscribe
+from tests.emulator.helpers import Receiver, events_of, subscribe
 
 
 def test_1_invoice_payments_and_confirmation_secret_only_when_expanded(
@@ -114,3 +114,38 @@ def test_5_unknown_currencies_and_amounts_below_the_minimum_are_refused(
     with pytest.raises(stripe.InvalidRequestError) as yen:
         sdk.v1.payment_intents.create(params={"amount": 49, "currency": "jpy"})
     assert yen.value.code == "amount_too_small"
+
+
+def test_6_stripes_timing_retries_and_update_events(
+    sdk: stripe.StripeClient, catalogue: Catalogue, emulator: Emulator
+) -> None:
+    hour, day = 3600, 86_400
+    sub_id = subscribe(sdk, catalogue.monthly.id)
+    end = sdk.v1.subscriptions.retrieve(sub_id)["items"].data[0].current_period_end
+    emulator.advance(seconds=end - emulator.now())
+    renewal = sdk.v1.invoices.retrieve(sdk.v1.subscriptions.retrieve(sub_id).latest_invoice)
+    # A renewal is a draft for an hour after invoice.created, then charged.
+    assert (renewal.status, renewal.automatically_finalizes_at) == ("draft", end + hour)
+    emulator.advance(seconds=hour)
+    assert sdk.v1.invoices.retrieve(renewal.id).status == "paid"
+    types = emulator.event_types()
+    assert "invoice_payment.paid" in types[types.index("invoice.finalized", -12) :]
+    assert types.index("charge.updated", -12) == types.index("charge.succeeded", -12) + 1
+    pi_id = events_of(emulator, "invoice_payment.paid")[-1]["data"]["object"]["payment"][
+        "payment_intent"
+    ]
+    sdk.v1.refunds.create(params={"payment_intent": pi_id, "amount": 100})
+    assert emulator.event_types()[-2:] == ["refund.updated", "charge.refund.updated"]
+
+    # Smart Retries: a failed renewal is tried 8 times within 2 weeks.
+    failing = subscribe(sdk, catalogue.monthly.id, card="4000 0000 0000 0341")
+    end = sdk.v1.subscriptions.retrieve(failing)["items"].data[0].current_period_end
+    emulator.advance(seconds=end - emulator.now() + hour + 13 * day)
+    invoice = sdk.v1.invoices.retrieve(sdk.v1.subscriptions.retrieve(failing).latest_invoice)
+    assert (invoice.attempt_count, sdk.v1.subscriptions.retrieve(failing).status) == (
+        7,
+        "past_due",
+    )
+    emulator.advance(days=1)
+    assert sdk.v1.invoices.retrieve(invoice.id).attempt_count == 8
+    assert sdk.v1.subscriptions.retrieve(failing).status == "canceled"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 
-from fiko_billing.emulator.clock import DAY
 from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.currencies import too_small
 from fiko_billing.emulator.engine import charging, discounting
@@ -19,10 +18,6 @@ from fiko_billing.emulator.formatting import money
 from fiko_billing.emulator.shapes import billing as shapes
 from fiko_billing.emulator.shapes.discounts import amount_off
 from fiko_billing.emulator.store import Obj
-
-#: Days between an automatic collection's failed attempts (Stripe's classic schedule).
-RETRY_DAYS = (3, 5, 7)
-MAX_ATTEMPTS = len(RETRY_DAYS) + 1
 
 
 def product_name(ctx: Ctx, price: Obj) -> str:
@@ -77,8 +72,13 @@ def draft(
     invoice["lines"]["data"] = lines
     _apply_discounts(ctx, invoice, subscription)
     _total(ctx, invoice, customer)
-    if billing_reason == "subscription_cycle" and ctx.store.invoice_finalize_delay:
-        invoice["automatically_finalizes_at"] = ctx.now() + ctx.store.invoice_finalize_delay
+    if billing_reason == "subscription_cycle":
+        # A renewal stays a draft for an hour (Stripe's default), then is charged.
+        invoice["automatically_finalizes_at"] = now + ctx.store.billing.invoice_finalize_delay
+        if subscription["status"] == "unpaid":
+            # An unpaid subscription's invoices are created but never charged.
+            invoice["auto_advance"] = False
+            invoice["automatically_finalizes_at"] = None
     ctx.store.add(invoice)
     subscription["latest_invoice"] = invoice_id
     ctx.events.emit("invoice.created", invoice)
@@ -313,10 +313,10 @@ def _mark_paid(ctx: Ctx, invoice: Obj, before: Obj) -> None:
 def _attempt_failed(ctx: Ctx, invoice: Obj, before: Obj) -> None:
     invoice["attempted"] = True
     invoice["attempt_count"] += 1
-    attempts = invoice["attempt_count"]
-    if attempts < MAX_ATTEMPTS:
-        invoice["next_payment_attempt"] = ctx.now() + RETRY_DAYS[attempts - 1] * DAY
-    else:
-        invoice["next_payment_attempt"] = None
+    hidden = ctx.store.hidden(invoice["id"])
+    first = hidden.setdefault("first_failed_at", ctx.now())
+    invoice["next_payment_attempt"] = ctx.store.billing.next_attempt(
+        first, invoice["attempt_count"]
+    )
     ctx.events.emit("invoice.payment_failed", invoice)
     ctx.events.updated("invoice.updated", before, invoice)

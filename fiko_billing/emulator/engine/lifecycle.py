@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+from fiko_billing.emulator.billing_settings import CANCELED, UNPAID
 from fiko_billing.emulator.clock import period_end
 from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.engine import charging, invoicing
@@ -89,12 +90,11 @@ def renew(ctx: Ctx, sub: Obj) -> Obj:
     invoice_id = ctx.new_id("in")
     sub["latest_invoice"] = invoice_id
     ctx.events.updated("customer.subscription.updated", before, sub)
-    invoice = invoicing.draft(
+    # The draft is finalized and charged when its ``automatically_finalizes_at``
+    # falls due (see timeline), an hour later by default.
+    return invoicing.draft(
         ctx, sub, billing_reason="subscription_cycle", invoice_id=invoice_id, usage_period=ended
     )
-    if invoice["automatically_finalizes_at"] is None:
-        finalize_and_collect(ctx, invoice)
-    return invoice
 
 
 def finalize_and_collect(ctx: Ctx, invoice: Obj) -> None:
@@ -122,9 +122,12 @@ def settle(ctx: Ctx, invoice: Obj) -> None:
         if sub["status"] in ("past_due", "unpaid") and not _unpaid_invoices(ctx, sub):
             sub["status"] = "active"
     elif invoice["next_payment_attempt"] is None:
-        # Retries exhausted: the account's default is to cancel the subscription.
-        cancel_now(ctx, sub, reason="payment_failed")
-        return
+        # Retries used up: the account's settings decide (Stripe's default cancels).
+        after = ctx.store.billing.after_retries
+        if after == CANCELED:
+            cancel_now(ctx, sub, reason="payment_failed")
+            return
+        sub["status"] = UNPAID if after == UNPAID else "past_due"
     else:
         sub["status"] = "past_due"
     ctx.events.updated("customer.subscription.updated", before, sub)
