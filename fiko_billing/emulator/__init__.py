@@ -52,8 +52,10 @@ What it covers, in the shapes of API version ``2026-10-28.endive``:
   canceled, or left unpaid or past due: ``after_retries``), scheduled
   cancellations and session expiry happen at their due times.
 - Events for every state change, in the order Stripe documents for each flow,
-  delivered to a webhook URL and to API-created endpoints, signed as Stripe
-  signs, retried with back-off. ``GET /_emulator/deliveries`` lists them;
+  delivered to a webhook URL and to API-created endpoints (one created for
+  the webhook URL itself replaces the forwarding: one delivery per event,
+  signed with both secrets), signed as Stripe signs, retried with back-off.
+  ``GET /_emulator/deliveries`` lists them;
   ``POST /_emulator/faults`` drops, duplicates, delays or reorders the next
   ones; ``POST /_emulator/deliveries/pause|resume|flush`` and
   ``POST /_emulator/reset`` complete the control surface.

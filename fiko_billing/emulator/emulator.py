@@ -21,7 +21,7 @@ from fiko_billing.emulator.engine import disputes, timeline
 from fiko_billing.emulator.events import EventLog
 from fiko_billing.emulator.faults import parse_fault
 from fiko_billing.emulator.resources import ROUTES
-from fiko_billing.emulator.resources.webhook_endpoints import receiving
+from fiko_billing.emulator.resources.webhook_endpoints import endpoint_urls, receiving
 from fiko_billing.emulator.server import EmulatorServer
 from fiko_billing.emulator.store import Obj, Store
 from fiko_billing.emulator.webhooks import Dispatcher
@@ -33,7 +33,9 @@ class Emulator:
 
     ``webhook_url``/``webhook_secret`` receive every event (as ``stripe listen``
     would forward them); endpoints created through ``/v1/webhook_endpoints``
-    receive the types they enable, signed with their own secret.
+    receive the types they enable, signed with their own secret. An endpoint
+    created for ``webhook_url`` itself replaces the forwarding: one delivery
+    per event, signed with both secrets.
     ``retry_delays`` and ``max_attempts`` shape redelivery after a failure.
     ``seed`` makes object ids repeat from run to run; ``frozen_at`` (a Unix
     time) stops the clock there, so only ``advance`` moves it.
@@ -183,11 +185,24 @@ class Emulator:
     # ------------------------------------------------------------------ webhooks
 
     def _targets(self, event: Obj) -> list[tuple[str, tuple[str, ...]]]:
+        """Where an event goes: each endpoint once, the forwarding URL folded into its own.
+
+        An endpoint created through the API for the forwarding URL (what
+        ``setup_stripe_webhook`` does) takes the forwarding's place: the URL
+        receives each event once, as that endpoint's ``enabled_events`` and
+        status say, signed with the forwarding secret as well as the
+        endpoint's own, so the project's configured secret keeps working.
+        """
         targets = receiving(self.ctx, event["type"])
-        if self.webhook_url and self._webhook_secret:
-            secrets = (self._webhook_secret, *self._old_webhook_secrets)
-            targets.insert(0, (self.webhook_url, secrets))
-        return targets
+        if not (self.webhook_url and self._webhook_secret):
+            return targets
+        forwarding = (self._webhook_secret, *self._old_webhook_secrets)
+        if self.webhook_url not in endpoint_urls(self.ctx):
+            return [(self.webhook_url, forwarding), *targets]
+        return [
+            (url, (*secrets, *forwarding)) if url == self.webhook_url else (url, secrets)
+            for url, secrets in targets
+        ]
 
     def roll_webhook_secret(self, new_secret: str) -> None:
         """Sign ``webhook_url`` deliveries with ``new_secret``, and with the old one too

@@ -6,12 +6,13 @@ One test per departure; each fails if the old behaviour comes back.
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 import stripe
 
 from fiko_billing.emulator import Emulator
-from tests.emulator.conftest import Catalogue
+from tests.emulator.conftest import SECRET, Catalogue
 from tests.emulator.helpers import Receiver, events_of, subscribe
 
 
@@ -149,3 +150,47 @@ def test_6_stripes_timing_retries_and_update_events(
     emulator.advance(days=1)
     assert sdk.v1.invoices.retrieve(invoice.id).attempt_count == 8
     assert sdk.v1.subscriptions.retrieve(failing).status == "canceled"
+
+
+def _types(receiver: Receiver) -> list[str]:
+    return [json.loads(body)["type"] for body in receiver.bodies()]
+
+
+def _ids(receiver: Receiver) -> Counter[str]:
+    return Counter(json.loads(body)["id"] for body in receiver.bodies())
+
+
+def _verified(receiver: Receiver, secret: str) -> list[stripe.Event]:
+    return [
+        stripe.Webhook.construct_event(r.body.decode(), r.headers["stripe-signature"], secret)
+        for r in receiver.received
+    ]
+
+
+def test_7_an_endpoint_for_the_forwarding_url_gets_each_event_once(
+    sdk: stripe.StripeClient, emulator: Emulator, receiver: Receiver
+) -> None:
+    endpoint = sdk.v1.webhook_endpoints.create(
+        params={"url": receiver.url, "enabled_events": ["customer.created", "customer.updated"]}
+    )
+    customer = sdk.v1.customers.create(params={"name": "a"})
+    sdk.v1.customers.update(customer.id, params={"name": "b"})
+    sdk.v1.products.create(params={"name": "not enabled"})
+    emulator.flush()
+    # Once each, and only what the endpoint enables.
+    assert _types(receiver) == ["customer.created", "customer.updated"]
+    assert set(_ids(receiver).values()) == {1}
+    # Signed with both: the forwarding secret the project has, and the endpoint's own.
+    assert len(_verified(receiver, SECRET)) == 2
+    assert len(_verified(receiver, endpoint.secret)) == 2
+
+    sdk.v1.webhook_endpoints.update(endpoint.id, params={"disabled": True})
+    sdk.v1.customers.update(customer.id, params={"name": "c"})
+    emulator.flush()
+    assert len(receiver.bodies()) == 2
+
+    sdk.v1.webhook_endpoints.delete(endpoint.id)
+    sdk.v1.products.create(params={"name": "forwarded again"})
+    emulator.flush()
+    assert _types(receiver)[-1] == "product.created"
+    assert set(_ids(receiver).values()) == {1}
