@@ -4,6 +4,9 @@ Tests declare the answers (``stub.on("POST", "/v1/customers", body)``); the
 server records every request with its decoded form parameters, so a test
 asserts exactly what our gateway sent. A request with no declared answer
 gets a 400 and is listed in ``unexpected``; the fixture fails the test then.
+Every request and every successful answer also goes to ``conformance``
+(when set): our requests must be ones Stripe accepts, the scripted answers
+objects Stripe could send.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from fiko_billing.emulator.wire import StripeError, decode_form
 from fiko_billing.testing import payloads
+from fiko_billing.testing.conformance import ConformanceLog
 
 
 @dataclass
@@ -26,6 +31,15 @@ class Recorded:
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    #: The form as sent (query string for GET/DELETE, body for POST).
+    form: str = ""
+
+    def nested(self) -> dict[str, Any] | None:
+        """The form decoded into hashes and lists, as Stripe reads it."""
+        try:
+            return decode_form(self.form)
+        except StripeError:
+            return None
 
 
 Answer = tuple[int, dict[str, Any]] | dict[str, Any]
@@ -48,6 +62,7 @@ class StripeStub:
     requests: list[Recorded] = field(default_factory=list)
     unexpected: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    conformance: ConformanceLog | None = None
 
     def on(
         self,
@@ -95,7 +110,12 @@ class StripeStub:
                     f"stub: no answer for {recorded.method} {recorded.path}", code="stub_unrouted"
                 )
         result = route.responder(recorded)
-        return result if isinstance(result, tuple) else (200, result)
+        status, body = result if isinstance(result, tuple) else (200, result)
+        if self.conformance is not None:
+            params = recorded.nested()
+            self.conformance.request(recorded.method, recorded.path, params, status)
+            self.conformance.response(recorded.method, recorded.path, params, status, body)
+        return status, body
 
 
 def _handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
@@ -113,6 +133,7 @@ def _handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
                 path=parts.path,
                 params=params,
                 headers={k.lower(): v for k, v in self.headers.items()},
+                form=body if self.command == "POST" else parts.query,
             )
             status, answer = stub.answer(recorded)
             data = json.dumps(answer).encode()

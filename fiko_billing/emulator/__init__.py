@@ -76,7 +76,7 @@ configuration is built in: cancel at period end, plan switches prorated with
 
 from __future__ import annotations
 
+from fiko_billing.api_version import PINNED_API_VERSION
 from fiko_billing.emulator.emulator import Emulator
-from fiko_billing.emulator.events import PINNED_API_VERSION
 
 __all__ = ["PINNED_API_VERSION", "Emulator"]

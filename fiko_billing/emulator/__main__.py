@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from fiko_billing.api_version import PINNED_API_VERSION
 from fiko_billing.emulator.api import DEFAULT_API_KEYS, check_api_keys
 from fiko_billing.emulator.billing_settings import (
     AFTER_RETRIES,
@@ -19,7 +20,6 @@ from fiko_billing.emulator.billing_settings import (
     BillingSettings,
 )
 from fiko_billing.emulator.emulator import Emulator
-from fiko_billing.emulator.events import PINNED_API_VERSION
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
