@@ -89,13 +89,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-    emulator = Emulator(
+def build(args: argparse.Namespace) -> Emulator:
+    return Emulator(
         args.port,
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret,
@@ -110,6 +105,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         after_retries=args.after_retries,
         api_keys=args.api_keys,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    try:
+        emulator = build(args)
+    except ValueError as problem:
+        print(f"The Stripe emulator cannot start: {problem}", file=sys.stderr, flush=True)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
