@@ -10,6 +10,16 @@ from tests.factories import SubscriberFactory
 from tests.stripe_reads import PRODUCT_READS
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Any:
+    """Each test starts with an empty cache (the checkout status endpoint's throttle)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def subscriber(db: None) -> Any:
     return SubscriberFactory()

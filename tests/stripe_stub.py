@@ -7,6 +7,12 @@ gets a 400 and is listed in ``unexpected``; the fixture fails the test then.
 Every request and every successful answer also goes to ``conformance``
 (when set): our requests must be ones Stripe accepts, the scripted answers
 objects Stripe could send.
+
+``delay=`` makes a route answer late, as a slow Stripe would (the wait ends
+early when the server stops, so a test never waits it out).
+``remember_idempotency_keys()`` makes the stub store each POST's answer under
+its ``Idempotency-Key`` and replay it, failures included, as Stripe does for
+24 hours.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ class Route:
     pattern: re.Pattern[str]
     responder: Responder
     times: int | None
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
     calls: int = 0
 
 
@@ -63,6 +71,9 @@ class StripeStub:
     unexpected: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     conformance: ConformanceLog | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+    #: Idempotency key -> (params, answer), once ``remember_idempotency_keys()`` is called.
+    stored: dict[str, tuple[dict[str, str], tuple[int, dict[str, Any]]]] | None = None
 
     def on(
         self,
@@ -72,16 +83,21 @@ class StripeStub:
         *,
         status: int = 200,
         times: int | None = None,
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
     ) -> Route:
         """Answer ``method path`` (an anchored regex) with a body, ``(status, body)``,
-        or a callable of the recorded request."""
+        or a callable of the recorded request, ``delay`` seconds late, with extra
+        response ``headers``."""
         if callable(answer):
             responder = answer
         elif isinstance(answer, tuple):
             responder = lambda _r, a=answer: a  # noqa: E731
         else:
             responder = lambda _r, a=answer, s=status: (s, a)  # noqa: E731
-        route = Route(method.upper(), re.compile(f"^{path}$"), responder, times)
+        route = Route(
+            method.upper(), re.compile(f"^{path}$"), responder, times, delay, dict(headers or {})
+        )
         with self.lock:
             # Newest first, so a test can override a default answer.
             self.routes.insert(0, route)
@@ -94,9 +110,30 @@ class StripeStub:
     def writes(self) -> list[Recorded]:
         return [r for r in self.requests if r.method in ("POST", "DELETE")]
 
-    def answer(self, recorded: Recorded) -> tuple[int, dict[str, Any]]:
+    def remember_idempotency_keys(self) -> None:
+        """From now on, replay the stored answer to a POST that repeats a key."""
+        self.stored = {}
+
+    def answer(self, recorded: Recorded) -> tuple[int, dict[str, Any], dict[str, str]]:
+        key = recorded.headers.get("idempotency-key")
+        params = recorded.nested()
+        if self.conformance is not None:
+            self.conformance.request(recorded.method, recorded.path, params)
         with self.lock:
             self.requests.append(recorded)
+            if self.stored is not None and key in self.stored:
+                params, stored = self.stored[key]
+                if params != recorded.params:
+                    return (
+                        400,
+                        payloads.error(
+                            "Keys for idempotent requests can only be used with the same "
+                            "parameters they were first used with.",
+                            type="idempotency_error",
+                        ),
+                        {},
+                    )
+                return (*stored, {"Idempotent-Replayed": "true"})
             for route in self.routes:
                 if route.method != recorded.method or not route.pattern.match(recorded.path):
                     continue
@@ -106,16 +143,24 @@ class StripeStub:
                 break
             else:
                 self.unexpected.append(recorded)
-                return 400, payloads.error(
-                    f"stub: no answer for {recorded.method} {recorded.path}", code="stub_unrouted"
+                return (
+                    400,
+                    payloads.error(
+                        f"stub: no answer for {recorded.method} {recorded.path}",
+                        code="stub_unrouted",
+                    ),
+                    {},
                 )
+        if route.delay:
+            self.stopping.wait(route.delay)
         result = route.responder(recorded)
-        status, body = result if isinstance(result, tuple) else (200, result)
+        reply = result if isinstance(result, tuple) else (200, result)
         if self.conformance is not None:
-            params = recorded.nested()
-            self.conformance.request(recorded.method, recorded.path, params, status)
-            self.conformance.response(recorded.method, recorded.path, params, status, body)
-        return status, body
+            self.conformance.response(recorded.method, recorded.path, params, *reply)
+        if self.stored is not None and key is not None and recorded.method == "POST":
+            with self.lock:
+                self.stored.setdefault(key, (dict(recorded.params), reply))
+        return (*reply, route.headers)
 
 
 def _handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
@@ -135,14 +180,19 @@ def _handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
                 headers={k.lower(): v for k, v in self.headers.items()},
                 form=body if self.command == "POST" else parts.query,
             )
-            status, answer = stub.answer(recorded)
+            status, answer, headers = stub.answer(recorded)
             data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Request-Id", f"req_stub{len(stub.requests):06d}")
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Request-Id", f"req_stub{len(stub.requests):06d}")
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped waiting (a timeout under test)
 
         do_GET = do_POST = do_DELETE = _serve
 
@@ -167,5 +217,6 @@ class StubServer:
         return self.stub
 
     def __exit__(self, *exc: object) -> None:
+        self.stub.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -55,6 +55,7 @@ ERROR_CODES = frozenset(
         "already_subscribed",
         "catalogue_not_synced",
         "stripe_error",
+        "stripe_timeout",
         "checkout_session_not_found",
         "no_customer",
         "return_url_not_allowed",

@@ -29,6 +29,7 @@ class CustomerAdmin(MirroredAdmin[Customer]):
         "stripe_customer_id",
         "livemode",
         "deleted_at",
+        "creation_attempted_at",
         "created",
         "modified",
     )
