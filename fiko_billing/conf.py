@@ -20,13 +20,11 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from fiko_billing.api_version import PINNED_API_VERSION as PINNED_API_VERSION
+
 SETTING_NAME = "FIKO_BILLING"
 SUBSCRIBER_MODEL_SETTING = "FIKO_BILLING_SUBSCRIBER_MODEL"
 
-#: The Stripe API version this release is built and tested against. Webhook
-#: payloads and API responses are read in this shape; it is sent explicitly
-#: with every request instead of relying on the account's default version.
-PINNED_API_VERSION = "2026-10-28.endive"
 
 DEFAULTS: dict[str, Any] = {
     "ENABLED": True,
