@@ -217,6 +217,10 @@ class StripeGateway:
     def retrieve_customer(self, customer_id: str) -> StripeDict:
         return self.request("get", f"/v1/customers/{customer_id}")
 
+    def delete_customer(self, customer_id: str) -> StripeDict:
+        """Delete a customer (what a privacy request asks); its payments stay in Stripe."""
+        return self.request("delete", f"/v1/customers/{customer_id}")
+
     # ------------------------------------------------------------------ checkout and portal
 
     def create_checkout_session(

@@ -13,12 +13,14 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from fiko_billing.admin.common import SUBSCRIBER_SEARCH, MirroredAdmin
+from fiko_billing.admin.erasure import ErasureActionMixin
 from fiko_billing.models import Customer, Payment, Subscription, WebhookEvent
 from fiko_billing.money import format_amount
 
 
 @admin.register(Customer)
-class CustomerAdmin(MirroredAdmin[Customer]):
+class CustomerAdmin(ErasureActionMixin, MirroredAdmin[Customer]):
+    actions = ("erase_billing_data",)
     list_display = ("subscriber", "stripe_customer_id", "livemode", "deleted_at", "created")
     list_filter = ("livemode", ("deleted_at", admin.EmptyFieldListFilter))
     list_select_related = ("subscriber",)

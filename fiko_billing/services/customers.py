@@ -12,12 +12,14 @@ from django.db import IntegrityError, transaction
 from fiko_billing.conf import billing_settings, subscriber_model_label
 from fiko_billing.gateway import StripeGateway
 from fiko_billing.models import Customer
+from fiko_billing.subscribers import ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.stripe")
 
 
 def subscriber_metadata(subscriber: Any) -> dict[str, str]:
     """Metadata that lets any Stripe object lead back to its subscriber."""
+    ensure_subscriber(subscriber)
     return {
         "fiko_subscriber": str(subscriber.pk),
         "fiko_subscriber_model": subscriber_model_label(),
@@ -72,6 +74,7 @@ def ensure_customer(
     ``replace`` names a stored customer id that Stripe no longer knows: a new
     customer replaces it, once.
     """
+    ensure_subscriber(subscriber)
     with transaction.atomic():
         row = _locked_row(subscriber)
         stale = row.stripe_customer_id is not None and (
@@ -100,4 +103,5 @@ def ensure_customer(
 
 def customer_of(subscriber: Any) -> Customer | None:
     """The subscriber's customer row if it has a Stripe customer, else ``None``."""
+    ensure_subscriber(subscriber)
     return Customer.objects.filter(subscriber=subscriber, stripe_customer_id__isnull=False).first()
