@@ -31,6 +31,7 @@ from tests.factories import (
     TokenPackageFactory,
 )
 from tests.resolvers import bearer_client
+from tests.stripe_stub import Recorded
 from tests.test_catalog_sync import FakeStripe
 from tests.test_openapi import documented
 
@@ -83,8 +84,17 @@ def test_plans_and_checkout_speak_lower_case(settings: Any, stripe_stub: Any) ->
     assert stripe_stub.calls("POST", "/v1/checkout/sessions")
 
 
+class LowerCasingStripe(FakeStripe):
+    """Stripe answers every price in lower case, whatever case it was created with."""
+
+    def create_price(self, request: Recorded) -> tuple[int, dict[str, Any]]:
+        status, price = super().create_price(request)
+        price["currency"] = str(price["currency"]).lower()
+        return status, price
+
+
 def test_a_sync_of_an_upper_case_price_does_not_replace_it_every_run(stripe_stub: Any) -> None:
-    FakeStripe(stripe_stub)
+    LowerCasingStripe(stripe_stub)
     plan = PlanFactory(name="Pro")
     Price.objects.create(plan=plan, currency="EUR", unit_amount=1400)
     sync_catalogue(dry_run=False)
