@@ -1,11 +1,13 @@
 """Views that only entitled subscribers reach: a decorator and a class-based view mixin.
 
 A request is let through when ``SUBSCRIBER_RESOLVER`` finds its subscriber
-and that subscriber's plan is active (and one of ``plans``, when given).
-Otherwise the view is not called and the answer is the JSON error envelope of
-the HTTP API, ``{"error": {"code", "message"}}``:
+(exactly as the JSON API resolves it) and that subscriber's plan is active
+(and one of ``plans``, when given). Otherwise the view is not called and the
+answer is the JSON error envelope of the HTTP API, ``{"error": {"code",
+"message"}}``:
 
-- ``401 not_authenticated``: no subscriber for this request;
+- ``401 not_authenticated``: no subscriber for this request, nobody signed in;
+- ``403 no_billing_account``: signed in, but no billing account is theirs;
 - ``402 subscription_required``: no active plan, paying would let it in;
 - ``403 plan_not_allowed``: an active plan, but not one the view accepts.
 
@@ -25,13 +27,8 @@ from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
-from fiko_billing.api import error_response
-from fiko_billing.entitlements import (
-    Entitlement,
-    PlanSelector,
-    entitlement,
-    subscriber_for_request,
-)
+from fiko_billing.api import Unresolved, error_response, resolve_subscriber
+from fiko_billing.entitlements import Entitlement, PlanSelector, entitlement
 
 if TYPE_CHECKING:
     from django.views import View as _MixinBase
@@ -43,8 +40,11 @@ __all__ = [
     "Granted",
     "SubscriptionRequiredMixin",
     "check_access",
+    "subscriber_for_request",
     "subscription_required",
 ]
+
+_REQUEST_CACHE = "_fiko_billing_subscriber"
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponseBase])
 
@@ -69,8 +69,30 @@ class Granted:
     entitlement: Entitlement
 
 
-def not_authenticated() -> Denial:
-    return Denial(401, "not_authenticated", _("Authentication credentials were not provided."))
+def subscriber_for_request(request: HttpRequest) -> models.Model:
+    """The request's subscriber, resolved as the JSON API does, once per request.
+
+    Raises ``fiko_billing.api.Unresolved`` (401 ``not_authenticated`` or 403
+    ``no_billing_account``) without one, and ``ImproperlyConfigured`` when the
+    resolver answers something that is not a subscriber. The decorators, the
+    mixin and the context processor share the answer, so stacking them costs
+    one resolution.
+    """
+    if not hasattr(request, _REQUEST_CACHE):
+        try:
+            outcome: models.Model | Unresolved = resolve_subscriber(request)[0]
+        except Unresolved as exc:
+            outcome = exc
+        setattr(request, _REQUEST_CACHE, outcome)
+    cached = getattr(request, _REQUEST_CACHE)
+    if isinstance(cached, Unresolved):
+        raise cached
+    subscriber: models.Model = cached
+    return subscriber
+
+
+def unresolved(exc: Unresolved) -> Denial:
+    return Denial(exc.status, exc.code, str(exc))
 
 
 def check_access(request: HttpRequest, plans: PlanSelector | None = None) -> Granted | Denial:
@@ -79,9 +101,10 @@ def check_access(request: HttpRequest, plans: PlanSelector | None = None) -> Gra
     One query besides what the resolver costs. On success the request gets
     ``billing_subscriber`` and ``billing_entitlement`` attributes for the view.
     """
-    subscriber = subscriber_for_request(request)
-    if subscriber is None:
-        return not_authenticated()
+    try:
+        subscriber = subscriber_for_request(request)
+    except Unresolved as exc:
+        return unresolved(exc)
     current = entitlement(subscriber)
     if not current.active:
         return Denial(

@@ -20,13 +20,11 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from fiko_billing.api_version import PINNED_API_VERSION as PINNED_API_VERSION
+
 SETTING_NAME = "FIKO_BILLING"
 SUBSCRIBER_MODEL_SETTING = "FIKO_BILLING_SUBSCRIBER_MODEL"
 
-#: The Stripe API version this release is built and tested against. Webhook
-#: payloads and API responses are read in this shape; it is sent explicitly
-#: with every request instead of relying on the account's default version.
-PINNED_API_VERSION = "2026-10-28.endive"
 
 DEFAULTS: dict[str, Any] = {
     "ENABLED": True,
@@ -54,7 +52,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_QUANTITY": 100,
     "PRORATION_BEHAVIOR": "create_prorations",
     "ALLOWED_REDIRECT_HOSTS": (),
+    "RESERVATION_TIMEOUT": 3600,
 }
+
+#: The longest a token reservation may hold its tokens, in seconds (30 days).
+MAX_RESERVATION_TIMEOUT = 30 * 24 * 3600
 
 #: Environment variables read when a key is absent from ``FIKO_BILLING``.
 ENV_FALLBACKS: dict[str, str] = {
@@ -348,6 +350,17 @@ class BillingSettings:
         """Hosts a client may name in a ``return_url``, besides those of our own URLs."""
         value = self._typed("ALLOWED_REDIRECT_HOSTS", (list, tuple, set, frozenset))
         return frozenset(str(host).lower() for host in value)
+
+    @property
+    def RESERVATION_TIMEOUT(self) -> int:
+        """Seconds a token reservation holds its tokens unless ``reserve`` says otherwise."""
+        value = int(self._typed("RESERVATION_TIMEOUT", int))
+        if not 0 < value <= MAX_RESERVATION_TIMEOUT:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['RESERVATION_TIMEOUT'] must be a number of seconds above 0 "
+                f"and at most {MAX_RESERVATION_TIMEOUT} (30 days), not {value!r}."
+            )
+        return value
 
 
 def _flat(kind: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -15,11 +15,10 @@ from datetime import datetime
 from typing import Any, TypeAlias
 
 from django.db import models
-from django.http import HttpRequest
 
 from fiko_billing import tokens
 from fiko_billing.models import Plan, Subscription
-from fiko_billing.subscribers import ensure_subscriber, resolve_subscriber
+from fiko_billing.subscribers import ensure_subscriber
 
 __all__ = [
     "BillingState",
@@ -28,7 +27,6 @@ __all__ = [
     "billing_state",
     "entitlement",
     "has_active_plan",
-    "subscriber_for_request",
 ]
 
 #: Plans a view accepts: ``Plan`` instances, primary keys (``int``) or names (``str``).
@@ -36,8 +34,6 @@ PlanSelector: TypeAlias = Collection["Plan | int | str"]
 
 #: ``status`` of an ``Entitlement`` without a plan subscription.
 NO_PLAN = "none"
-
-_REQUEST_CACHE = "_fiko_billing_subscriber"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +161,3 @@ def billing_state(subscriber: object | None) -> BillingState:
         return BillingState(None, Entitlement.of(None), 0)
     checked = ensure_subscriber(subscriber)
     return BillingState(checked, entitlement(checked), tokens.balance(checked))
-
-
-def subscriber_for_request(request: HttpRequest) -> models.Model | None:
-    """The request's subscriber by ``SUBSCRIBER_RESOLVER``, resolved once per request.
-
-    The decorators, the mixin and the context processor share the answer, so
-    stacking them costs one resolution.
-    """
-    if not hasattr(request, _REQUEST_CACHE):
-        setattr(request, _REQUEST_CACHE, resolve_subscriber(request))
-    subscriber: models.Model | None = getattr(request, _REQUEST_CACHE)
-    return subscriber

@@ -2,8 +2,8 @@
 
 For each request, in this order:
 
-1. The subscriber is resolved by ``SUBSCRIBER_RESOLVER`` (``401
-   not_authenticated`` without one).
+1. The subscriber is resolved as the JSON API resolves it (``401
+   not_authenticated`` or ``403 no_billing_account`` without one).
 2. ``n`` tokens are **reserved** under the request's reference: they leave the
    spendable balance before the view runs, so parallel requests cannot spend
    them twice. Too few tokens: ``402 insufficient_tokens``, the view is not
@@ -26,6 +26,7 @@ key, so each request is charged on its own.
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -35,10 +36,12 @@ from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
 from fiko_billing import tokens
-from fiko_billing.access import Denial, not_authenticated, require_sync
-from fiko_billing.entitlements import subscriber_for_request
-from fiko_billing.exceptions import InsufficientTokens, ReferenceConflict
+from fiko_billing.access import Denial, require_sync, subscriber_for_request, unresolved
+from fiko_billing.api import Unresolved
+from fiko_billing.exceptions import InsufficientTokens, ReferenceConflict, ReservationExpired
 from fiko_billing.subscribers import ensure_subscriber
+
+logger = logging.getLogger("fiko_billing.metering")
 
 __all__ = ["IDEMPOTENCY_HEADER", "consumes_tokens"]
 
@@ -98,9 +101,10 @@ def consumes_tokens(
 
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            subscriber = subscriber_for_request(request)
-            if subscriber is None:
-                return not_authenticated().response()
+            try:
+                subscriber = subscriber_for_request(request)
+            except Unresolved as exc:
+                return unresolved(exc).response()
             key = _request_key(request)
             if isinstance(key, Denial):
                 return key.response()
@@ -144,7 +148,14 @@ def consumes_tokens(
 
 
 def _close(held: tokens.Reservation, *, succeeded: bool, release_on_failure: bool) -> None:
-    if succeeded or not release_on_failure:
-        held.settle(held.amount)
-    else:
+    if not succeeded and release_on_failure:
         held.release()
+        return
+    try:
+        held.settle(held.amount)
+    except ReservationExpired:
+        # The view outlived RESERVATION_TIMEOUT and the hold was given back;
+        # its answer stands, uncharged, rather than becoming a 500.
+        logger.warning(
+            "reservation %s expired before the view answered; nothing was charged", held.pk
+        )

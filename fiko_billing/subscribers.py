@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
@@ -9,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.http import HttpRequest
 
-from fiko_billing.conf import SUBSCRIBER_MODEL_SETTING, billing_settings, subscriber_model_label
+from fiko_billing.conf import SUBSCRIBER_MODEL_SETTING, subscriber_model_label
 
 
 def get_subscriber_model() -> type[models.Model]:
@@ -42,14 +43,22 @@ def ensure_subscriber(subscriber: object) -> models.Model:
     return subscriber
 
 
-def resolve_subscriber(request: HttpRequest) -> Any:
-    """The subscriber of ``request`` by the ``SUBSCRIBER_RESOLVER`` setting, else ``None``.
+@dataclass(frozen=True)
+class HeaderAuthenticated:
+    """What a ``SUBSCRIBER_RESOLVER`` returns for a request it authenticated by a
+    credential the client put in a header itself (a Bearer/JWT token, an API key).
 
-    The one place the resolver is called: the JSON API, the view decorators
-    and mixin, the context processor and the ``fiko_billing.contrib``
-    integrations all resolve a request's payer through it.
+    The JSON API checks CSRF on every ``POST`` unless the resolver says, by
+    returning this wrapper, that the request was authenticated without the
+    session cookie. A browser never adds such a header on its own to a request
+    another site makes, so that request cannot be forged. Never return it for
+    credentials a browser sends by itself: the session or any other cookie,
+    HTTP Basic, Digest, Negotiate or NTLM, a client certificate. Whatever
+    headers a request carries, a plain subscriber (the default resolver's
+    answer) keeps the CSRF check.
     """
-    return billing_settings.SUBSCRIBER_RESOLVER(request)
+
+    subscriber: Any
 
 
 def resolve_request_user(request: HttpRequest) -> Any:
@@ -57,7 +66,8 @@ def resolve_request_user(request: HttpRequest) -> Any:
 
     Projects whose subscriber is not the user (an organisation, a team) or that
     authenticate with Bearer tokens point ``SUBSCRIBER_RESOLVER`` at their own
-    function of the same signature.
+    function of the same signature (the ``fiko_billing.E012`` system check
+    insists on it when the subscriber is not the user model).
     """
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

@@ -4,6 +4,9 @@ Tests declare the answers (``stub.on("POST", "/v1/customers", body)``); the
 server records every request with its decoded form parameters, so a test
 asserts exactly what our gateway sent. A request with no declared answer
 gets a 400 and is listed in ``unexpected``; the fixture fails the test then.
+Every request and every successful answer also goes to ``conformance``
+(when set): our requests must be ones Stripe accepts, the scripted answers
+objects Stripe could send.
 
 ``delay=`` makes a route answer late, as a slow Stripe would (the wait ends
 early when the server stops, so a test never waits it out).
@@ -23,7 +26,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from fiko_billing.emulator.wire import StripeError, decode_form
 from fiko_billing.testing import payloads
+from fiko_billing.testing.conformance import ConformanceLog
 
 
 @dataclass
@@ -32,6 +37,15 @@ class Recorded:
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    #: The form as sent (query string for GET/DELETE, body for POST).
+    form: str = ""
+
+    def nested(self) -> dict[str, Any] | None:
+        """The form decoded into hashes and lists, as Stripe reads it."""
+        try:
+            return decode_form(self.form)
+        except StripeError:
+            return None
 
 
 Answer = tuple[int, dict[str, Any]] | dict[str, Any]
@@ -56,6 +70,7 @@ class StripeStub:
     requests: list[Recorded] = field(default_factory=list)
     unexpected: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    conformance: ConformanceLog | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     #: Idempotency key -> (params, answer), once ``remember_idempotency_keys()`` is called.
     stored: dict[str, tuple[dict[str, str], tuple[int, dict[str, Any]]]] | None = None
@@ -101,6 +116,9 @@ class StripeStub:
 
     def answer(self, recorded: Recorded) -> tuple[int, dict[str, Any], dict[str, str]]:
         key = recorded.headers.get("idempotency-key")
+        params = recorded.nested()
+        if self.conformance is not None:
+            self.conformance.request(recorded.method, recorded.path, params)
         with self.lock:
             self.requests.append(recorded)
             if self.stored is not None and key in self.stored:
@@ -137,6 +155,8 @@ class StripeStub:
             self.stopping.wait(route.delay)
         result = route.responder(recorded)
         reply = result if isinstance(result, tuple) else (200, result)
+        if self.conformance is not None:
+            self.conformance.response(recorded.method, recorded.path, params, *reply)
         if self.stored is not None and key is not None and recorded.method == "POST":
             with self.lock:
                 self.stored.setdefault(key, (dict(recorded.params), reply))
@@ -158,6 +178,7 @@ def _handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
                 path=parts.path,
                 params=params,
                 headers={k.lower(): v for k, v in self.headers.items()},
+                form=body if self.command == "POST" else parts.query,
             )
             status, answer, headers = stub.answer(recorded)
             data = json.dumps(answer).encode()

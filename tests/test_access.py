@@ -158,6 +158,8 @@ def test_another_subscribers_plan_does_not_let_a_request_in():
 
 def test_a_resolver_answering_another_model_fails_loudly(settings):
     """A user resolved where organisations pay must not borrow an organisation's plan."""
+    from django.core.exceptions import ImproperlyConfigured
+
     row = SubscriptionFactory()
     stranger = other_model_instance()
     stranger.pk = row.subscriber.pk
@@ -167,7 +169,7 @@ def test_a_resolver_answering_another_model_fails_loudly(settings):
     }
     resolved.append(stranger)
 
-    with pytest.raises(TypeError, match="expected an instance of"):
+    with pytest.raises(ImproperlyConfigured, match="returned an unusable subscriber"):
         any_plan(request_as(None))
     assert calls == []
 
@@ -177,6 +179,55 @@ resolved: list[object] = []
 
 def resolve_stranger(request):
     return resolved[-1]
+
+
+def resolve_by_header(request):
+    """A resolver that says a header, not the session, authenticated the request."""
+    from fiko_billing.subscribers import HeaderAuthenticated
+
+    return HeaderAuthenticated(resolved[-1])
+
+
+def resolve_missing_account(request):
+    """A resolver for a signed-in user without an organisation."""
+    from django.core.exceptions import ObjectDoesNotExist
+
+    raise ObjectDoesNotExist("user has no organisation")
+
+
+def test_a_header_authenticated_answer_is_unwrapped(settings):
+    row = SubscriptionFactory()
+    resolved.append(row.subscriber)
+    settings.FIKO_BILLING = {
+        **settings.FIKO_BILLING,
+        "SUBSCRIBER_RESOLVER": "tests.test_access.resolve_by_header",
+    }
+
+    assert any_plan(request_as(None)).status_code == 200
+    assert calls[0][0] == row.subscriber
+
+
+@pytest.mark.parametrize("kind", VIEWS)
+def test_a_signed_in_user_without_a_billing_account_is_403(kind, settings):
+    from tests.factories import UserFactory
+
+    settings.FIKO_BILLING = {
+        **settings.FIKO_BILLING,
+        "SUBSCRIBER_RESOLVER": "tests.test_access.resolve_missing_account",
+    }
+    request = request_as(None)
+    request.user = UserFactory()
+
+    response = VIEWS[kind](request)
+
+    assert response.status_code == 403
+    assert body(response) == {
+        "error": {
+            "code": "no_billing_account",
+            "message": "You are signed in, but no billing account belongs to you.",
+        }
+    }
+    assert calls == []
 
 
 def test_the_mixin_denial_can_be_answered_differently():

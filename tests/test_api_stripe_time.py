@@ -121,7 +121,13 @@ def test_cancel_with_a_slow_stripe_answers_503_and_changes_nothing(api, stripe_s
     row = SubscriptionFactory(
         customer=api.customer, plan=price.plan, price=price, stripe_subscription_id="sub_slow"
     )
-    stripe_stub.on("POST", "/v1/subscriptions/sub_slow", payloads.error("late"), delay=SLOW)
+    stripe_stub.on(
+        "POST",
+        "/v1/subscriptions/sub_slow",
+        payloads.error("late", type="api_error"),
+        status=500,
+        delay=SLOW,
+    )
     started = time.monotonic()
     assert_timed_out(post(api, "/billing/subscription/cancel/", {}), started)
     row.refresh_from_db()

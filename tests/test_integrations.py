@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 
 from fiko_billing import tokens
 from fiko_billing.models import SubscriptionStatus
 from fiko_billing.subscribers import get_subscriber_model
 from tests.factories import PlanFactory, SubscriberFactory, SubscriptionFactory, UserFactory
-from tests.resolvers import bearer_client
+from tests.resolvers import bearer_client, member_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.integration_urls")]
 
@@ -44,8 +45,27 @@ def subscribed(plan_name="Pro", **fields):
 # ---------------------------------------------------------------------- plain Django
 
 
-def test_the_default_resolver_answers_the_logged_in_user(client):
-    """request.user pays when users subscribe; anywhere else it is refused, never mistaken."""
+def test_a_session_user_reaches_the_view_as_its_subscriber(client):
+    """The suite's session resolver: the user itself, or the organisation it belongs to."""
+    row = SubscriptionFactory(plan=PlanFactory(name="Pro"))
+    client.force_login(member_user(row.subscriber))
+
+    assert client.get("/report/").json() == {"plan": "Pro"}
+    client.logout()
+    assert client.get("/report/").status_code == 401
+
+
+@pytest.mark.parametrize("resolver", [None, "fiko_billing.subscribers.resolve_request_user"])
+def test_the_default_resolver_never_lets_a_user_act_for_an_organisation(
+    client, settings, resolver
+):
+    """With users as subscribers it answers request.user; elsewhere it is refused, loudly."""
+    if resolver is not None:
+        settings.FIKO_BILLING = {**settings.FIKO_BILLING, "SUBSCRIBER_RESOLVER": resolver}
+    else:
+        settings.FIKO_BILLING = {
+            k: v for k, v in settings.FIKO_BILLING.items() if k != "SUBSCRIBER_RESOLVER"
+        }
     row = SubscriptionFactory(plan=PlanFactory(name="Pro"))
     user = row.subscriber if isinstance(row.subscriber, get_user_model()) else UserFactory()
     client.force_login(user)
@@ -53,10 +73,8 @@ def test_the_default_resolver_answers_the_logged_in_user(client):
     if get_subscriber_model() is get_user_model():
         assert client.get("/report/").json() == {"plan": "Pro"}
     else:
-        with pytest.raises(TypeError, match=r"expected an instance of testapp\.Organisation"):
+        with pytest.raises(ImproperlyConfigured, match=r"instance of testapp\.Organisation"):
             client.get("/report/")
-    client.logout()
-    assert client.get("/report/").status_code == 401
 
 
 def test_the_configured_resolver_is_the_one_used(client, settings):
@@ -103,6 +121,18 @@ def test_the_context_processor_costs_nothing_when_unused(
 def test_the_context_processor_without_a_subscriber(client, settings, with_processor):
     bearer_client(client, settings, SubscriberFactory())
     client.defaults.pop("HTTP_AUTHORIZATION")
+
+    assert client.get("/page/").content.decode() == "no plan, 0 tokens"
+
+
+def test_the_context_processor_for_a_user_without_a_billing_account(
+    client, settings, with_processor
+):
+    settings.FIKO_BILLING = {
+        **settings.FIKO_BILLING,
+        "SUBSCRIBER_RESOLVER": "tests.test_access.resolve_missing_account",
+    }
+    client.force_login(UserFactory())
 
     assert client.get("/page/").content.decode() == "no plan, 0 tokens"
 
@@ -155,6 +185,23 @@ def test_drf_permission_without_a_subscriber_is_drfs_own_answer(client):
 
     assert response.status_code in (401, 403)
     assert "subscription" not in response.json()["detail"]
+
+
+def test_drf_and_ninja_refuse_a_user_without_a_billing_account(client, settings):
+    settings.FIKO_BILLING = {
+        **settings.FIKO_BILLING,
+        "SUBSCRIBER_RESOLVER": "tests.test_access.resolve_missing_account",
+    }
+    client.force_login(UserFactory())
+
+    drf = client.get("/drf/report/")
+    ninja = client.get("/ninja/report")
+
+    assert (drf.status_code, drf.json()) == (
+        403,
+        {"detail": "You are signed in, but no billing account belongs to you."},
+    )
+    assert (ninja.status_code, ninja.json()["error"]["code"]) == (403, "no_billing_account")
 
 
 def test_drf_codes_are_stable():

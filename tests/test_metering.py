@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django.utils import timezone
 
 from fiko_billing import tokens
 from fiko_billing.metering import consumes_tokens
@@ -230,7 +233,7 @@ def test_a_resolver_answering_another_model_never_spends_its_namesakes_tokens(se
 
     resolved.append(stranger)
 
-    with pytest.raises(TypeError, match="expected an instance of"):
+    with pytest.raises(ImproperlyConfigured, match="returned an unusable subscriber"):
         answering()(request_as(None))
     assert tokens.balance(subscriber) == 100
     assert calls == []
@@ -274,6 +277,22 @@ def test_the_ledger_tells_what_was_spent(funded):
         "reserve:summarise:doc-9",
         "Summary of a document",
     )
+
+
+def test_a_view_that_outlives_its_hold_keeps_its_answer_and_is_not_charged(funded, caplog):
+    @consumes_tokens(30)
+    def slow(request):
+        # As if RESERVATION_TIMEOUT passed while the view worked.
+        TokenReservation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        return HttpResponse("done")
+
+    response = slow(request_as(funded))
+
+    assert (response.status_code, response.content) == (200, b"done")
+    assert tokens.balance(funded) == 100
+    assert reservation().status == ReservationStatus.EXPIRED
+    assert "expired before the view answered" in caplog.text
+    assert_ledger_consistent(funded)
 
 
 def test_reserve_says_when_it_returned_an_earlier_hold(funded):

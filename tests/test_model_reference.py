@@ -39,6 +39,8 @@ SELF_EXPLANATORY = {
     "account",
     "customer",
     "interval",
+    "received_at",
+    "last_received_at",
 }
 
 
@@ -73,7 +75,7 @@ def test_rows_say_what_the_models_say():
         "checkout (a pending row), then the webhook handlers and "
         "`GET stripe/checkout-session/<id>/` (fulfilment, refunds, disputes)",
     ]
-    assert payment["subscriber_id"][0] == "foreign key to the subscriber model"
+    assert payment["subscriber_id"][0] == "foreign key to the subscriber model, optional"
     assert payment["created"][2] == "automatic"
     plan = rows(markdown, "Plan")
     assert plan["stripe_product_id"][0] == "text (max. 255), unique, optional"
@@ -116,4 +118,4 @@ def test_the_page_has_the_marker_and_points_at_the_retention_policy():
 
     assert page.count(model_reference.MARKER) == 1
     assert "## Data retention and account deletion" in page
-    assert "docs/security.md" in page
+    assert "(security.md#data-retention-and-account-deletion)" in page

@@ -57,6 +57,7 @@ WRITERS: dict[str, tuple[str, dict[str, str]]] = {
             "processed_at": "event processing",
         },
     ),
+    "RejectedEvent": ("the webhook endpoint, for a signed body it cannot store", {}),
     "TokenAccount": ("`fiko_billing.tokens` only", {}),
     "TokenEntry": ("`fiko_billing.tokens` only", {}),
     "TokenReservation": ("`fiko_billing.tokens` only", {}),

@@ -9,8 +9,10 @@ class ReportViewSet(viewsets.ModelViewSet):
 
 Denials raise DRF exceptions, so your DRF exception handler renders them:
 ``PaymentRequired`` (402, code ``subscription_required``) without an active
-plan, ``PlanNotAllowed`` (403, code ``plan_not_allowed``) with another plan;
-no subscriber is DRF's own ``NotAuthenticated`` / ``PermissionDenied``.
+plan, ``PlanNotAllowed`` (403, code ``plan_not_allowed``) with another plan,
+``PermissionDenied`` with code ``no_billing_account`` for a signed-in user
+without a billing account; nobody signed in is DRF's own
+``NotAuthenticated`` / ``PermissionDenied``.
 """
 
 from __future__ import annotations
@@ -59,8 +61,10 @@ class HasActivePlan(permissions.BasePermission):
         outcome = check_access(request, self.plans)
         if not isinstance(outcome, Denial):
             return True
-        if outcome.status == 402:
+        if outcome.code == "subscription_required":
             raise PaymentRequired
-        if outcome.status == 403:
+        if outcome.code == "plan_not_allowed":
             raise PlanNotAllowed
-        return False  # no subscriber: DRF answers NotAuthenticated or PermissionDenied
+        if outcome.status == 403:  # signed in, but no billing account
+            raise exceptions.PermissionDenied(outcome.message, code=outcome.code)
+        return False  # nobody signed in: DRF answers NotAuthenticated or PermissionDenied

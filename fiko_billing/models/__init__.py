@@ -11,6 +11,7 @@ from fiko_billing.models.ledger import (
     TokenReservation,
 )
 from fiko_billing.models.payments import Payment, PaymentKind, PaymentStatus
+from fiko_billing.models.rejections import RejectedEvent
 from fiko_billing.models.subscriptions import (
     ENTITLED_STATUSES,
     TERMINAL_STATUSES,
@@ -31,6 +32,7 @@ __all__ = [
     "PaymentStatus",
     "Plan",
     "Price",
+    "RejectedEvent",
     "ReservationStatus",
     "Subscription",
     "SubscriptionStatus",

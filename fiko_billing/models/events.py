@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from fiko_billing.models.fields import NulSafeJSONField
+
 
 class EventStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
@@ -33,7 +35,8 @@ class WebhookEvent(models.Model):
     livemode = models.BooleanField(
         _("live mode"), default=False, help_text=_("Whether the event comes from live mode.")
     )
-    payload = models.JSONField(_("payload"), help_text=_("The event as Stripe sent it."))
+    # Stripe passes customer text through as it is, U+0000 included.
+    payload = NulSafeJSONField(_("payload"), help_text=_("The event as Stripe sent it."))
     status = models.CharField(
         _("status"), max_length=10, choices=EventStatus.choices, default=EventStatus.PENDING
     )

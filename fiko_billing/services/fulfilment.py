@@ -223,7 +223,7 @@ def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) ->
     logger.info(
         "checkout session %s fulfilled for subscriber %s (%s)",
         session["id"],
-        subscriber.pk,
+        payment.subscriber_id,
         payment.get_kind_display(),
     )
 

@@ -83,7 +83,12 @@ def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) ->
     Returns whether this call ended it (``False`` when a webhook got there first).
     """
     with transaction.atomic():
-        row = Subscription.objects.select_for_update().select_related("subscriber").get(pk=pk)
+        # of=("self",): the subscriber is an outer join since it may be erased (NULL).
+        row = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("subscriber")
+            .get(pk=pk)
+        )
         if row.status not in ENTITLED_STATUSES:
             return False
         if remote is not None:
@@ -102,7 +107,8 @@ def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) ->
                 subscription=row,
                 reason=f"period ended (was {previous})",
             )
-        tokens.expire_due(now=now, subscriber=row.subscriber)
+        if row.subscriber_id is not None:
+            tokens.expire_due(now=now, subscriber=row.subscriber)
     logger.info("subscription %s deactivated: its period ended", row.stripe_subscription_id)
     return True
 

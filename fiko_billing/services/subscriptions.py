@@ -33,6 +33,7 @@ from fiko_billing.services.stripe_data import (
     subscription_period,
     ts,
 )
+from fiko_billing.subscribers import ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -116,6 +117,8 @@ def mirror_subscription(
     row, or ``None`` when the subscription belongs to no known subscriber.
     Must run inside a transaction (it locks the row).
     """
+    if subscriber is not None:
+        ensure_subscriber(subscriber)
     stripe_id = str(data["id"])
     row = Subscription.objects.select_for_update().filter(stripe_subscription_id=stripe_id).first()
     if row is not None and _is_stale(row, str(data.get("status")), state_at):
@@ -192,7 +195,7 @@ def _announce(row: Subscription, *, before: dict[str, Any] | None, changed: set[
     logger.info(
         "subscription %s of subscriber %s: %s (%s)",
         row.stripe_subscription_id,
-        subscriber.pk,
+        row.subscriber_id,
         row.status,
         ", ".join(sorted(changed)),
     )
@@ -203,6 +206,7 @@ def _announce(row: Subscription, *, before: dict[str, Any] | None, changed: set[
 
 def current_subscription(subscriber: Any) -> Subscription | None:
     """The subscriber's plan subscription that still grants benefits, newest first."""
+    ensure_subscriber(subscriber)
     return (
         Subscription.objects.entitled()
         .filter(subscriber=subscriber, plan__isnull=False)
