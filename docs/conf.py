@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Importing the package reads only its version: no Django setup is needed.
+# Importing the package reads only its version: no Django setup is needed
+# (the model reference extension sets Django up itself, with the models only).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 from sphinx.application import Sphinx
 from sphinx.util import logging
@@ -21,10 +23,10 @@ copyright = "fiko-billing contributors"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 
-extensions = ["myst_parser"]
+extensions = ["myst_parser", "model_reference"]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store"]
 
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3

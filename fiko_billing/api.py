@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from fiko_billing import strict_json
@@ -47,7 +48,9 @@ def error_response(
 
 class _CsrfCheck(CsrfViewMiddleware):
     def _reject(self, request: HttpRequest, reason: str) -> HttpResponse:
-        return error_response(403, "csrf_failed", f"CSRF verification failed: {reason}")
+        return error_response(
+            403, "csrf_failed", _("CSRF verification failed: %(reason)s") % {"reason": reason}
+        )
 
 
 def _csrf_failure(request: HttpRequest) -> HttpResponse | None:
@@ -65,13 +68,25 @@ def _csrf_failure(request: HttpRequest) -> HttpResponse | None:
     return check.process_view(request, lambda _request: HttpResponse(), (), {})
 
 
-class _Unresolved(Exception):
-    def __init__(self, response: HttpResponse) -> None:
-        self.response = response
+class Unresolved(Exception):
+    """The request has no subscriber: ``status`` (401 or 403), ``code`` and message say why."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    @property
+    def response(self) -> JsonResponse:
+        return error_response(self.status, self.code, str(self))
 
 
-def _resolve(request: HttpRequest) -> tuple[Any, bool]:
+def resolve_subscriber(request: HttpRequest) -> tuple[Any, bool]:
     """The request's subscriber and whether a header, not the session, authenticated it.
+
+    The one place ``SUBSCRIBER_RESOLVER`` is called: the JSON API, the
+    entitlement decorators, mixin and context processor and the
+    ``fiko_billing.contrib`` integrations all resolve a request through it.
 
     A resolver that finds no subscriber (``None``, or ``ObjectDoesNotExist``
     such as a user without an organisation) answers 401 to an anonymous
@@ -89,17 +104,13 @@ def _resolve(request: HttpRequest) -> tuple[Any, bool]:
     if subscriber is None:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            raise _Unresolved(
-                error_response(
-                    403,
-                    "no_billing_account",
-                    "You are signed in, but no billing account belongs to you.",
-                )
+            raise Unresolved(
+                403,
+                "no_billing_account",
+                _("You are signed in, but no billing account belongs to you."),
             )
-        raise _Unresolved(
-            error_response(
-                401, "not_authenticated", "Authentication credentials were not provided."
-            )
+        raise Unresolved(
+            401, "not_authenticated", _("Authentication credentials were not provided.")
         )
     try:
         ensure_subscriber(subscriber)
@@ -128,7 +139,7 @@ def _unsupported_media_type(request: HttpRequest) -> HttpResponse | None:
     return error_response(
         415,
         "unsupported_media_type",
-        "Send the body as JSON with 'Content-Type: application/json'.",
+        _("Send the body as JSON with 'Content-Type: application/json'."),
     )
 
 
@@ -171,18 +182,19 @@ def endpoint(
                 response = error_response(
                     405,
                     "method_not_allowed",
-                    f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                    _("%(method)s is not allowed here; use %(allowed)s.")
+                    % {"method": request.method, "allowed": ", ".join(allowed)},
                 )
                 response["Allow"] = ", ".join(allowed)
                 return response
             if not billing_settings.ENABLED:
-                return error_response(503, "billing_disabled", "Billing is not enabled.")
+                return error_response(503, "billing_disabled", _("Billing is not enabled."))
             subscriber = None
             by_header = False
             if authenticated:
                 try:
-                    subscriber, by_header = _resolve(request)
-                except _Unresolved as unresolved:
+                    subscriber, by_header = resolve_subscriber(request)
+                except Unresolved as unresolved:
                     return unresolved.response
             rejected = _unsupported_media_type(request)
             if rejected is None and authenticated and not by_header:
@@ -198,10 +210,11 @@ def endpoint(
                 return error_response(503, "billing_disabled", str(exc))
             except StripeTimeout as exc:
                 logger.warning("%s: Stripe did not answer in time", view.__name__)
-                return error_response(503, exc.code, exc.user_message)
+                return error_response(503, exc.code, _(exc.user_message))
             except StripeGatewayError as exc:
                 logger.warning("%s: Stripe failed: %s", view.__name__, exc.__class__.__name__)
-                return error_response(502, "stripe_error", exc.user_message)
+                # Our own messages are in the catalogue; Stripe's card messages pass unchanged.
+                return error_response(502, "stripe_error", _(exc.user_message))
             return JsonResponse(body, status=status)
 
         wrapper.allowed_methods = allowed  # type: ignore[attr-defined]
@@ -223,7 +236,7 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     """
     if _content_length(request) > MAX_BODY_BYTES:
         raise InvalidInput(
-            f"The request body is too large (at most {MAX_BODY_BYTES} bytes).",
+            _("The request body is too large (at most %(max)d bytes).") % {"max": MAX_BODY_BYTES},
             code="body_too_large",
         )
     body = request.body
@@ -231,7 +244,7 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         return {}
     data = parse_json(body)
     if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.", code="invalid_json")
+        raise InvalidInput(_("The body must be a JSON object."), code="invalid_json")
     return data
 
 
@@ -240,9 +253,13 @@ def parse_json(body: bytes) -> Any:
     try:
         data = strict_json.loads(body)
     except strict_json.JSONRejected as exc:
-        raise InvalidInput(f"The body is not valid JSON: {exc}", code="invalid_json") from exc
+        raise InvalidInput(
+            _("The body is not valid JSON: %(error)s") % {"error": exc}, code="invalid_json"
+        ) from exc
     if strict_json.contains_nul(data):
-        raise InvalidInput("The body contains a NUL character (\\u0000), which no field accepts.")
+        raise InvalidInput(
+            _("The body contains a NUL character (\\u0000), which no field accepts.")
+        )
     return data
 
 
@@ -257,19 +274,19 @@ def int_field(
 ) -> int | None:
     if name not in data or data[name] is None:
         if required:
-            raise InvalidInput(
-                f"'{name}' is required.",
-                code="missing_field",
-                fields={name: "This field is required."},
-            )
+            raise _missing(name)
         return default
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"'{name}' must be an integer.", fields={name: "Must be an integer."})
-    if not minimum <= value <= maximum:
         raise InvalidInput(
-            f"'{name}' must be between {minimum} and {maximum}.",
-            fields={name: f"Must be between {minimum} and {maximum}."},
+            _("'%(name)s' must be an integer.") % {"name": name},
+            fields={name: _("Must be an integer.")},
+        )
+    if not minimum <= value <= maximum:
+        bounds = {"name": name, "minimum": minimum, "maximum": maximum}
+        raise InvalidInput(
+            _("'%(name)s' must be between %(minimum)d and %(maximum)d.") % bounds,
+            fields={name: _("Must be between %(minimum)d and %(maximum)d.") % bounds},
         )
     return value
 
@@ -278,15 +295,12 @@ def choice_field(data: dict[str, Any], name: str, choices: Iterable[str]) -> str
     options = tuple(choices)
     value = data.get(name)
     if value is None:
-        raise InvalidInput(
-            f"'{name}' is required.",
-            code="missing_field",
-            fields={name: "This field is required."},
-        )
+        raise _missing(name)
     if not isinstance(value, str) or value not in options:
+        listed = {"name": name, "options": ", ".join(options)}
         raise InvalidInput(
-            f"'{name}' must be one of: {', '.join(options)}.",
-            fields={name: f"Must be one of: {', '.join(options)}."},
+            _("'%(name)s' must be one of: %(options)s.") % listed,
+            fields={name: _("Must be one of: %(options)s.") % listed},
         )
     return value
 
@@ -297,8 +311,9 @@ def str_field(data: dict[str, Any], name: str, *, max_length: int = 2000) -> str
         return None
     if not isinstance(value, str) or not value or len(value) > max_length:
         raise InvalidInput(
-            f"'{name}' must be a non-empty string of at most {max_length} characters.",
-            fields={name: "Must be a non-empty string."},
+            _("'%(name)s' must be a non-empty string of at most %(max_length)d characters.")
+            % {"name": name, "max_length": max_length},
+            fields={name: _("Must be a non-empty string.")},
         )
     return value
 
@@ -306,7 +321,10 @@ def str_field(data: dict[str, Any], name: str, *, max_length: int = 2000) -> str
 def bool_field(data: dict[str, Any], name: str, *, default: bool = False) -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):
-        raise InvalidInput(f"'{name}' must be true or false.", fields={name: "Must be a boolean."})
+        raise InvalidInput(
+            _("'%(name)s' must be true or false.") % {"name": name},
+            fields={name: _("Must be a boolean.")},
+        )
     return value
 
 
@@ -315,8 +333,17 @@ def query_int(request: HttpRequest, name: str, *, default: int, maximum: int) ->
     if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or not 1 <= int(raw) <= maximum:
+        bounds = {"name": name, "minimum": 1, "maximum": maximum}
         raise InvalidInput(
-            f"'{name}' must be an integer between 1 and {maximum}.",
-            fields={name: f"Must be between 1 and {maximum}."},
+            _("'%(name)s' must be an integer between %(minimum)d and %(maximum)d.") % bounds,
+            fields={name: _("Must be between %(minimum)d and %(maximum)d.") % bounds},
         )
     return int(raw)
+
+
+def _missing(name: str) -> InvalidInput:
+    return InvalidInput(
+        _("'%(name)s' is required.") % {"name": name},
+        code="missing_field",
+        fields={name: _("This field is required.")},
+    )

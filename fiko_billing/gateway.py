@@ -30,6 +30,7 @@ from typing import Any
 
 import requests
 import stripe
+from django.utils.translation import gettext_noop
 
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import BillingError
@@ -43,7 +44,9 @@ class StripeGatewayError(BillingError):
     """Stripe could not do what we asked. ``user_message`` is safe to show a customer."""
 
     code = "stripe_error"
-    user_message = "The payment provider could not process the request. Please try again."
+    user_message = gettext_noop(
+        "The payment provider could not process the request. Please try again."
+    )
 
     def __init__(
         self,
@@ -86,7 +89,7 @@ class StripeAuthenticationFailed(StripeGatewayError):
 
 class StripeRateLimited(StripeGatewayError):
     code = "stripe_rate_limited"
-    user_message = "The payment provider is busy. Please try again in a moment."
+    user_message = gettext_noop("The payment provider is busy. Please try again in a moment.")
 
 
 class StripeUnavailable(StripeGatewayError):
@@ -99,14 +102,14 @@ class StripeTimeout(StripeUnavailable):
     """Stripe did not answer within the caller's time budget."""
 
     code = "stripe_timeout"
-    user_message = (
+    user_message = gettext_noop(
         "The payment provider is taking too long to answer. Please try again in a moment."
     )
 
 
 class StripeDisabled(StripeGatewayError):
     code = "billing_disabled"
-    user_message = "Billing is not enabled."
+    user_message = gettext_noop("Billing is not enabled.")
 
 
 def _translate(exc: stripe.StripeError) -> StripeGatewayError:

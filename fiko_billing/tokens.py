@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -568,6 +568,8 @@ class Reservation:
     """Tokens held by ``reserve``; call ``settle(actual)`` or ``release()`` exactly once.
 
     Another process can get the same object back with ``get_reservation``.
+    ``reused`` is true when ``reserve`` found the hold an earlier call with the
+    same reference made (open or already closed) and returned it.
     """
 
     pk: int
@@ -576,6 +578,7 @@ class Reservation:
     reference: str | None
     #: When the hold ends by itself if it is neither settled nor released.
     expires_at: datetime | None = None
+    reused: bool = field(default=False, compare=False)
 
     def settle(self, actual: int) -> TokenReservation:
         return settle(self, actual)
@@ -597,8 +600,10 @@ def _hold_expiry(expires_in: object, now: datetime) -> datetime:
     return now + timedelta(seconds=seconds)
 
 
-def _reservation(row: TokenReservation, subscriber: Any) -> Reservation:
-    return Reservation(row.pk, subscriber, row.amount, row.reference, row.expires_at)
+def _reservation(row: TokenReservation, subscriber: Any, *, reused: bool = False) -> Reservation:
+    return Reservation(
+        row.pk, subscriber, row.amount, row.reference, row.expires_at, reused=reused
+    )
 
 
 def reserve(
@@ -631,7 +636,7 @@ def reserve(
                     raise ReferenceConflict(
                         f"reference {reference!r} already reserved {held.amount} tokens"
                     )
-                return _reservation(held, subscriber)
+                return _reservation(held, subscriber, reused=True)
         _release_expired_holds_locked(account, now)
         # Saved with the debit below; the earliest expiry is all the sweep needs.
         account.holds_expire_at = min(filter(None, (account.holds_expire_at, expires_at)))

@@ -14,6 +14,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from fiko_billing import tokens
@@ -138,13 +139,13 @@ def create_checkout_session(request: HttpRequest, subscriber: Any) -> Answer:
     currency = str_field(data, "currency", max_length=3)
     if currency is not None and (len(currency) != 3 or not currency.isalpha()):
         raise InvalidInput(
-            "'currency' must be a three-letter ISO 4217 code.",
-            fields={"currency": "Must be a three-letter code such as 'usd'."},
+            _("'currency' must be a three-letter ISO 4217 code."),
+            fields={"currency": _("Must be a three-letter code such as 'usd'.")},
         )
     if plan_type == "full" and data.get("quantity") not in (None, 1):
         raise InvalidInput(
-            "'quantity' applies to token packages only.",
-            fields={"quantity": "Plans are bought one at a time."},
+            _("'quantity' applies to token packages only."),
+            fields={"quantity": _("Plans are bought one at a time.")},
         )
     quantity = int_field(
         data, "quantity", required=False, default=1, maximum=billing_settings.MAX_QUANTITY
@@ -211,7 +212,7 @@ def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: s
         stripe_checkout_session_id=session_id, subscriber=subscriber
     ).first()
     if payment is None:
-        raise NotFound("No such checkout session.", code="checkout_session_not_found")
+        raise NotFound(_("No such checkout session."), code="checkout_session_not_found")
     if (
         payment.fulfilled_at is None
         and payment.status in ("pending", "requires_action")
@@ -251,14 +252,14 @@ def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
         or not urlsplit(return_url).netloc
     ):
         raise InvalidInput(
-            "'return_url' must be an absolute URL on an allowed host.",
+            _("'return_url' must be an absolute URL on an allowed host."),
             code="return_url_not_allowed",
-            fields={"return_url": "This host is not allowed."},
+            fields={"return_url": _("This host is not allowed.")},
         )
     customer = customer_of(subscriber)
     if customer is None or customer.stripe_customer_id is None:
         raise NotFound(
-            "There is no billing account yet: buy a plan or tokens first.", code="no_customer"
+            _("There is no billing account yet: buy a plan or tokens first."), code="no_customer"
         )
     session = get_gateway().create_portal_session(
         {"customer": customer.stripe_customer_id, "return_url": return_url},

@@ -121,9 +121,21 @@ def expect_absent(kind: str, names: set[str], prefixes: Sequence[str]) -> None:
         ok(f"{kind} contains none of {', '.join(prefixes)}")
 
 
+def catalogues() -> tuple[set[str], set[str]]:
+    """The translation sources in the tree (``.pot``, ``.po``) and the ``.mo`` a wheel needs."""
+    locale = ROOT / PACKAGE / "locale"
+    sources = {n for n in source_files(locale) if n.endswith((".po", ".pot"))}
+    compiled = {n[: -len(".po")] + ".mo" for n in sources if n.endswith(".po")}
+    return sources, compiled
+
+
 def package_data() -> tuple[set[str], set[str], set[str]]:
-    """Every file of the package, its migrations and its templates, from the source tree."""
-    package = source_files(ROOT / PACKAGE)
+    """Every source file of the package, its migrations and its templates, from the tree.
+
+    Compiled catalogues (``.mo``) are build outputs, left out here even when a
+    development install compiled them into the tree.
+    """
+    package = {n for n in source_files(ROOT / PACKAGE) if not n.endswith(".mo")}
     migrations = {n for n in package if n.startswith(f"{PACKAGE}/migrations/")}
     templates = {n for n in package if "/templates/" in n}
     return package, migrations, templates
@@ -143,6 +155,16 @@ def check_sdist(sdist: Path) -> None:
         ["pyproject.toml", "README.md", "LICENSE", "CHANGELOG.md", f"{PACKAGE}/py.typed"],
     )
     expect_present("sdist", names, package, f"files of {PACKAGE}/")
+    sources, _compiled = catalogues()
+    expect_present("sdist", names, sources, "translation catalogues (.pot, .po)")
+    if not any(n.endswith(".pot") for n in sources):
+        fail(f"no catalogue template (.pot) under {PACKAGE}/locale/")
+    expect_present("sdist", names, ["hatch_build.py", "scripts/messages.py"], "")
+    built = sorted(n for n in names if n.endswith(".mo"))
+    if built:
+        fail(f"sdist contains compiled catalogues (build outputs): {', '.join(built)}")
+    else:
+        ok("sdist contains no compiled catalogue (.mo)")
     expect_some("sdist", names, f"{PACKAGE}/migrations/0001", "migration")
     if templates:
         ok(f"sdist has {len(templates)} template(s)")
@@ -170,6 +192,11 @@ def check_wheel(wheel: Path) -> None:
     expect_present("wheel", names, templates, "templates")
     # Anything in the package directory (JSON, templates, static files) must ship.
     expect_present("wheel", names, package, f"files of {PACKAGE}/")
+    _sources, compiled = catalogues()
+    if compiled:
+        expect_present("wheel", names, compiled, "compiled catalogues (.mo)")
+    else:
+        fail(f"no translation (.po) under {PACKAGE}/locale/ to compile into the wheel")
     expect_absent("wheel", names, ["tests/", "docs/", "example_project/", "benchmarks/"])
     top_level = sorted(
         {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
@@ -229,6 +256,21 @@ def check_install(wheel: Path, workdir: Path) -> None:
         ok(f"{PACKAGE}.0001_initial is applied")
     else:
         fail(f"{PACKAGE} migrations are not applied:\n{indent(result.stdout)}")
+
+    # The compiled German catalogue ships in the wheel and Django finds it.
+    result = manage(
+        "shell",
+        "-c",
+        "from django.utils import translation; translation.activate('de'); "
+        "print(translation.gettext('Billing is not enabled.'))",
+        STRIPE_ENABLED="false",
+    )
+    if result.returncode == 0 and "Die Abrechnung ist nicht aktiviert." in result.stdout:
+        ok("the installed package translates into German")
+    else:
+        fail(
+            f"the German catalogue was not found in the installed wheel:\n{indent(result.stdout)}"
+        )
 
     # Configured from the environment, as a twelve-factor host would.
     result = manage(

@@ -29,6 +29,14 @@ def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Compiled catalogues (.mo) are build outputs, never committed: compile the
+    # ones missing or older than their .po before any test translates.
+    from scripts.messages import compile_catalogues
+
+    compile_catalogues()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--heavy",

@@ -56,7 +56,7 @@ class CatalogueItemAdmin(ModelAdmin[_Item]):
     def price_list(self, obj: _Item) -> str:
         prices: Sequence[Price] = obj.prices.all()  # type: ignore[attr-defined]
         return ", ".join(
-            price.display if price.active else f"{price.display} ({_('inactive')})"
+            price.display if price.active else _("%(price)s (inactive)") % {"price": price.display}
             for price in prices
         )
 

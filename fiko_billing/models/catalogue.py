@@ -27,13 +27,25 @@ class CatalogueItem(TimeStampedModel):
     """What plans and token packages share."""
 
     name = models.CharField(_("name"), max_length=100)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(
+        _("description"),
+        blank=True,
+        help_text=_("Shown to customers in the catalogue and pushed to the Stripe product."),
+    )
     active = models.BooleanField(
         _("active"), default=True, help_text=_("Inactive items cannot be bought.")
     )
-    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+    sort_order = models.PositiveIntegerField(
+        _("sort order"), default=0, help_text=_("Lower numbers are listed first.")
+    )
     stripe_product_id = models.CharField(
-        _("Stripe product id"), max_length=255, unique=True, null=True, blank=True, editable=False
+        _("Stripe product id"),
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Set by sync_stripe_products; empty until the item is pushed to Stripe."),
     )
 
     class Meta:
@@ -69,7 +81,11 @@ class Plan(CatalogueItem):
 class TokenPackage(CatalogueItem):
     """A pack of prepaid tokens, bought once or on a recurring basis."""
 
-    tokens = models.PositiveIntegerField(_("tokens"), validators=[MinValueValidator(1)])
+    tokens = models.PositiveIntegerField(
+        _("tokens"),
+        validators=[MinValueValidator(1)],
+        help_text=_("Tokens credited for each package bought; they never expire."),
+    )
     interval = models.CharField(
         _("recurring interval"),
         max_length=5,
@@ -101,12 +117,27 @@ class Price(TimeStampedModel):
     """The price of one plan or token package in one currency, in minor units."""
 
     plan = models.ForeignKey(
-        Plan, on_delete=models.CASCADE, related_name="prices", null=True, blank=True
+        Plan,
+        on_delete=models.CASCADE,
+        related_name="prices",
+        null=True,
+        blank=True,
+        verbose_name=_("plan"),
+        help_text=_("The plan sold at this price; a price has a plan or a package, not both."),
     )
     package = models.ForeignKey(
-        TokenPackage, on_delete=models.CASCADE, related_name="prices", null=True, blank=True
+        TokenPackage,
+        on_delete=models.CASCADE,
+        related_name="prices",
+        null=True,
+        blank=True,
+        verbose_name=_("token package"),
+        help_text=_("The token package sold at this price."),
     )
-    currency = CurrencyField(_("currency"))
+    currency = CurrencyField(
+        _("currency"),
+        help_text=_("An ISO 4217 code that Stripe supports, stored in lower case, such as 'usd'."),
+    )
     unit_amount = models.PositiveIntegerField(
         _("amount"),
         help_text=_(
@@ -114,9 +145,22 @@ class Price(TimeStampedModel):
             "minimum charge for the currency (0.50 USD, 50 JPY, …); a plan may also be free (0)."
         ),
     )
-    active = models.BooleanField(_("active"), default=True)
+    active = models.BooleanField(
+        _("active"),
+        default=True,
+        help_text=_("Inactive prices are not offered; subscriptions already on them go on."),
+    )
     stripe_price_id = models.CharField(
-        _("Stripe price id"), max_length=255, unique=True, null=True, blank=True, editable=False
+        _("Stripe price id"),
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Set by sync_stripe_products, which creates a new Stripe price when the amount "
+            "changes (Stripe prices cannot change)."
+        ),
     )
 
     class Meta:

@@ -26,10 +26,26 @@ class Customer(TimeStampedModel):
         verbose_name=_("subscriber"),
     )
     stripe_customer_id = models.CharField(
-        _("Stripe customer id"), max_length=255, unique=True, null=True, blank=True
+        _("Stripe customer id"),
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_(
+            "Cleared when the customer is deleted in Stripe; the next checkout creates a new one."
+        ),
     )
-    livemode = models.BooleanField(_("live mode"), default=False)
-    deleted_at = models.DateTimeField(_("deleted in Stripe at"), null=True, blank=True)
+    livemode = models.BooleanField(
+        _("live mode"),
+        default=False,
+        help_text=_("Whether the customer exists in Stripe's live mode (not test mode)."),
+    )
+    deleted_at = models.DateTimeField(
+        _("deleted in Stripe at"),
+        null=True,
+        blank=True,
+        help_text=_("When Stripe reported the customer deleted."),
+    )
     creation_attempted_at = models.DateTimeField(
         _("Stripe customer creation attempted at"),
         null=True,

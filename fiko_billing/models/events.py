@@ -17,20 +17,50 @@ class EventStatus(models.TextChoices):
 
 
 class WebhookEvent(models.Model):
-    stripe_event_id = models.CharField(_("Stripe event id"), max_length=255, unique=True)
-    type = models.CharField(_("type"), max_length=100)
-    api_version = models.CharField(_("API version"), max_length=64, blank=True)
-    livemode = models.BooleanField(default=False)
+    stripe_event_id = models.CharField(
+        _("Stripe event id"),
+        max_length=255,
+        unique=True,
+        help_text=_("Unique: a repeated delivery of an event is recognised by it."),
+    )
+    type = models.CharField(
+        _("type"), max_length=100, help_text=_("Stripe's event type, such as invoice.paid.")
+    )
+    api_version = models.CharField(
+        _("API version"),
+        max_length=64,
+        blank=True,
+        help_text=_("The Stripe API version the payload is rendered in."),
+    )
+    livemode = models.BooleanField(
+        _("live mode"), default=False, help_text=_("Whether the event comes from live mode.")
+    )
     # Stripe passes customer text through as it is, U+0000 included.
-    payload = NulSafeJSONField(_("payload"))
+    payload = NulSafeJSONField(_("payload"), help_text=_("The event as Stripe sent it."))
     status = models.CharField(
         _("status"), max_length=10, choices=EventStatus.choices, default=EventStatus.PENDING
     )
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
-    stripe_created = models.DateTimeField(_("created in Stripe"))
-    received_at = models.DateTimeField(_("received"), auto_now_add=True)
-    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(
+        _("attempts"), default=0, help_text=_("How many times processing was tried.")
+    )
+    last_error = models.TextField(
+        _("last error"), blank=True, help_text=_("The error of the last failed attempt.")
+    )
+    stripe_created = models.DateTimeField(
+        _("created in Stripe"),
+        help_text=_("The event's creation time in Stripe, to the second."),
+    )
+    received_at = models.DateTimeField(
+        _("received"),
+        auto_now_add=True,
+        help_text=_("When the event was stored (delivered, or fetched by sync_stripe_events)."),
+    )
+    processed_at = models.DateTimeField(
+        _("processed"),
+        null=True,
+        blank=True,
+        help_text=_("When processing succeeded or found the type not handled."),
+    )
 
     class Meta:
         verbose_name = _("webhook event")

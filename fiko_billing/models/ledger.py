@@ -37,7 +37,9 @@ class TokenAccount(models.Model):
             "ledger write needs to look for expired holds."
         ),
     )
-    updated = models.DateTimeField(_("updated"), auto_now=True)
+    updated = models.DateTimeField(
+        _("updated"), auto_now=True, help_text=_("When a ledger operation last touched it.")
+    )
 
     class Meta:
         verbose_name = _("token account")
@@ -66,25 +68,52 @@ class TokenEntry(models.Model):
     """One signed movement of tokens. Entries are never updated, except the
     ``remaining`` counter of a credit, which tracks how much of it is unspent."""
 
-    account = models.ForeignKey(TokenAccount, on_delete=models.CASCADE, related_name="entries")
+    account = models.ForeignKey(
+        TokenAccount,
+        on_delete=models.CASCADE,
+        related_name="entries",
+        verbose_name=_("token account"),
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=EntryKind.choices)
     amount = models.BigIntegerField(_("amount"), help_text=_("Positive adds, negative takes."))
-    balance_after = models.BigIntegerField(_("balance after"))
+    balance_after = models.BigIntegerField(
+        _("balance after"), help_text=_("The account's balance right after this entry.")
+    )
     # NULL, not "", for "no reference": the unique constraint ignores NULLs only.
-    reference = models.CharField(_("reference"), max_length=255, null=True, blank=True)  # noqa: DJ001
+    reference = models.CharField(  # noqa: DJ001
+        _("reference"),
+        max_length=255,
+        null=True,
+        blank=True,
+        help_text=_(
+            "Unique per account: the cause of the operation (an invoice, a checkout session, "
+            "a refund), so a repeated operation changes nothing."
+        ),
+    )
     grant = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
         related_name="+",
         null=True,
         blank=True,
+        verbose_name=_("credit"),
         help_text=_("For expiries and refunds: the credit they act on."),
     )
-    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    expires_at = models.DateTimeField(
+        _("expires at"),
+        null=True,
+        blank=True,
+        help_text=_("For credits: when their unspent part expires; empty for never."),
+    )
     remaining = models.BigIntegerField(
         _("remaining"), default=0, help_text=_("For credits: the part not yet spent or expired.")
     )
-    description = models.CharField(_("description"), max_length=255, blank=True)
+    description = models.CharField(
+        _("description"),
+        max_length=255,
+        blank=True,
+        help_text=_("Shown to the customer in the token history."),
+    )
     created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -138,25 +167,55 @@ class TokenReservation(models.Model):
     """Tokens held before an expensive operation, charged by ``settle``."""
 
     account = models.ForeignKey(
-        TokenAccount, on_delete=models.CASCADE, related_name="reservations"
+        TokenAccount,
+        on_delete=models.CASCADE,
+        related_name="reservations",
+        verbose_name=_("token account"),
     )
-    amount = models.BigIntegerField(_("amount held"))
-    settled_amount = models.BigIntegerField(_("amount charged"), null=True, blank=True)
+    amount = models.BigIntegerField(
+        _("amount held"), help_text=_("Tokens taken out of the spendable balance while held.")
+    )
+    settled_amount = models.BigIntegerField(
+        _("amount charged"),
+        null=True,
+        blank=True,
+        help_text=_("Tokens finally spent (0 when released); empty while held."),
+    )
     status = models.CharField(
-        max_length=8, choices=ReservationStatus.choices, default=ReservationStatus.HELD
+        _("status"),
+        max_length=8,
+        choices=ReservationStatus.choices,
+        default=ReservationStatus.HELD,
     )
     # NULL, not "", for "no reference": the unique constraint ignores NULLs only.
-    reference = models.CharField(_("reference"), max_length=255, null=True, blank=True)  # noqa: DJ001
-    entry = models.OneToOneField(TokenEntry, on_delete=models.PROTECT, related_name="reservation")
-    description = models.CharField(max_length=255, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
+    reference = models.CharField(  # noqa: DJ001
+        _("reference"),
+        max_length=255,
+        null=True,
+        blank=True,
+        help_text=_("Unique per account: reserving again with it returns this reservation."),
+    )
+    entry = models.OneToOneField(
+        TokenEntry,
+        on_delete=models.PROTECT,
+        related_name="reservation",
+        verbose_name=_("ledger entry"),
+        help_text=_("The entry that took the held tokens from the balance."),
+    )
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
     expires_at = models.DateTimeField(
         _("expires at"),
         null=True,
         blank=True,
         help_text=_("Unless settled or released by then, the hold is given back."),
     )
-    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(
+        _("closed at"),
+        null=True,
+        blank=True,
+        help_text=_("When it was settled, released or expired."),
+    )
 
     class Meta:
         verbose_name = _("token reservation")
@@ -191,11 +250,27 @@ class TokenReservation(models.Model):
 class TokenAllocation(models.Model):
     """Which credits a reservation drew from, so a release can put tokens back."""
 
-    debit = models.ForeignKey(TokenEntry, on_delete=models.CASCADE, related_name="allocations")
-    grant = models.ForeignKey(TokenEntry, on_delete=models.PROTECT, related_name="+")
-    amount = models.BigIntegerField()
+    debit = models.ForeignKey(
+        TokenEntry,
+        on_delete=models.CASCADE,
+        related_name="allocations",
+        verbose_name=_("reservation entry"),
+        help_text=_("The ledger entry of the reservation."),
+    )
+    grant = models.ForeignKey(
+        TokenEntry,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("credit"),
+        help_text=_("A credit the reservation took tokens from; a release gives them back."),
+    )
+    amount = models.BigIntegerField(
+        _("amount"), help_text=_("Tokens the reservation took from that credit.")
+    )
 
     class Meta:
+        verbose_name = _("token allocation")
+        verbose_name_plural = _("token allocations")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="fiko_allocation_positive"),
             models.UniqueConstraint(fields=("debit", "grant"), name="fiko_allocation_unique"),

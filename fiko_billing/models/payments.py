@@ -44,31 +44,92 @@ class Payment(TimeStampedModel):
         _("status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
     )
     plan = models.ForeignKey(
-        Plan, on_delete=models.PROTECT, related_name="payments", null=True, blank=True
+        Plan,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        null=True,
+        blank=True,
+        verbose_name=_("plan"),
+        help_text=_("The plan paid for, if any."),
     )
     package = models.ForeignKey(
-        TokenPackage, on_delete=models.PROTECT, related_name="payments", null=True, blank=True
+        TokenPackage,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        null=True,
+        blank=True,
+        verbose_name=_("token package"),
+        help_text=_("The token package paid for, if any."),
     )
     subscription = models.ForeignKey(
-        Subscription, on_delete=models.SET_NULL, related_name="payments", null=True, blank=True
+        Subscription,
+        on_delete=models.SET_NULL,
+        related_name="payments",
+        null=True,
+        blank=True,
+        verbose_name=_("subscription"),
+        help_text=_("The subscription a first payment or renewal belongs to."),
     )
-    quantity = models.PositiveIntegerField(default=1)
-    amount = models.PositiveBigIntegerField(_("amount"), help_text=_("In minor units."))
-    amount_refunded = models.PositiveBigIntegerField(_("amount refunded"), default=0)
+    quantity = models.PositiveIntegerField(
+        _("quantity"), default=1, help_text=_("Packages bought in this payment.")
+    )
+    amount = models.PositiveBigIntegerField(
+        _("amount"), help_text=_("What was charged, in the currency's minor unit.")
+    )
+    amount_refunded = models.PositiveBigIntegerField(
+        _("amount refunded"), default=0, help_text=_("Refunded so far, in minor units.")
+    )
     currency = models.CharField(_("currency"), max_length=3)
     tokens = models.PositiveBigIntegerField(
         _("tokens"), default=0, help_text=_("Tokens this payment grants.")
     )
     stripe_checkout_session_id = models.CharField(
-        max_length=255, unique=True, null=True, blank=True
+        _("Stripe Checkout Session id"),
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("The Checkout Session that started this payment."),
     )
-    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    stripe_invoice_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    stripe_charge_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    hosted_invoice_url = models.URLField(max_length=2000, blank=True)
-    failure_message = models.TextField(blank=True)
-    fulfilled_at = models.DateTimeField(null=True, blank=True)
-    livemode = models.BooleanField(default=False)
+    stripe_payment_intent_id = models.CharField(
+        _("Stripe PaymentIntent id"), max_length=255, unique=True, null=True, blank=True
+    )
+    stripe_invoice_id = models.CharField(
+        _("Stripe invoice id"),
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("The invoice of a subscription payment."),
+    )
+    stripe_charge_id = models.CharField(
+        _("Stripe charge id"),
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("Refunds and disputes are matched to the payment by it."),
+    )
+    hosted_invoice_url = models.URLField(
+        _("invoice page"),
+        max_length=2000,
+        blank=True,
+        help_text=_("Stripe's page of the invoice, for the customer."),
+    )
+    failure_message = models.TextField(
+        _("failure message"),
+        blank=True,
+        help_text=_("Why the payment failed, as Stripe tells the customer."),
+    )
+    fulfilled_at = models.DateTimeField(
+        _("fulfilled at"),
+        null=True,
+        blank=True,
+        help_text=_("When its tokens or subscription were granted; set once."),
+    )
+    livemode = models.BooleanField(
+        _("live mode"), default=False, help_text=_("Whether the payment was made in live mode.")
+    )
 
     class Meta:
         verbose_name = _("payment")

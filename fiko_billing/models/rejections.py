@@ -15,9 +15,18 @@ class RejectedEvent(models.Model):
     Unsigned bodies are never recorded: they answer 400.
     """
 
-    body_sha256 = models.CharField(_("SHA-256 of the body"), max_length=64, unique=True)
-    reason = models.CharField(_("reason"), max_length=32)
-    message = models.CharField(_("message"), max_length=500)
+    body_sha256 = models.CharField(
+        _("SHA-256 of the body"),
+        max_length=64,
+        unique=True,
+        help_text=_("Unique: a repeated delivery of the same body is counted, not stored again."),
+    )
+    reason = models.CharField(
+        _("reason"), max_length=32, help_text=_("A stable code saying why it was rejected.")
+    )
+    message = models.CharField(
+        _("message"), max_length=500, help_text=_("What is wrong with the body, in words.")
+    )
     stripe_event_id = models.CharField(
         _("Stripe event id"), max_length=255, blank=True, help_text=_("As far as it is readable.")
     )
@@ -25,7 +34,9 @@ class RejectedEvent(models.Model):
     body = models.TextField(
         _("body"), help_text=_("The raw body as text (U+0000 and undecodable bytes escaped).")
     )
-    deliveries = models.PositiveIntegerField(_("deliveries"), default=1)
+    deliveries = models.PositiveIntegerField(
+        _("deliveries"), default=1, help_text=_("How many times Stripe delivered this body.")
+    )
     received_at = models.DateTimeField(_("first received"), auto_now_add=True)
     last_received_at = models.DateTimeField(_("last received"), auto_now=True)
 

@@ -52,13 +52,24 @@ class Subscription(TimeStampedModel):
         verbose_name=_("subscriber"),
     )
     customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="subscriptions", null=True, blank=True
+        Customer,
+        on_delete=models.PROTECT,
+        related_name="subscriptions",
+        null=True,
+        blank=True,
+        verbose_name=_("billing customer"),
     )
     stripe_subscription_id = models.CharField(
         _("Stripe subscription id"), max_length=255, unique=True
     )
     plan = models.ForeignKey(
-        Plan, on_delete=models.PROTECT, related_name="subscriptions", null=True, blank=True
+        Plan,
+        on_delete=models.PROTECT,
+        related_name="subscriptions",
+        null=True,
+        blank=True,
+        verbose_name=_("plan"),
+        help_text=_("The plan subscribed to; empty for a recurring token package."),
     )
     package = models.ForeignKey(
         TokenPackage,
@@ -66,25 +77,63 @@ class Subscription(TimeStampedModel):
         related_name="subscriptions",
         null=True,
         blank=True,
+        verbose_name=_("token package"),
+        help_text=_("The recurring token package subscribed to; empty for a plan."),
     )
     price = models.ForeignKey(
-        Price, on_delete=models.PROTECT, related_name="subscriptions", null=True, blank=True
+        Price,
+        on_delete=models.PROTECT,
+        related_name="subscriptions",
+        null=True,
+        blank=True,
+        verbose_name=_("price"),
+        help_text=_("The price billed each period."),
     )
-    quantity = models.PositiveIntegerField(default=1)
+    quantity = models.PositiveIntegerField(
+        _("quantity"), default=1, help_text=_("Units billed each period.")
+    )
     status = models.CharField(
         _("status"),
         max_length=20,
         choices=SubscriptionStatus.choices,
         default=SubscriptionStatus.INCOMPLETE,
+        help_text=_("Stripe's status; active, trialing and past_due give the plan's benefits."),
     )
-    current_period_start = models.DateTimeField(null=True, blank=True)
-    current_period_end = models.DateTimeField(null=True, blank=True)
-    cancel_at_period_end = models.BooleanField(default=False)
-    cancel_at = models.DateTimeField(null=True, blank=True)
-    canceled_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    trial_end = models.DateTimeField(null=True, blank=True)
-    livemode = models.BooleanField(default=False)
+    current_period_start = models.DateTimeField(_("current period start"), null=True, blank=True)
+    current_period_end = models.DateTimeField(
+        _("current period end"),
+        null=True,
+        blank=True,
+        help_text=_("The paid period ends (and renews) then; its granted tokens expire then."),
+    )
+    cancel_at_period_end = models.BooleanField(
+        _("cancel at period end"),
+        default=False,
+        help_text=_("Cancellation requested: it stays active until the period ends."),
+    )
+    cancel_at = models.DateTimeField(
+        _("cancel at"),
+        null=True,
+        blank=True,
+        help_text=_("A cancellation set for this moment (in the Customer Portal or Stripe)."),
+    )
+    canceled_at = models.DateTimeField(
+        _("canceled at"),
+        null=True,
+        blank=True,
+        help_text=_("When the cancellation was requested."),
+    )
+    ended_at = models.DateTimeField(
+        _("ended at"), null=True, blank=True, help_text=_("When the subscription ended.")
+    )
+    trial_end = models.DateTimeField(
+        _("trial end"), null=True, blank=True, help_text=_("When the free trial ends.")
+    )
+    livemode = models.BooleanField(
+        _("live mode"),
+        default=False,
+        help_text=_("Whether the subscription exists in Stripe's live mode."),
+    )
     stripe_state_at = models.DateTimeField(
         _("Stripe state as of"),
         null=True,

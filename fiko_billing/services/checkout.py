@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import (
@@ -93,24 +94,34 @@ def find_price(plan_type: PlanType, plan_id: int, currency: str) -> Price:
     else:
         item = TokenPackage.objects.filter(pk=plan_id, active=True).first()
     if item is None:
-        kind = "plan" if plan_type == "full" else "token package"
-        raise NotFound(f"No active {kind} with id {plan_id}.", code="plan_not_found")
+        message = (
+            _("No active plan with id %(id)d.")
+            if plan_type == "full"
+            else _("No active token package with id %(id)d.")
+        )
+        raise NotFound(message % {"id": plan_id}, code="plan_not_found")
     prices = {p.currency: p for p in item.prices.filter(active=True)}
     price = prices.get(currency)
     if price is None:
-        offered = ", ".join(sorted(prices)) or "none"
+        offered = ", ".join(sorted(prices)) or _("none")
         raise InvalidInput(
-            f"{item.name} is not sold in {currency.upper()} (available: {offered}).",
+            _("%(item)s is not sold in %(currency)s (available: %(offered)s).")
+            % {"item": item.name, "currency": currency.upper(), "offered": offered},
             code="unsupported_currency",
-            fields={"currency": f"Choose one of: {offered}."},
+            fields={"currency": _("Choose one of: %(offered)s.") % {"offered": offered}},
         )
     if not price.stripe_price_id:
         raise ServiceUnavailable(
-            f"{item.name} ({currency.upper()}) has not been synced to Stripe yet; "
-            "run `manage.py sync_stripe_products`.",
-            code="catalogue_not_synced",
+            not_synced_message(item.name, currency), code="catalogue_not_synced"
         )
     return price
+
+
+def not_synced_message(item_name: str, currency: str) -> str:
+    return _(
+        "%(item)s (%(currency)s) has not been synced to Stripe yet; "
+        "run `manage.py sync_stripe_products`."
+    ) % {"item": item_name, "currency": currency.upper()}
 
 
 def success_url() -> str:
@@ -184,7 +195,7 @@ def start_checkout(
     currency = (currency or billing_settings.CURRENCY).lower()
     if plan_type == "full" and has_active_plan(subscriber):
         raise Conflict(
-            "You already have an active subscription; change or cancel it instead.",
+            _("You already have an active subscription; change or cancel it instead."),
             code="already_subscribed",
         )
     price = find_price(plan_type, plan_id, currency)
@@ -324,8 +335,10 @@ def _expire(payment: Payment, gateway: StripeGateway, session: StripeDict | None
                 raise exc
     if session.get("status") == "complete":
         raise Conflict(
-            "Another subscription checkout of yours has just been completed; the "
-            "subscription will show on your account in a moment.",
+            _(
+                "Another subscription checkout of yours has just been completed; the "
+                "subscription will show on your account in a moment."
+            ),
             code="already_subscribed",
         )
     Payment.objects.filter(pk=payment.pk, status__in=OPEN_STATUSES).update(

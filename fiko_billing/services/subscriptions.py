@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from fiko_billing import signals
 from fiko_billing.conf import billing_settings
@@ -23,6 +24,7 @@ from fiko_billing.models import (
     TokenPackage,
 )
 from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
+from fiko_billing.services.checkout import not_synced_message
 from fiko_billing.services.stripe_data import (
     first_item,
     metadata,
@@ -217,7 +219,7 @@ def current_subscription(subscriber: Any) -> Subscription | None:
 def _require_current(subscriber: Any) -> Subscription:
     row = current_subscription(subscriber)
     if row is None:
-        raise NotFound("You have no active subscription.", code="no_subscription")
+        raise NotFound(_("You have no active subscription."), code="no_subscription")
     return row
 
 
@@ -246,7 +248,7 @@ def resume(subscriber: Any, *, gateway: StripeGateway) -> Subscription:
     """Undo a cancellation scheduled for the period's end."""
     row = _require_current(subscriber)
     if not row.cancel_at_period_end and row.cancel_at is None:
-        raise Conflict("Your subscription is not scheduled to cancel.", code="not_canceling")
+        raise Conflict(_("Your subscription is not scheduled to cancel."), code="not_canceling")
     # A dated cancellation (Portal, dashboard) is undone by clearing its date.
     params: dict[str, Any] = (
         {"cancel_at_period_end": False} if row.cancel_at_period_end else {"cancel_at": ""}
@@ -262,25 +264,27 @@ def change_plan(subscriber: Any, *, plan_id: int, gateway: StripeGateway) -> Sub
     row = _require_current(subscriber)
     plan = Plan.objects.filter(pk=plan_id, active=True).first()
     if plan is None:
-        raise NotFound(f"No active plan with id {plan_id}.", code="plan_not_found")
+        raise NotFound(
+            _("No active plan with id %(id)d.") % {"id": plan_id}, code="plan_not_found"
+        )
     if plan.pk == row.plan_id:
-        raise Conflict(f"You are already on {plan.name}.", code="same_plan")
+        raise Conflict(_("You are already on %(plan)s.") % {"plan": plan.name}, code="same_plan")
     currency = row.price.currency if row.price else billing_settings.CURRENCY
     price = Price.objects.filter(plan=plan, currency=currency, active=True).first()
     if price is None:
         raise Conflict(
-            f"{plan.name} is not available in {currency.upper()}.", code="unsupported_currency"
+            _("%(plan)s is not available in %(currency)s.")
+            % {"plan": plan.name, "currency": currency.upper()},
+            code="unsupported_currency",
         )
     if not price.stripe_price_id:
         raise ServiceUnavailable(
-            f"{plan.name} ({currency.upper()}) has not been synced to Stripe yet; "
-            "run `manage.py sync_stripe_products`.",
-            code="catalogue_not_synced",
+            not_synced_message(plan.name, currency), code="catalogue_not_synced"
         )
     current = gateway.retrieve_subscription(row.stripe_subscription_id)
     item = first_item(current)
     if item is None:
-        raise Conflict("The subscription has no item to change.", code="no_subscription_item")
+        raise Conflict(_("The subscription has no item to change."), code="no_subscription_item")
     answer = gateway.update_subscription(
         row.stripe_subscription_id,
         {
