@@ -33,11 +33,28 @@ class Migration(migrations.Migration):
                 (
                     "body_sha256",
                     models.CharField(
-                        max_length=64, unique=True, verbose_name="SHA-256 of the body"
+                        help_text="Unique: a repeated delivery of the same body is counted, not stored again.",
+                        max_length=64,
+                        unique=True,
+                        verbose_name="SHA-256 of the body",
                     ),
                 ),
-                ("reason", models.CharField(max_length=32, verbose_name="reason")),
-                ("message", models.CharField(max_length=500, verbose_name="message")),
+                (
+                    "reason",
+                    models.CharField(
+                        help_text="A stable code saying why it was rejected.",
+                        max_length=32,
+                        verbose_name="reason",
+                    ),
+                ),
+                (
+                    "message",
+                    models.CharField(
+                        help_text="What is wrong with the body, in words.",
+                        max_length=500,
+                        verbose_name="message",
+                    ),
+                ),
                 (
                     "stripe_event_id",
                     models.CharField(
@@ -55,7 +72,14 @@ class Migration(migrations.Migration):
                         verbose_name="body",
                     ),
                 ),
-                ("deliveries", models.PositiveIntegerField(default=1, verbose_name="deliveries")),
+                (
+                    "deliveries",
+                    models.PositiveIntegerField(
+                        default=1,
+                        help_text="How many times Stripe delivered this body.",
+                        verbose_name="deliveries",
+                    ),
+                ),
                 (
                     "received_at",
                     models.DateTimeField(auto_now_add=True, verbose_name="first received"),
@@ -96,17 +120,28 @@ class Migration(migrations.Migration):
                     "stripe_customer_id",
                     models.CharField(
                         blank=True,
+                        help_text="Cleared when the customer is deleted in Stripe; the next checkout creates a new one.",
                         max_length=255,
                         null=True,
                         unique=True,
                         verbose_name="Stripe customer id",
                     ),
                 ),
-                ("livemode", models.BooleanField(default=False, verbose_name="live mode")),
+                (
+                    "livemode",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Whether the customer exists in Stripe's live mode (not test mode).",
+                        verbose_name="live mode",
+                    ),
+                ),
                 (
                     "deleted_at",
                     models.DateTimeField(
-                        blank=True, null=True, verbose_name="deleted in Stripe at"
+                        blank=True,
+                        help_text="When Stripe reported the customer deleted.",
+                        null=True,
+                        verbose_name="deleted in Stripe at",
                     ),
                 ),
                 (
@@ -158,7 +193,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("name", models.CharField(max_length=100, verbose_name="name")),
-                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "description",
+                    models.TextField(
+                        blank=True,
+                        help_text="Shown to customers in the catalogue and pushed to the Stripe product.",
+                        verbose_name="description",
+                    ),
+                ),
                 (
                     "active",
                     models.BooleanField(
@@ -167,12 +209,20 @@ class Migration(migrations.Migration):
                         verbose_name="active",
                     ),
                 ),
-                ("sort_order", models.PositiveIntegerField(default=0, verbose_name="sort order")),
+                (
+                    "sort_order",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Lower numbers are listed first.",
+                        verbose_name="sort order",
+                    ),
+                ),
                 (
                     "stripe_product_id",
                     models.CharField(
                         blank=True,
                         editable=False,
+                        help_text="Set by sync_stripe_products; empty until the item is pushed to Stripe.",
                         max_length=255,
                         null=True,
                         unique=True,
@@ -234,7 +284,9 @@ class Migration(migrations.Migration):
                 (
                     "currency",
                     fiko_billing.models.fields.CurrencyField(
-                        max_length=3, verbose_name="currency"
+                        help_text="An ISO 4217 code that Stripe supports, stored in lower case, such as 'usd'.",
+                        max_length=3,
+                        verbose_name="currency",
                     ),
                 ),
                 (
@@ -244,12 +296,20 @@ class Migration(migrations.Migration):
                         verbose_name="amount",
                     ),
                 ),
-                ("active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Inactive prices are not offered; subscriptions already on them go on.",
+                        verbose_name="active",
+                    ),
+                ),
                 (
                     "stripe_price_id",
                     models.CharField(
                         blank=True,
                         editable=False,
+                        help_text="Set by sync_stripe_products, which creates a new Stripe price when the amount changes (Stripe prices cannot change).",
                         max_length=255,
                         null=True,
                         unique=True,
@@ -260,10 +320,12 @@ class Migration(migrations.Migration):
                     "plan",
                     models.ForeignKey(
                         blank=True,
+                        help_text="The plan sold at this price; a price has a plan or a package, not both.",
                         null=True,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="prices",
                         to="fiko_billing.plan",
+                        verbose_name="plan",
                     ),
                 ),
             ],
@@ -299,7 +361,14 @@ class Migration(migrations.Migration):
                         verbose_name="first hold expires at",
                     ),
                 ),
-                ("updated", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                (
+                    "updated",
+                    models.DateTimeField(
+                        auto_now=True,
+                        help_text="When a ledger operation last touched it.",
+                        verbose_name="updated",
+                    ),
+                ),
                 (
                     "subscriber",
                     models.OneToOneField(
@@ -349,16 +418,31 @@ class Migration(migrations.Migration):
                         help_text="Positive adds, negative takes.", verbose_name="amount"
                     ),
                 ),
-                ("balance_after", models.BigIntegerField(verbose_name="balance after")),
+                (
+                    "balance_after",
+                    models.BigIntegerField(
+                        help_text="The account's balance right after this entry.",
+                        verbose_name="balance after",
+                    ),
+                ),
                 (
                     "reference",
                     models.CharField(
-                        blank=True, max_length=255, null=True, verbose_name="reference"
+                        blank=True,
+                        help_text="Unique per account: the cause of the operation (an invoice, a checkout session, a refund), so a repeated operation changes nothing.",
+                        max_length=255,
+                        null=True,
+                        verbose_name="reference",
                     ),
                 ),
                 (
                     "expires_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="expires at"),
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="For credits: when their unspent part expires; empty for never.",
+                        null=True,
+                        verbose_name="expires at",
+                    ),
                 ),
                 (
                     "remaining",
@@ -370,7 +454,12 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "description",
-                    models.CharField(blank=True, max_length=255, verbose_name="description"),
+                    models.CharField(
+                        blank=True,
+                        help_text="Shown to the customer in the token history.",
+                        max_length=255,
+                        verbose_name="description",
+                    ),
                 ),
                 ("created", models.DateTimeField(auto_now_add=True, verbose_name="created")),
                 (
@@ -379,6 +468,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="entries",
                         to="fiko_billing.tokenaccount",
+                        verbose_name="token account",
                     ),
                 ),
                 (
@@ -390,6 +480,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to="fiko_billing.tokenentry",
+                        verbose_name="credit",
                     ),
                 ),
             ],
@@ -408,24 +499,38 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("amount", models.BigIntegerField()),
+                (
+                    "amount",
+                    models.BigIntegerField(
+                        help_text="Tokens the reservation took from that credit.",
+                        verbose_name="amount",
+                    ),
+                ),
                 (
                     "debit",
                     models.ForeignKey(
+                        help_text="The ledger entry of the reservation.",
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="allocations",
                         to="fiko_billing.tokenentry",
+                        verbose_name="reservation entry",
                     ),
                 ),
                 (
                     "grant",
                     models.ForeignKey(
+                        help_text="A credit the reservation took tokens from; a release gives them back.",
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to="fiko_billing.tokenentry",
+                        verbose_name="credit",
                     ),
                 ),
             ],
+            options={
+                "verbose_name": "token allocation",
+                "verbose_name_plural": "token allocations",
+            },
         ),
         migrations.CreateModel(
             name="TokenPackage",
@@ -449,7 +554,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("name", models.CharField(max_length=100, verbose_name="name")),
-                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "description",
+                    models.TextField(
+                        blank=True,
+                        help_text="Shown to customers in the catalogue and pushed to the Stripe product.",
+                        verbose_name="description",
+                    ),
+                ),
                 (
                     "active",
                     models.BooleanField(
@@ -458,12 +570,20 @@ class Migration(migrations.Migration):
                         verbose_name="active",
                     ),
                 ),
-                ("sort_order", models.PositiveIntegerField(default=0, verbose_name="sort order")),
+                (
+                    "sort_order",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Lower numbers are listed first.",
+                        verbose_name="sort order",
+                    ),
+                ),
                 (
                     "stripe_product_id",
                     models.CharField(
                         blank=True,
                         editable=False,
+                        help_text="Set by sync_stripe_products; empty until the item is pushed to Stripe.",
                         max_length=255,
                         null=True,
                         unique=True,
@@ -473,6 +593,7 @@ class Migration(migrations.Migration):
                 (
                     "tokens",
                     models.PositiveIntegerField(
+                        help_text="Tokens credited for each package bought; they never expire.",
                         validators=[django.core.validators.MinValueValidator(1)],
                         verbose_name="tokens",
                     ),
@@ -534,7 +655,12 @@ class Migration(migrations.Migration):
                         max_length=255, unique=True, verbose_name="Stripe subscription id"
                     ),
                 ),
-                ("quantity", models.PositiveIntegerField(default=1)),
+                (
+                    "quantity",
+                    models.PositiveIntegerField(
+                        default=1, help_text="Units billed each period.", verbose_name="quantity"
+                    ),
+                ),
                 (
                     "status",
                     models.CharField(
@@ -549,18 +675,78 @@ class Migration(migrations.Migration):
                             ("paused", "Paused"),
                         ],
                         default="incomplete",
+                        help_text="Stripe's status; active, trialing and past_due give the plan's benefits.",
                         max_length=20,
                         verbose_name="status",
                     ),
                 ),
-                ("current_period_start", models.DateTimeField(blank=True, null=True)),
-                ("current_period_end", models.DateTimeField(blank=True, null=True)),
-                ("cancel_at_period_end", models.BooleanField(default=False)),
-                ("cancel_at", models.DateTimeField(blank=True, null=True)),
-                ("canceled_at", models.DateTimeField(blank=True, null=True)),
-                ("ended_at", models.DateTimeField(blank=True, null=True)),
-                ("trial_end", models.DateTimeField(blank=True, null=True)),
-                ("livemode", models.BooleanField(default=False)),
+                (
+                    "current_period_start",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="current period start"
+                    ),
+                ),
+                (
+                    "current_period_end",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="The paid period ends (and renews) then; its granted tokens expire then.",
+                        null=True,
+                        verbose_name="current period end",
+                    ),
+                ),
+                (
+                    "cancel_at_period_end",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Cancellation requested: it stays active until the period ends.",
+                        verbose_name="cancel at period end",
+                    ),
+                ),
+                (
+                    "cancel_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="A cancellation set for this moment (in the Customer Portal or Stripe).",
+                        null=True,
+                        verbose_name="cancel at",
+                    ),
+                ),
+                (
+                    "canceled_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the cancellation was requested.",
+                        null=True,
+                        verbose_name="canceled at",
+                    ),
+                ),
+                (
+                    "ended_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the subscription ended.",
+                        null=True,
+                        verbose_name="ended at",
+                    ),
+                ),
+                (
+                    "trial_end",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the free trial ends.",
+                        null=True,
+                        verbose_name="trial end",
+                    ),
+                ),
+                (
+                    "livemode",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Whether the subscription exists in Stripe's live mode.",
+                        verbose_name="live mode",
+                    ),
+                ),
                 (
                     "stripe_state_at",
                     models.DateTimeField(
@@ -578,26 +764,31 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="subscriptions",
                         to="fiko_billing.customer",
+                        verbose_name="billing customer",
                     ),
                 ),
                 (
                     "plan",
                     models.ForeignKey(
                         blank=True,
+                        help_text="The plan subscribed to; empty for a recurring token package.",
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="subscriptions",
                         to="fiko_billing.plan",
+                        verbose_name="plan",
                     ),
                 ),
                 (
                     "price",
                     models.ForeignKey(
                         blank=True,
+                        help_text="The price billed each period.",
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="subscriptions",
                         to="fiko_billing.price",
+                        verbose_name="price",
                     ),
                 ),
                 (
@@ -615,10 +806,12 @@ class Migration(migrations.Migration):
                     "package",
                     models.ForeignKey(
                         blank=True,
+                        help_text="The recurring token package subscribed to; empty for a plan.",
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="subscriptions",
                         to="fiko_billing.tokenpackage",
+                        verbose_name="token package",
                     ),
                 ),
             ],
@@ -633,10 +826,12 @@ class Migration(migrations.Migration):
             name="package",
             field=models.ForeignKey(
                 blank=True,
+                help_text="The token package sold at this price.",
                 null=True,
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="prices",
                 to="fiko_billing.tokenpackage",
+                verbose_name="token package",
             ),
         ),
         migrations.CreateModel(
@@ -690,16 +885,28 @@ class Migration(migrations.Migration):
                         verbose_name="status",
                     ),
                 ),
-                ("quantity", models.PositiveIntegerField(default=1)),
+                (
+                    "quantity",
+                    models.PositiveIntegerField(
+                        default=1,
+                        help_text="Packages bought in this payment.",
+                        verbose_name="quantity",
+                    ),
+                ),
                 (
                     "amount",
                     models.PositiveBigIntegerField(
-                        help_text="In minor units.", verbose_name="amount"
+                        help_text="What was charged, in the currency's minor unit.",
+                        verbose_name="amount",
                     ),
                 ),
                 (
                     "amount_refunded",
-                    models.PositiveBigIntegerField(default=0, verbose_name="amount refunded"),
+                    models.PositiveBigIntegerField(
+                        default=0,
+                        help_text="Refunded so far, in minor units.",
+                        verbose_name="amount refunded",
+                    ),
                 ),
                 ("currency", models.CharField(max_length=3, verbose_name="currency")),
                 (
@@ -710,24 +917,81 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "stripe_checkout_session_id",
-                    models.CharField(blank=True, max_length=255, null=True, unique=True),
+                    models.CharField(
+                        blank=True,
+                        help_text="The Checkout Session that started this payment.",
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="Stripe Checkout Session id",
+                    ),
                 ),
                 (
                     "stripe_payment_intent_id",
-                    models.CharField(blank=True, max_length=255, null=True, unique=True),
+                    models.CharField(
+                        blank=True,
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="Stripe PaymentIntent id",
+                    ),
                 ),
                 (
                     "stripe_invoice_id",
-                    models.CharField(blank=True, max_length=255, null=True, unique=True),
+                    models.CharField(
+                        blank=True,
+                        help_text="The invoice of a subscription payment.",
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="Stripe invoice id",
+                    ),
                 ),
                 (
                     "stripe_charge_id",
-                    models.CharField(blank=True, max_length=255, null=True, unique=True),
+                    models.CharField(
+                        blank=True,
+                        help_text="Refunds and disputes are matched to the payment by it.",
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="Stripe charge id",
+                    ),
                 ),
-                ("hosted_invoice_url", models.URLField(blank=True, max_length=2000)),
-                ("failure_message", models.TextField(blank=True)),
-                ("fulfilled_at", models.DateTimeField(blank=True, null=True)),
-                ("livemode", models.BooleanField(default=False)),
+                (
+                    "hosted_invoice_url",
+                    models.URLField(
+                        blank=True,
+                        help_text="Stripe's page of the invoice, for the customer.",
+                        max_length=2000,
+                        verbose_name="invoice page",
+                    ),
+                ),
+                (
+                    "failure_message",
+                    models.TextField(
+                        blank=True,
+                        help_text="Why the payment failed, as Stripe tells the customer.",
+                        verbose_name="failure message",
+                    ),
+                ),
+                (
+                    "fulfilled_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When its tokens or subscription were granted; set once.",
+                        null=True,
+                        verbose_name="fulfilled at",
+                    ),
+                ),
+                (
+                    "livemode",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Whether the payment was made in live mode.",
+                        verbose_name="live mode",
+                    ),
+                ),
                 (
                     "subscriber",
                     models.ForeignKey(
@@ -743,30 +1007,36 @@ class Migration(migrations.Migration):
                     "plan",
                     models.ForeignKey(
                         blank=True,
+                        help_text="The plan paid for, if any.",
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="payments",
                         to="fiko_billing.plan",
+                        verbose_name="plan",
                     ),
                 ),
                 (
                     "subscription",
                     models.ForeignKey(
                         blank=True,
+                        help_text="The subscription a first payment or renewal belongs to.",
                         null=True,
                         on_delete=django.db.models.deletion.SET_NULL,
                         related_name="payments",
                         to="fiko_billing.subscription",
+                        verbose_name="subscription",
                     ),
                 ),
                 (
                     "package",
                     models.ForeignKey(
                         blank=True,
+                        help_text="The token package paid for, if any.",
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="payments",
                         to="fiko_billing.tokenpackage",
+                        verbose_name="token package",
                     ),
                 ),
             ],
@@ -785,10 +1055,21 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("amount", models.BigIntegerField(verbose_name="amount held")),
+                (
+                    "amount",
+                    models.BigIntegerField(
+                        help_text="Tokens taken out of the spendable balance while held.",
+                        verbose_name="amount held",
+                    ),
+                ),
                 (
                     "settled_amount",
-                    models.BigIntegerField(blank=True, null=True, verbose_name="amount charged"),
+                    models.BigIntegerField(
+                        blank=True,
+                        help_text="Tokens finally spent (0 when released); empty while held.",
+                        null=True,
+                        verbose_name="amount charged",
+                    ),
                 ),
                 (
                     "status",
@@ -801,16 +1082,24 @@ class Migration(migrations.Migration):
                         ],
                         default="held",
                         max_length=8,
+                        verbose_name="status",
                     ),
                 ),
                 (
                     "reference",
                     models.CharField(
-                        blank=True, max_length=255, null=True, verbose_name="reference"
+                        blank=True,
+                        help_text="Unique per account: reserving again with it returns this reservation.",
+                        max_length=255,
+                        null=True,
+                        verbose_name="reference",
                     ),
                 ),
-                ("description", models.CharField(blank=True, max_length=255)),
-                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "description",
+                    models.CharField(blank=True, max_length=255, verbose_name="description"),
+                ),
+                ("created", models.DateTimeField(auto_now_add=True, verbose_name="created")),
                 (
                     "expires_at",
                     models.DateTimeField(
@@ -820,21 +1109,32 @@ class Migration(migrations.Migration):
                         verbose_name="expires at",
                     ),
                 ),
-                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "closed_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When it was settled, released or expired.",
+                        null=True,
+                        verbose_name="closed at",
+                    ),
+                ),
                 (
                     "account",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="reservations",
                         to="fiko_billing.tokenaccount",
+                        verbose_name="token account",
                     ),
                 ),
                 (
                     "entry",
                     models.OneToOneField(
+                        help_text="The entry that took the held tokens from the balance.",
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="reservation",
                         to="fiko_billing.tokenentry",
+                        verbose_name="ledger entry",
                     ),
                 ),
             ],
@@ -855,15 +1155,44 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "stripe_event_id",
-                    models.CharField(max_length=255, unique=True, verbose_name="Stripe event id"),
+                    models.CharField(
+                        help_text="Unique: a repeated delivery of an event is recognised by it.",
+                        max_length=255,
+                        unique=True,
+                        verbose_name="Stripe event id",
+                    ),
                 ),
-                ("type", models.CharField(max_length=100, verbose_name="type")),
+                (
+                    "type",
+                    models.CharField(
+                        help_text="Stripe's event type, such as invoice.paid.",
+                        max_length=100,
+                        verbose_name="type",
+                    ),
+                ),
                 (
                     "api_version",
-                    models.CharField(blank=True, max_length=64, verbose_name="API version"),
+                    models.CharField(
+                        blank=True,
+                        help_text="The Stripe API version the payload is rendered in.",
+                        max_length=64,
+                        verbose_name="API version",
+                    ),
                 ),
-                ("livemode", models.BooleanField(default=False)),
-                ("payload", fiko_billing.models.fields.NulSafeJSONField(verbose_name="payload")),
+                (
+                    "livemode",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Whether the event comes from live mode.",
+                        verbose_name="live mode",
+                    ),
+                ),
+                (
+                    "payload",
+                    fiko_billing.models.fields.NulSafeJSONField(
+                        help_text="The event as Stripe sent it.", verbose_name="payload"
+                    ),
+                ),
                 (
                     "status",
                     models.CharField(
@@ -878,13 +1207,45 @@ class Migration(migrations.Migration):
                         verbose_name="status",
                     ),
                 ),
-                ("attempts", models.PositiveIntegerField(default=0, verbose_name="attempts")),
-                ("last_error", models.TextField(blank=True, verbose_name="last error")),
-                ("stripe_created", models.DateTimeField(verbose_name="created in Stripe")),
-                ("received_at", models.DateTimeField(auto_now_add=True, verbose_name="received")),
+                (
+                    "attempts",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="How many times processing was tried.",
+                        verbose_name="attempts",
+                    ),
+                ),
+                (
+                    "last_error",
+                    models.TextField(
+                        blank=True,
+                        help_text="The error of the last failed attempt.",
+                        verbose_name="last error",
+                    ),
+                ),
+                (
+                    "stripe_created",
+                    models.DateTimeField(
+                        help_text="The event's creation time in Stripe, to the second.",
+                        verbose_name="created in Stripe",
+                    ),
+                ),
+                (
+                    "received_at",
+                    models.DateTimeField(
+                        auto_now_add=True,
+                        help_text="When the event was stored (delivered, or fetched by sync_stripe_events).",
+                        verbose_name="received",
+                    ),
+                ),
                 (
                     "processed_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="processed"),
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When processing succeeded or found the type not handled.",
+                        null=True,
+                        verbose_name="processed",
+                    ),
                 ),
             ],
             options={
