@@ -47,7 +47,12 @@ INCLUDABLE: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
-_BUILTINS = {t.__name__: t for t in (bool, dict, float, int, list, str, tuple)}
+# Python 3.13's typing imports lazily while an annotation is evaluated, so the
+# restricted builtins must still let it import.
+_BUILTINS: dict[str, Any] = {
+    **{t.__name__: t for t in (bool, dict, float, int, list, str, tuple)},
+    "__import__": __import__,
+}
 _REQUEST_OPTIONS = frozenset(RequestOptions.__annotations__)
 _TYPING_NAMES: dict[str, Any] = {
     name: getattr(typing, name)
