@@ -695,10 +695,13 @@ def _close(reservation: Reservation, actual: int) -> TokenReservation:
                 f"reservation {reservation.pk} does not belong to this subscriber"
             )
         now = timezone.now()
-        if held.status == ReservationStatus.HELD and (
+        # Holding the lock, give back every expired hold (this one among them,
+        # or others when this one was closed before): it is a ledger write.
+        force = held.status == ReservationStatus.HELD and (
             held.expires_at is not None and held.expires_at <= now
-        ):
-            _release_expired_holds_locked(account, now, force=True)
+        )
+        _release_expired_holds_locked(account, now, force=force)
+        if force:
             held.refresh_from_db()
         if held.status == ReservationStatus.HELD:
             return _settle_held(account, held, actual, now)

@@ -222,6 +222,24 @@ def test_settling_an_expired_hold_raises_and_the_tokens_stay_given_back(
     ledger_consistent(subscriber)
 
 
+def test_settling_a_hold_closed_before_still_gives_other_expired_holds_back(
+    subscriber: Any, clock: Any
+) -> None:
+    tokens.credit(subscriber, 100, kind="purchase", reference="a")
+    first = tokens.reserve(subscriber, 10, expires_in=60)
+    clock.move_to(NOW + HOUR)
+    tokens.reserve(subscriber, 50, expires_in=60)  # a write: the first hold goes back
+    clock.move_to(NOW + 2 * HOUR)
+    with pytest.raises(ReservationExpired):
+        first.settle(10)
+    # Settling took the ledger's lock, so the second expired hold went back too.
+    assert TokenAccount.objects.get(subscriber_id=subscriber.pk).balance == 100
+    assert set(TokenReservation.objects.values_list("status", flat=True)) == {
+        ReservationStatus.EXPIRED
+    }
+    ledger_consistent(subscriber)
+
+
 def test_any_ledger_write_gives_expired_holds_back_first(subscriber: Any, clock: Any) -> None:
     tokens.credit(subscriber, 100, kind="purchase", reference="a")
     tokens.reserve(subscriber, 100, expires_in=60)
