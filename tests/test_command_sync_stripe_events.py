@@ -15,6 +15,7 @@ from fiko_billing.testing import payloads
 from fiko_billing.webhooks.intake import store_event
 from fiko_billing.webhooks.registry import handled_event_types
 from tests.stories import (
+    Outage,
     Story,
     activated_subscription_ids,
     command_failure,
@@ -212,19 +213,20 @@ def test_dry_run_counts_and_stores_nothing(account, stripe_stub):
     assert len(stripe_stub.requests) == 2
 
 
-def test_a_failing_event_fails_the_command_after_the_others(account, stripe_stub):
-    refund = account.refund_event("evt_refund", at=T0 + 5)
+def test_a_failing_event_fails_the_command_after_the_others(account, stripe_stub, monkeypatch):
+    Outage(monkeypatch, "charge.succeeded")
+    charge = account.charge_event("evt_charge", at=T0 + 5)
     events = account.lifecycle()
-    serve(stripe_stub, [events[0], refund, *events[1:]], page_size=100)
+    serve(stripe_stub, [events[0], charge, *events[1:]], page_size=100)
 
     error, out = run_failing()
 
-    assert str(error) == "1 event(s) failed: evt_refund"
+    assert str(error) == "1 event(s) failed: evt_charge"
     assert error.returncode == 1
     assert out == (
         "5 event(s) at Stripe since 2031-03-07 12:00 UTC; 5 stored: 1 failed, 4 processed.\n"
     )
-    failed = WebhookEvent.objects.get(stripe_event_id="evt_refund")
+    failed = WebhookEvent.objects.get(stripe_event_id="evt_charge")
     assert (failed.status, failed.attempts) == (EventStatus.FAILED, 1)
     assert Subscription.objects.get().status == SubscriptionStatus.CANCELED
 

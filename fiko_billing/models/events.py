@@ -12,6 +12,7 @@ class EventStatus(models.TextChoices):
     PROCESSED = "processed", _("Processed")
     IGNORED = "ignored", _("Ignored (type not handled)")
     FAILED = "failed", _("Failed")
+    DEAD = "dead", _("Set aside (failed too often, or waited too long)")
 
 
 class WebhookEvent(models.Model):
@@ -24,6 +25,15 @@ class WebhookEvent(models.Model):
         _("status"), max_length=10, choices=EventStatus.choices, default=EventStatus.PENDING
     )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    failures = models.PositiveIntegerField(
+        _("failures"), default=0, help_text=_("Attempts that failed; waiting is not failing.")
+    )
+    waiting_for = models.CharField(
+        _("waiting for"),
+        max_length=255,
+        blank=True,
+        help_text=_("What a pending event waits for (its payment, say); it runs again then."),
+    )
     last_error = models.TextField(_("last error"), blank=True)
     stripe_created = models.DateTimeField(_("created in Stripe"))
     received_at = models.DateTimeField(_("received"), auto_now_add=True)
@@ -42,6 +52,9 @@ class WebhookEvent(models.Model):
             # process_webhook_events: pending or failed events, oldest first.
             models.Index(fields=("status", "stripe_created"), name="fiko_event_status_created"),
             models.Index(fields=("type", "-stripe_created"), name="fiko_event_type"),
+            models.Index(
+                fields=("waiting_for",), condition=~Q(waiting_for=""), name="fiko_event_waiting"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from fiko_billing import signals, tokens
+from fiko_billing import tokens
 from fiko_billing.gateway import (
     StripeDisabled,
     StripeGateway,
@@ -26,7 +26,7 @@ from fiko_billing.models import (
     WebhookEvent,
 )
 from fiko_billing.services.stripe_data import state_time
-from fiko_billing.services.subscriptions import mirror_subscription
+from fiko_billing.services.subscription_state import mirror_subscription, record_status
 from fiko_billing.webhooks.intake import process_event, store_event
 from fiko_billing.webhooks.registry import handled_event_types
 
@@ -83,24 +83,23 @@ def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) ->
     Returns whether this call ended it (``False`` when a webhook got there first).
     """
     with transaction.atomic():
+        row = Subscription.objects.select_related("subscriber").get(pk=pk)
+        tokens.lock_account(row.subscriber)
         row = Subscription.objects.select_for_update().select_related("subscriber").get(pk=pk)
         if row.status not in ENTITLED_STATUSES:
             return False
         if remote is not None:
-            mirror_subscription(remote, state_at=state_time(now))  # sends its own signals
+            mirror_subscription(remote, state_at=state_time(now), role="anchor")
             row.refresh_from_db()
         if row.status in ENTITLED_STATUSES:
-            previous = row.status
-            row.status = SubscriptionStatus.CANCELED
-            row.ended_at = row.ended_at or row.current_period_end or now
-            row.stripe_state_at = state_time(now)
-            row.save(update_fields=["status", "ended_at", "stripe_state_at", "modified"])
-            signals.send_on_commit(
-                signals.subscription_deactivated,
-                Subscription,
+            record_status(
+                row.stripe_subscription_id,
+                status=SubscriptionStatus.CANCELED,
+                before=row.status,
+                at=state_time(now),
                 subscriber=row.subscriber,
-                subscription=row,
-                reason=f"period ended (was {previous})",
+                ended_at=row.ended_at or row.current_period_end or now,
+                reason=f"period ended (was {row.status})",
             )
         tokens.expire_due(now=now, subscriber=row.subscriber)
     logger.info("subscription %s deactivated: its period ended", row.stripe_subscription_id)
@@ -157,7 +156,7 @@ def check_subscriptions(
                     row.detail = "Stripe has a newer period"
                     if not dry_run:
                         with transaction.atomic():
-                            mirror_subscription(remote, state_at=state_time(now))
+                            mirror_subscription(remote, state_at=state_time(now), role="anchor")
                     report.add(row, keep=len(report.rows) < keep_rows)
                     continue
             if dry_run:
