@@ -258,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{site}/billing/stripe/webhook/",
                 "--webhook-secret",
                 hints.EMULATOR_WEBHOOK_SECRET,
+                "--api-key",
+                hints.EMULATOR_SECRET_KEY,
                 "--state",
                 str(state),
             ],

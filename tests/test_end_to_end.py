@@ -6,11 +6,14 @@ to our webhook view on a live server thread; nothing is stubbed in between.
 
 from __future__ import annotations
 
+import io
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
 from fiko_billing import tokens
 from fiko_billing.models import (
@@ -32,10 +35,13 @@ from fiko_billing.testing.hosted import (
     CARD_SUCCEEDS,
     pay_checkout,
 )
+from fiko_billing.webhooks.registry import handled_event_types
 from tests.factories import PackagePriceFactory, PlanPriceFactory, SubscriberFactory
 from tests.resolvers import bearer_client
 
 DAY = 86_400
+#: Stripe charges a renewal invoice an hour after creating it, at the period's end.
+RENEWAL_DRAFT = 3_600
 
 
 @pytest.fixture
@@ -150,7 +156,7 @@ def test_renewal_refills_the_allowance(shop):
     settle(shop)
     tokens.consume(shop.subscriber, 4_000)
 
-    shop.emulator.advance(days=31)
+    shop.emulator.advance(days=31, seconds=RENEWAL_DRAFT)
     settle(shop)
 
     assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
@@ -170,7 +176,7 @@ def test_0341_pays_at_checkout_and_fails_at_renewal(shop):
     settle(shop)
     assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
 
-    shop.emulator.advance(days=31)
+    shop.emulator.advance(days=31, seconds=RENEWAL_DRAFT)
     settle(shop)
 
     assert Subscription.objects.get().status == SubscriptionStatus.PAST_DUE
@@ -205,4 +211,37 @@ def test_duplicated_and_reordered_deliveries_change_nothing(shop):
     faults = [d["fault"] for d in shop.emulator.deliveries()]
     assert faults.count("reorder") == 4
     assert faults.count("duplicate") >= 4
+    assert_no_failed_events()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_setup_stripe_webhook_on_the_emulator_delivers_each_event_once(shop):
+    url = shop.emulator.webhook_url
+    out = io.StringIO()
+    call_command("setup_stripe_webhook", "--url", url, stdout=out)
+    assert "Created webhook endpoint" in out.getvalue()
+    since = len(shop.emulator.deliveries())
+    before = {e["id"] for e in shop.emulator.objects("event")}
+
+    session = checkout(shop, "full", shop.plan.pk)
+    assert pay_checkout(session["url"], CARD_SUCCEEDS).paid
+    shop.emulator.advance(days=31, seconds=RENEWAL_DRAFT)
+    settle(shop)
+
+    deliveries = shop.emulator.deliveries()[since:]
+    assert {d["url"] for d in deliveries} == {url}
+    handled = set(handled_event_types())
+    wanted = {
+        e["id"]
+        for e in shop.emulator.objects("event")
+        if e["id"] not in before and e["type"] in handled
+    }
+    # Every event the endpoint enables, once; nothing else.
+    per_event = Counter(d["event"] for d in deliveries)
+    assert set(per_event) == wanted
+    assert set(per_event.values()) == {1}
+    # Each accepted at the first attempt: the project's configured secret
+    # verifies the endpoint's deliveries.
+    assert {(d["state"], d["attempts"]) for d in deliveries} == {("delivered", 1)}
+    assert TokenEntry.objects.filter(kind=EntryKind.GRANT).count() == 2
     assert_no_failed_events()

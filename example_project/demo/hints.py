@@ -15,7 +15,8 @@ DEMO_API_TOKEN = "demo-token"  # noqa: S105 - a local demo credential, printed o
 DEFAULT_DEMO_PORT = 8000
 DEFAULT_EMULATOR_PORT = 12111
 
-#: The Stripe emulator accepts any test-mode key; these are obvious test values.
+#: The keys the demo's Stripe emulator is started with (it refuses any other
+#: secret key, as Stripe does); obvious test values.
 EMULATOR_SECRET_KEY = "sk_test_emulator"  # noqa: S105
 EMULATOR_PUBLISHABLE_KEY = "pk_test_emulator"
 EMULATOR_WEBHOOK_SECRET = "whsec_emulator_demo"  # noqa: S105

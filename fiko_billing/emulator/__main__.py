@@ -10,6 +10,14 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from fiko_billing.emulator.api import DEFAULT_API_KEYS, check_api_keys
+from fiko_billing.emulator.billing_settings import (
+    AFTER_RETRIES,
+    CANCELED,
+    RENEWAL_DRAFT_SECONDS,
+    SMART_RETRIES,
+    BillingSettings,
+)
 from fiko_billing.emulator.emulator import Emulator
 from fiko_billing.emulator.events import PINNED_API_VERSION
 
@@ -34,8 +42,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--invoice-finalize-delay",
         type=int,
-        default=0,
-        help="seconds a renewal invoice stays draft before it is charged (Stripe: 3600)",
+        default=RENEWAL_DRAFT_SECONDS,
+        help="seconds a renewal invoice stays a draft before it is charged (3600, as Stripe)",
+    )
+    parser.add_argument(
+        "--payment-retries",
+        default=",".join(f"{d:g}" for d in SMART_RETRIES),
+        help="days after a first failed payment when it is tried again "
+        f"({','.join(f'{d:g}' for d in SMART_RETRIES)}: Smart Retries' 8 attempts in 2 weeks)",
+    )
+    parser.add_argument(
+        "--after-retries",
+        choices=AFTER_RETRIES,
+        default=CANCELED,
+        help="what a subscription becomes when its retries are used up (canceled)",
+    )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help="a secret key to accept (repeat for several; default sk_test_emulator and "
+        "rk_test_emulator); any other key gets a 401",
     )
     parser.add_argument("--seed", type=int, help="seed for object ids (repeatable runs)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
@@ -46,6 +74,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.retry_delays = tuple(float(d) for d in args.retry_delays.split(",") if d.strip())
     except ValueError:
         parser.error("--retry-delays takes numbers separated by commas, e.g. 1,5,25")
+    try:
+        args.payment_retries = tuple(
+            float(d) for d in args.payment_retries.split(",") if d.strip()
+        )
+        BillingSettings(payment_retries=args.payment_retries)
+    except ValueError:
+        parser.error("--payment-retries takes increasing days separated by commas, e.g. 3,5,7")
+    args.api_keys = tuple(args.api_keys or DEFAULT_API_KEYS)
+    try:
+        check_api_keys(args.api_keys)
+    except ValueError as problem:
+        parser.error(f"--api-key: {problem}")
     return args
 
 
@@ -66,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         retry_delays=args.retry_delays,
         max_attempts=args.max_attempts,
         invoice_finalize_delay=args.invoice_finalize_delay,
+        payment_retries=args.payment_retries,
+        after_retries=args.after_retries,
+        api_keys=args.api_keys,
     )
     stop = threading.Event()
 

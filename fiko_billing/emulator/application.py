@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from fiko_billing.emulator import control, pages, portal_page
+from fiko_billing.emulator import control, invoice_page, pages, portal_page
 from fiko_billing.emulator.api import new_request_id
 from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.events import PINNED_API_VERSION
@@ -26,7 +26,9 @@ PAGES: list[tuple[str, re.Pattern[str], PageView]] = [
     ("POST", re.compile(r"/checkout/([\w-]+)/3ds"), pages.three_d_secure_post),
     ("GET", re.compile(r"/portal/([\w-]+)"), portal_page.portal_get),
     ("POST", re.compile(r"/portal/([\w-]+)"), portal_page.portal_post),
-    ("GET", re.compile(r"/invoice/([\w-]+)"), pages.invoice_get),
+    ("GET", re.compile(r"/invoice/([\w-]+)"), invoice_page.invoice_get),
+    ("POST", re.compile(r"/invoice/([\w-]+)"), invoice_page.invoice_post),
+    ("POST", re.compile(r"/invoice/([\w-]+)/3ds"), invoice_page.three_d_secure_post),
     ("GET", re.compile(r"/receipts/([\w-]+)"), pages.receipt_get),
 ]
 
@@ -73,5 +75,6 @@ class Application:
             try:
                 return view(self.emulator.ctx, request, object_id)
             finally:
+                self.emulator.ctx.run_deferred()
                 if request.method == "POST":
                     store.changed()

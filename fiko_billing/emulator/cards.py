@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 SUCCESS = "success"
 AUTHENTICATE = "authenticate"
+ALWAYS_AUTHENTICATE = "always_authenticate"
+DISPUTED = "disputed"
 INSUFFICIENT_FUNDS = "insufficient_funds"
 FAILS_LATER = "fails_later"
 GENERIC_DECLINE = "generic_decline"
@@ -22,8 +24,10 @@ TEST_CARDS: dict[str, str] = {
     "5555555555554444": SUCCESS,
     "378282246310005": SUCCESS,
     "4000002500003155": AUTHENTICATE,
+    "4000002760003184": ALWAYS_AUTHENTICATE,
     "4000000000009995": INSUFFICIENT_FUNDS,
     "4000000000000341": FAILS_LATER,
+    "4000000000000259": DISPUTED,
     "4000000000000002": GENERIC_DECLINE,
     "4000000000000069": EXPIRED,
     "4000000000000127": INCORRECT_CVC,
@@ -100,7 +104,7 @@ class Card:
 
     def decline(self, *, off_session: bool, authenticated: bool = False) -> Decline | None:
         """The error a charge of this card meets, or None when it goes through."""
-        if self.behaviour in (SUCCESS, AUTHENTICATE):
+        if self.behaviour in (SUCCESS, AUTHENTICATE, ALWAYS_AUTHENTICATE, DISPUTED):
             return None
         if self.behaviour == FAILS_LATER:
             # Attaching works and the first, on-session payment goes through;
@@ -110,6 +114,9 @@ class Card:
 
     def needs_authentication(self, *, off_session: bool) -> bool:
         # 3155 authenticates once on session; set up that way, renewals pass.
+        # 3184 asks for authentication on every payment, renewals included.
+        if self.behaviour == ALWAYS_AUTHENTICATE:
+            return True
         return self.behaviour == AUTHENTICATE and not off_session
 
     def can_be_saved(self) -> Decline | None:

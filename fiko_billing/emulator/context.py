@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from fiko_billing.emulator.events import EventLog
 from fiko_billing.emulator.store import Store
@@ -12,6 +13,16 @@ from fiko_billing.emulator.store import Store
 class Ctx:
     store: Store
     events: EventLog
+    #: What Stripe does a moment after the current request or page answers
+    #: (a test card's dispute), run by ``run_deferred`` once it has answered.
+    deferred: list[Callable[[], object]] = field(default_factory=list)
+
+    def defer(self, action: Callable[[], object]) -> None:
+        self.deferred.append(action)
+
+    def run_deferred(self) -> None:
+        while self.deferred:
+            self.deferred.pop(0)()
 
     def now(self) -> int:
         return self.store.clock.now()

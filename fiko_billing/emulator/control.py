@@ -1,4 +1,4 @@
-"""``/_emulator/*``: the clock, webhook deliveries, fault injection, reset (JSON)."""
+"""``/_emulator/*``: the clock, webhook deliveries, fault injection, disputes, reset (JSON)."""
 
 from __future__ import annotations
 
@@ -79,4 +79,24 @@ def _dispatch(emulator: Emulator, route: tuple[str, str], data: dict[str, Any]) 
         case ("POST", "/_emulator/reset"):
             emulator.reset()
             return json_response(200, {"reset": True})
+        case ("POST", "/_emulator/disputes"):
+            if not data.get("charge"):
+                raise ValueError("charge is required: a charge or payment intent id")
+            amount = data.get("amount")
+            dispute = emulator.open_dispute(
+                str(data["charge"]),
+                reason=str(data.get("reason") or "fraudulent"),
+                amount=None if amount in (None, "") else int(amount),
+            )
+            return json_response(200, dispute)
+        case ("POST", path) if path.startswith("/_emulator/disputes/") and path.endswith("/close"):
+            outcome = data.get("outcome")
+            if outcome not in ("won", "lost"):
+                raise ValueError("outcome must be won or lost")
+            evidence = str(data.get("evidence", "true")).lower() not in ("false", "0", "no")
+            dispute_id = path.removeprefix("/_emulator/disputes/").removesuffix("/close")
+            closed = emulator.close_dispute(
+                dispute_id, won=outcome == "won", submit_evidence=evidence
+            )
+            return json_response(200, closed)
     return _error(404, f"Unknown emulator endpoint: {route[0]} {route[1]}")

@@ -10,6 +10,7 @@ keys, arrays in full.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Protocol
 
 from fiko_billing.emulator.store import Obj, Store
@@ -48,6 +49,8 @@ class EventLog:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.sinks: list[EventSink] = []
+        #: Called with every new event (a copy), after it is stored; for tests.
+        self.listeners: list[Callable[[Obj], None]] = []
         self.request_id: str | None = None
         self.idempotency_key: str | None = None
 
@@ -73,6 +76,8 @@ class EventLog:
         payload = dumps(event)
         for sink in self.sinks:
             sink.enqueue(event, payload)
+        for listener in list(self.listeners):
+            listener(copy.deepcopy(event))
         return event
 
     def updated(self, event_type: str, before: Obj, after: Obj) -> Obj | None:

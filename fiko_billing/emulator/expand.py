@@ -3,7 +3,9 @@
 Paths walk hashes by key and lists element by element, so
 ``items.data.price.product`` on a subscription and ``data.customer`` on a
 list page both work. Some fields are not in an object until asked for
-("includable"): a Checkout Session's ``line_items``, a charge's ``refunds``.
+("includable"): a Checkout Session's ``line_items``, a charge's ``refunds``,
+an invoice's ``payments`` and ``confirmation_secret``. They are never in a
+webhook payload.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fiko_billing.emulator.wire import bad_param, list_object
 
 MAX_DEPTH = 4
 
-Includable = Callable[[Store, Obj], Obj]
+Includable = Callable[[Store, Obj], Obj | None]
 
 
 def session_line_items(store: Store, session: Obj) -> Obj:
@@ -38,9 +40,29 @@ def charge_refunds(store: Store, charge: Obj) -> Obj:
     return list_object(copy.deepcopy(refunds), f"/v1/charges/{charge['id']}/refunds")
 
 
+def invoice_payments(store: Store, invoice: Obj) -> Obj:
+    payments = [p for p in store.all("invoice_payment") if p["invoice"] == invoice["id"]]
+    return list_object(copy.deepcopy(payments), f"/v1/invoice_payments?invoice={invoice['id']}")
+
+
+def invoice_confirmation_secret(store: Store, invoice: Obj) -> Obj | None:
+    """The client secret of the invoice's latest payment intent, once it is finalized."""
+    if invoice["status"] == "draft":
+        return None
+    payments = [p for p in store.all("invoice_payment") if p["invoice"] == invoice["id"]]
+    for payment in payments:
+        pi = store.get("payment_intent", payment["payment"]["payment_intent"])
+        if pi is not None:
+            return {"client_secret": pi["client_secret"], "type": "payment_intent"}
+    return None
+
+
+#: Fields Stripe leaves out of an object unless the request expands them.
 INCLUDABLE: dict[tuple[str, str], Includable] = {
     ("checkout.session", "line_items"): session_line_items,
     ("charge", "refunds"): charge_refunds,
+    ("invoice", "payments"): invoice_payments,
+    ("invoice", "confirmation_secret"): invoice_confirmation_secret,
 }
 
 

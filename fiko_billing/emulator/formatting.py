@@ -4,27 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-#: Currencies whose minor unit is the unit itself (Stripe's zero-decimal list).
-ZERO_DECIMAL = frozenset(
-    {
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    }
-)
+from fiko_billing.emulator.currencies import ZERO_DECIMAL
 
 
 def money(amount: int, currency: str) -> str:

@@ -199,28 +199,7 @@ def three_d_secure_post(ctx: Ctx, request: Request, session_id: str) -> Response
     return _after_attempt(ctx, session, attempt, {})
 
 
-# ---------------------------------------------------------------------- invoices
-
-
-def invoice_get(ctx: Ctx, request: Request, invoice_id: str) -> Response:
-    invoice = ctx.store.get("invoice", invoice_id)
-    if invoice is None or invoice["status"] == "draft":
-        return notice_page(404, "Not found", "This invoice does not exist.")
-    currency = invoice["currency"]
-    rows = [
-        f"<tr><td>{esc(line['description'])}</td>"
-        f'<td class="amount">{esc(money(line["amount"], currency))}</td></tr>'
-        for line in invoice["lines"]["data"]
-    ]
-    body = template("invoice.html").substitute(
-        number=esc(invoice["number"] or invoice["id"]),
-        status=esc(invoice["status"]),
-        created=esc(day(invoice["created"])),
-        rows="\n".join(rows),
-        amount_due=esc(money(invoice["amount_due"], currency)),
-        amount_paid=esc(money(invoice["amount_paid"], currency)),
-    )
-    return page(200, "Invoice", body)
+# ---------------------------------------------------------------------- receipts
 
 
 def receipt_get(ctx: Ctx, request: Request, charge_id: str) -> Response:

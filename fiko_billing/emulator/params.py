@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fiko_billing.emulator.currencies import SUPPORTED
 from fiko_billing.emulator.wire import StripeError, bad_param
 
 Obj = dict[str, Any]
@@ -45,6 +46,19 @@ class Str(Spec):
                 code="string_length_exceeded",
             )
         return value
+
+
+class Currency(Spec):
+    """A three-letter currency Stripe supports, in any case; answered in lower case."""
+
+    def check(self, value: Any, param: str) -> Any:
+        if not isinstance(value, str) or value.lower() not in SUPPORTED:
+            raise bad_param(
+                f"Invalid currency: {_show(value).lower()}. Stripe currently supports these "
+                f"currencies: {', '.join(sorted(SUPPORTED))}",
+                param=param,
+            )
+        return value.lower()
 
 
 class Int(Spec):

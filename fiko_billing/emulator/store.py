@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from fiko_billing.emulator.billing_settings import BillingSettings
 from fiko_billing.emulator.clock import Clock
 
 Obj = dict[str, Any]
 
-STATE_FORMAT = 1
+#: 2: invoices without their includable fields, balance transactions, disputes.
+STATE_FORMAT = 2
 _ALPHABET = string.ascii_letters + string.digits
 
 #: id prefix -> the object type it names; used to resolve ids when expanding.
@@ -43,6 +45,8 @@ PREFIX_KINDS: dict[str, str] = {
     "pi": "payment_intent",
     "ch": "charge",
     "re": "refund",
+    "du": "dispute",
+    "txn": "balance_transaction",
     "pm": "payment_method",
     "evt": "event",
     "we": "webhook_endpoint",
@@ -84,7 +88,7 @@ class Store:
         self.objects: dict[str, dict[str, Obj]] = {}
         self.private: dict[str, dict[str, Any]] = {}
         self.base_url = "http://127.0.0.1"
-        self.invoice_finalize_delay = 0
+        self.billing = BillingSettings()
         self._change_listeners: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ objects
@@ -150,7 +154,10 @@ class Store:
 
     def restore(self, data: dict[str, Any]) -> None:
         if data.get("format") != STATE_FORMAT:
-            raise ValueError(f"unsupported emulator state format: {data.get('format')!r}")
+            raise ValueError(
+                f"unsupported emulator state format {data.get('format')!r}: the file was "
+                "saved by another version of the emulator; delete it to start afresh"
+            )
         self.objects = data["objects"]
         self.private = data["private"]
         self.clock.offset = float(data["clock_offset"])

@@ -26,7 +26,7 @@ from django.urls import reverse
 
 from fiko_billing.emulator import Emulator
 
-# Test-mode values the emulator accepts; they open nothing real.
+# Test-mode values the emulator is started with; they open nothing real.
 EMULATOR_SECRET_KEY = "sk_test_emulator"  # noqa: S105
 EMULATOR_WEBHOOK_SECRET = "whsec_emulator_tests"  # noqa: S105
 
@@ -46,7 +46,7 @@ def _point_at(settings: Any, emulator: Emulator) -> None:
 @pytest.fixture
 def stripe_emulator(settings: Any) -> Iterator[Emulator]:
     """A fresh emulator on 127.0.0.1 (no webhooks), with ``FIKO_BILLING`` pointing at it."""
-    with Emulator(retry_delays=(0.05, 0.2, 0.5)) as emulator:
+    with Emulator(retry_delays=(0.05, 0.2, 0.5), api_keys=[EMULATOR_SECRET_KEY]) as emulator:
         _point_at(settings, emulator)
         yield emulator
 
@@ -65,6 +65,7 @@ def billing_live_server(
         webhook_url=webhook_url,
         webhook_secret=EMULATOR_WEBHOOK_SECRET,
         retry_delays=(0.05, 0.2, 0.5),
+        api_keys=[EMULATOR_SECRET_KEY],
     ) as emulator:
         emulator.pause_deliveries()
         _point_at(settings, emulator)

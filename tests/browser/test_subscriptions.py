@@ -103,7 +103,8 @@ def test_renewal_31_days_later_grants_the_allowance_again(billing: Billing, demo
     billing.subscribe_and_pay("monthly")
     (first,) = billing.api("/billing/tokens/transactions/")["results"]
 
-    demo.advance_clock(days=31)
+    # To the renewal, and the hour Stripe leaves its invoice a draft before charging it.
+    demo.advance_clock(days=31, seconds=3600)
     demo.flush_webhooks()
     billing.reload()
 
@@ -140,7 +141,8 @@ def test_renewal_with_card_0341_fails_and_the_plan_is_past_due(
     billing.subscribe_and_pay("monthly", CARD_FAILS_AT_RENEWAL)
     expect(page.get_by_test_id("plan-status")).to_have_text("Active")
 
-    demo.advance_clock(days=31)
+    # To the renewal, and the hour Stripe leaves its invoice a draft before charging it.
+    demo.advance_clock(days=31, seconds=3600)
     demo.flush_webhooks()
     billing.reload()
 

@@ -172,3 +172,28 @@ def raw_api(
     except urllib.error.HTTPError as error:
         with error:
             return Raw(error.code, dict(error.headers.items()), error.read())
+
+
+CARD_ALWAYS_AUTHENTICATE = "4000 0027 6000 3184"
+
+
+def subscribe(sdk: Any, price_id: str, card: str = CARD_OK, **extra: Any) -> str:
+    """A subscription paid on the hosted Checkout page; returns its id."""
+    session = sdk.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "line_items": [{"price": price_id, "quantity": 1}],
+            **extra,
+        }
+    )
+    page = pay(session.url, card=card)
+    if page.status == 200 and 'value="complete"' in page.body:
+        post_form(f"{session.url}/3ds", {"outcome": "complete"})
+    sub_id = sdk.v1.checkout.sessions.retrieve(session.id).subscription
+    assert isinstance(sub_id, str), page.body
+    return sub_id
+
+
+def events_of(emulator: Any, event_type: str) -> list[dict[str, Any]]:
+    """The emulator's events of one type, oldest first."""
+    return [e for e in reversed(emulator.objects("event")) if e["type"] == event_type]

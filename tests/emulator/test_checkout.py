@@ -29,6 +29,7 @@ SUBSCRIPTION_EVENTS = [
     "payment_intent.created",
     "payment_intent.succeeded",
     "charge.succeeded",
+    "charge.updated",
     "invoice_payment.paid",
     "invoice.updated",
     "invoice.paid",
@@ -136,6 +137,9 @@ def test_subscription_checkout_with_4242(
     assert invoice.parent.subscription_details.metadata.to_dict() == {"plan": "pro"}
     for removed in ("subscription", "paid", "payment_intent", "charge"):
         assert removed not in invoice
+    # Includable: only when expanded.
+    assert "payments" not in invoice
+    assert "confirmation_secret" not in invoice
     assert invoice.hosted_invoice_url == f"{emulator.url}/invoice/{invoice.id}"
     assert invoice.number == f"{customer.invoice_prefix}-0001"
     line = invoice.lines.data[0]
@@ -143,7 +147,12 @@ def test_subscription_checkout_with_4242(
     assert line.parent.subscription_item_details.subscription_item == item.id
     assert line.pricing.price_details.price == catalogue.monthly.id
     assert (line.period.start, line.period.end) == (START, FEB_28)
-    payment = invoice.payments.data[0]
+    payments = sdk.v1.invoice_payments.list(params={"invoice": invoice.id}).data
+    assert [p.id for p in payments] == [
+        p.id
+        for p in sdk.v1.invoices.retrieve(invoice.id, params={"expand": ["payments"]}).payments
+    ]
+    payment = payments[0]
     assert payment.status == "paid"
     assert payment.amount_paid == 2000
     pi = sdk.v1.payment_intents.retrieve(payment.payment.payment_intent)
@@ -208,6 +217,7 @@ def test_payment_checkout_with_existing_customer(
         "payment_intent.created",
         "payment_intent.succeeded",
         "charge.succeeded",
+        "charge.updated",
         "checkout.session.completed",
     ]
 
@@ -242,7 +252,9 @@ def test_3d_secure_complete_in_subscription_mode(
     assert done.status == 303
     assert done.location == f"https://app.example/success?session_id={session.id}"
     assert new_events(emulator, since) == SUBSCRIPTION_EVENTS
-    finished = sdk.v1.checkout.sessions.retrieve(session.id, params={"expand": ["invoice"]})
+    finished = sdk.v1.checkout.sessions.retrieve(
+        session.id, params={"expand": ["invoice.payments"]}
+    )
     sub = sdk.v1.subscriptions.retrieve(finished.subscription)
     assert sub.status == "active"
     pi = sdk.v1.payment_intents.retrieve(finished.invoice.payments.data[0].payment.payment_intent)

@@ -17,18 +17,22 @@ FEB_28 = 1_772_272_800
 MAR_31 = 1_774_951_200
 APR_30 = int(datetime(2026, 4, 30, 10, tzinfo=UTC).timestamp())
 
-RENEWAL_EVENTS = [
-    "customer.subscription.updated",
-    "invoice.created",
+HOUR = 3600
+#: At the period's end; the invoice is then a draft for an hour.
+RENEWAL_START_EVENTS = ["customer.subscription.updated", "invoice.created"]
+#: An hour later: finalized and charged.
+RENEWAL_CHARGE_EVENTS = [
     "invoice.finalized",
     "payment_intent.created",
     "payment_intent.succeeded",
     "charge.succeeded",
+    "charge.updated",
     "invoice_payment.paid",
     "invoice.updated",
     "invoice.paid",
     "invoice.payment_succeeded",
 ]
+RENEWAL_EVENTS = RENEWAL_START_EVENTS + RENEWAL_CHARGE_EVENTS
 FAILED_RENEWAL_EVENTS = [
     "customer.subscription.updated",
     "invoice.created",
@@ -82,6 +86,12 @@ def test_renewal_paid(sdk: stripe.StripeClient, catalogue: Catalogue, emulator: 
     assert emulator.event_types()[since:] == []
     emulator.advance(seconds=1)
     assert emulator.now() == FEB_28
+    assert emulator.event_types()[since:] == RENEWAL_START_EVENTS
+    draft = sdk.v1.invoices.retrieve(sdk.v1.subscriptions.retrieve(sub_id).latest_invoice)
+    assert (draft.status, draft.automatically_finalizes_at) == ("draft", FEB_28 + HOUR)
+    emulator.advance(seconds=HOUR - 1)
+    assert emulator.event_types()[since:] == RENEWAL_START_EVENTS
+    emulator.advance(seconds=1)
     assert emulator.event_types()[since:] == RENEWAL_EVENTS
     sub = sdk.v1.subscriptions.retrieve(sub_id)
     item = sub["items"].data[0]
@@ -94,7 +104,15 @@ def test_renewal_paid(sdk: stripe.StripeClient, catalogue: Catalogue, emulator: 
         2000,
     )
     assert invoice.created == FEB_28
-    assert (invoice.period_start, invoice.period_end) == (FEB_28, MAR_31)
+    assert invoice.status_transitions.finalized_at == FEB_28 + HOUR
+    assert invoice.status_transitions.paid_at == FEB_28 + HOUR
+    # The invoice's period bounds the items it takes (the month that ended);
+    # its line bills the month that starts.
+    assert (invoice.period_start, invoice.period_end) == (START, FEB_28)
+    assert (invoice.lines.data[0].period.start, invoice.lines.data[0].period.end) == (
+        FEB_28,
+        MAR_31,
+    )
     updated = sdk.v1.events.list(
         params={"type": "customer.subscription.updated", "limit": 1}
     ).data[0]
@@ -110,7 +128,7 @@ def test_advance_over_several_periods(
 ) -> None:
     sub_id = subscribe(sdk, catalogue)
     steps = emulator.advance(days=62)
-    assert steps == 2
+    assert steps == 4  # two renewals, each finalized and charged an hour later
     cycles = sdk.v1.invoices.list(params={"subscription": sub_id}).data
     assert [(i.billing_reason, i.created) for i in cycles] == [
         ("subscription_cycle", MAR_31),
@@ -133,8 +151,10 @@ def test_renewal_fails_with_0341_then_dunning_cancels(
     invoice = sdk.v1.invoices.retrieve(sub.latest_invoice)
     assert (invoice.status, invoice.attempted, invoice.attempt_count) == ("open", True, 1)
     assert invoice.amount_remaining == 2000
-    assert invoice.next_payment_attempt == FEB_28 + 3 * DAY
-    pi = sdk.v1.payment_intents.retrieve(invoice.payments.data[0].payment.payment_intent)
+    # Smart Retries: 8 attempts in 2 weeks, the first retry a day later.
+    assert invoice.next_payment_attempt == FEB_28 + HOUR + DAY
+    payment = sdk.v1.invoice_payments.list(params={"invoice": invoice.id}).data[0]
+    pi = sdk.v1.payment_intents.retrieve(payment.payment.payment_intent)
     assert pi.status == "requires_payment_method"
     assert (pi.last_payment_error.decline_code, pi.last_payment_error.message) == (
         "generic_decline",
@@ -146,8 +166,9 @@ def test_renewal_fails_with_0341_then_dunning_cancels(
     assert past_due.data.previous_attributes.to_dict() == {"status": "active"}
 
     since = len(emulator.event_types())
-    emulator.advance(days=3)
-    assert sdk.v1.invoices.retrieve(invoice.id).attempt_count == 2
+    emulator.advance(days=1)
+    second = sdk.v1.invoices.retrieve(invoice.id)
+    assert (second.attempt_count, second.next_payment_attempt) == (2, FEB_28 + HOUR + 3 * DAY)
     assert emulator.event_types()[since:] == [
         "payment_intent.payment_failed",
         "charge.failed",
@@ -155,12 +176,15 @@ def test_renewal_fails_with_0341_then_dunning_cancels(
         "invoice.updated",
     ]
     emulator.advance(days=12)
+    assert sdk.v1.subscriptions.retrieve(sub_id).status == "past_due"
+    assert sdk.v1.invoices.retrieve(invoice.id).attempt_count == 7
+    emulator.advance(days=2)
     final = sdk.v1.invoices.retrieve(invoice.id)
-    assert (final.attempt_count, final.next_payment_attempt, final.status) == (4, None, "open")
+    assert (final.attempt_count, final.next_payment_attempt, final.status) == (8, None, "open")
     ended = sdk.v1.subscriptions.retrieve(sub_id)
     assert ended.status == "canceled"
     assert ended.cancellation_details.reason == "payment_failed"
-    assert ended.ended_at == FEB_28 + 15 * DAY
+    assert ended.ended_at == FEB_28 + HOUR + 14 * DAY
     assert emulator.event_types()[-1] == "customer.subscription.deleted"
 
 
@@ -238,8 +262,8 @@ def test_open_sessions_expire(
     assert get_page(f"{emulator.url}/checkout/{session.id}").status == 410
 
 
-def test_renewal_invoice_waits_for_the_draft_window() -> None:
-    with Emulator(frozen_at=START, invoice_finalize_delay=3600, seed=3) as emulator:
+def test_the_draft_window_is_configurable() -> None:
+    with Emulator(frozen_at=START, invoice_finalize_delay=600, seed=3) as emulator:
         sdk = make_client(emulator.url)
         price = sdk.v1.prices.create(
             params={
@@ -256,10 +280,10 @@ def test_renewal_invoice_waits_for_the_draft_window() -> None:
         sub_id = sdk.v1.checkout.sessions.retrieve(session.id).subscription
         emulator.advance(days=1)
         draft = sdk.v1.invoices.retrieve(sdk.v1.subscriptions.retrieve(sub_id).latest_invoice)
-        assert (draft.status, draft.automatically_finalizes_at) == ("draft", START + DAY + 3600)
-        emulator.advance(seconds=3600)
+        assert (draft.status, draft.automatically_finalizes_at) == ("draft", START + DAY + 600)
+        emulator.advance(seconds=600)
         paid = sdk.v1.invoices.retrieve(draft.id)
-        assert (paid.status, paid.status_transitions.finalized_at) == ("paid", START + DAY + 3600)
+        assert (paid.status, paid.status_transitions.finalized_at) == ("paid", START + DAY + 600)
 
 
 def test_clock_control_endpoints(emulator: Emulator) -> None:
@@ -274,3 +298,68 @@ def test_clock_control_endpoints(emulator: Emulator) -> None:
     backwards = post_json(f"{emulator.url}/_emulator/clock/advance", {"seconds": -5})
     assert backwards.status == 400
     assert emulator.now() == START + DAY + 30 + 7200
+
+
+def _failing_subscription(emulator: Emulator) -> tuple[stripe.StripeClient, str]:
+    sdk = make_client(emulator.url)
+    price = sdk.v1.prices.create(
+        params={
+            "product_data": {"name": "P"},
+            "currency": "usd",
+            "unit_amount": 700,
+            "recurring": {"interval": "month"},
+        }
+    )
+    session = sdk.v1.checkout.sessions.create(
+        params={"mode": "subscription", "line_items": [{"price": price.id, "quantity": 1}]}
+    )
+    pay(session.url, card=CARD_FAILS_LATER)
+    sub_id = sdk.v1.checkout.sessions.retrieve(session.id).subscription
+    assert isinstance(sub_id, str)
+    return sdk, sub_id
+
+
+def test_retries_used_up_can_leave_the_subscription_unpaid() -> None:
+    with Emulator(frozen_at=START, payment_retries=(2, 4), after_retries="unpaid") as emulator:
+        sdk, sub_id = _failing_subscription(emulator)
+        emulator.advance(days=28, seconds=HOUR)
+        invoice = sdk.v1.subscriptions.retrieve(sub_id).latest_invoice
+        assert sdk.v1.invoices.retrieve(invoice).next_payment_attempt == FEB_28 + HOUR + 2 * DAY
+        emulator.advance(days=4)
+        sub = sdk.v1.subscriptions.retrieve(sub_id)
+        assert sub.status == "unpaid"
+        assert sdk.v1.invoices.retrieve(invoice).attempt_count == 3
+        moved = sdk.v1.events.list(params={"type": "customer.subscription.updated", "limit": 1})
+        assert moved.data[0].data.previous_attributes.to_dict() == {"status": "past_due"}
+        # Later invoices are created but never charged.
+        emulator.advance(days=31)
+        later = sdk.v1.invoices.retrieve(sdk.v1.subscriptions.retrieve(sub_id).latest_invoice)
+        assert (later.billing_reason, later.status, later.auto_advance) == (
+            "subscription_cycle",
+            "draft",
+            False,
+        )
+        assert sdk.v1.subscriptions.retrieve(sub_id).status == "unpaid"
+
+
+def test_retries_used_up_can_leave_the_subscription_past_due() -> None:
+    with Emulator(frozen_at=START, payment_retries=(1,), after_retries="past_due") as emulator:
+        sdk, sub_id = _failing_subscription(emulator)
+        emulator.advance(days=30)
+        invoice = sdk.v1.invoices.retrieve(sdk.v1.subscriptions.retrieve(sub_id).latest_invoice)
+        assert (invoice.attempt_count, invoice.next_payment_attempt) == (2, None)
+        assert sdk.v1.subscriptions.retrieve(sub_id).status == "past_due"
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"payment_retries": (3, 1)}, "increasing"),
+        ({"payment_retries": (0,)}, "increasing"),
+        ({"after_retries": "deleted"}, "after_retries"),
+        ({"invoice_finalize_delay": -1}, "negative"),
+    ],
+)
+def test_billing_settings_are_checked(options: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        Emulator(**options)  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ def test_confirmed_with_a_test_token(sdk: stripe.StripeClient, emulator: Emulato
         "payment_intent.created",
         "payment_intent.succeeded",
         "charge.succeeded",
+        "charge.updated",
     ]
 
 

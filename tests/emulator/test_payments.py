@@ -55,7 +55,10 @@ def test_partial_then_full_refund(
     with pytest.raises(stripe.InvalidRequestError) as again:
         sdk.v1.refunds.create(params={"payment_intent": pi_id})
     assert again.value.code == "charge_already_refunded"
-    assert emulator.event_types()[since:] == ["refund.created", "charge.refunded"] * 2
+    assert (
+        emulator.event_types()[since:]
+        == ["refund.created", "charge.refunded", "refund.updated", "charge.refund.updated"] * 2
+    )
     refunded = sdk.v1.events.list(params={"type": "charge.refunded", "limit": 1}).data[0]
     assert refunded.data.previous_attributes.to_dict() == {
         "amount_refunded": 500,

@@ -23,7 +23,7 @@ def test_state_is_saved_on_each_change_and_loaded_at_start(tmp_path: Path) -> No
         sdk = make_client(first.url)
         customer = sdk.v1.customers.create(params={"email": "kept@example.com"})
         saved = json.loads(state.read_text())
-        assert saved["format"] == 1
+        assert saved["format"] == 2
         assert customer.id in saved["objects"]["customer"]
         price = sdk.v1.prices.create(
             params={

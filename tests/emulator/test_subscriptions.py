@@ -122,8 +122,12 @@ def test_subscription_price_swap_always_invoice(
         "paid",
         1500,
     )
-    assert [line.amount for line in invoice.lines.data] == [-1000, 2500]
-    assert all(line.parent.type == "invoice_item_details" for line in invoice.lines.data)
+    assert [line.amount for line in invoice.lines.data] == [2500, -1000]
+    assert all(
+        line.parent.type == "subscription_item_details"
+        and line.parent.subscription_item_details.proration
+        for line in invoice.lines.data
+    )
     finalized = sdk.v1.events.list(params={"type": "invoice.finalized", "limit": 1}).data[0]
     assert finalized.request.idempotency_key == "swap-1"
 

@@ -276,3 +276,13 @@ def test_reset(sdk: stripe.StripeClient, emulator: Emulator, receiver: Receiver)
     assert emulator.now() == START
     again = sdk.v1.customers.create(options={"idempotency_key": "before-reset"})
     assert "Idempotent-Replayed" not in again.last_response.headers
+
+
+def test_an_endpoint_elsewhere_is_delivered_besides_the_forwarding(
+    sdk: stripe.StripeClient, emulator: Emulator, receiver: Receiver
+) -> None:
+    with Receiver() as other:
+        sdk.v1.webhook_endpoints.create(params={"url": other.url, "enabled_events": ["*"]})
+        sdk.v1.customers.create(params={"name": "a"})
+        emulator.flush()
+        assert received_types(receiver) == received_types(other) == ["customer.created"]

@@ -46,20 +46,50 @@ def test_missing_key_is_401_with_stripes_error_json(emulator: Emulator) -> None:
     assert raw.headers["Request-Id"].startswith("req_")
 
 
-@pytest.mark.parametrize("key", ["pk_test_abc", "sk_test_", "whatever", "sk_test_a b"])
-def test_malformed_key_is_401_without_echoing_the_key(emulator: Emulator, key: str) -> None:
+@pytest.mark.parametrize(
+    "key",
+    [
+        "sk_test_abc123",
+        "sk_live_abc123",
+        "rk_test_abc",
+        "rk_live_x",
+        "pk_test_abc",
+        "sk_test_",
+        "whatever",
+        "sk_test_a b",
+    ],
+)
+def test_a_key_it_was_not_started_with_is_401_whatever_its_prefix(
+    emulator: Emulator, key: str
+) -> None:
     raw = raw_api(emulator.url, "GET", "/v1/customers", key=key)
     assert raw.status == 401
-    message = raw.json()["error"]["message"]
-    assert message.startswith("Invalid API Key provided: ")
-    assert key not in message
+    error = raw.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith("Invalid API Key provided: ")
+    secret = key.split("_test_")[-1].split("_live_")[-1]
+    assert not secret or secret not in error["message"]
 
 
-@pytest.mark.parametrize("key", ["sk_test_abc123", "sk_live_abc123", "rk_test_abc", "rk_live_x"])
-def test_secret_and_restricted_keys_are_accepted(emulator: Emulator, key: str) -> None:
+@pytest.mark.parametrize("key", ["sk_test_emulator", "rk_test_emulator"])
+def test_the_default_keys_are_accepted(emulator: Emulator, key: str) -> None:
     raw = raw_api(emulator.url, "GET", "/v1/customers", key=key)
     assert raw.status == 200
     assert raw.json()["object"] == "list"
+
+
+def test_only_the_keys_it_was_started_with() -> None:
+    with Emulator(api_keys=["sk_test_host_project"]) as emulator:
+        mine = raw_api(emulator.url, "GET", "/v1/customers", key="sk_test_host_project")
+        assert mine.status == 200
+        default = raw_api(emulator.url, "GET", "/v1/customers", key="sk_test_emulator")
+        assert default.status == 401
+
+
+@pytest.mark.parametrize("keys", [["sk_live_abc"], ["pk_test_abc"], [], ["sk_test_a b"]])
+def test_it_starts_only_with_test_secret_keys(keys: list[str]) -> None:
+    with pytest.raises(ValueError, match="key"):
+        Emulator(api_keys=keys)
 
 
 def test_sdk_raises_authentication_error(emulator: Emulator) -> None:

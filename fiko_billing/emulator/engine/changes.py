@@ -96,14 +96,23 @@ def apply_switch(
     switch = Switch(new_cycle=not same_cycle)
     if proration_behavior != "none" and end > now:
         fraction = (end - now) / max(1, end - start)
-        unused = _half_up(old_price["unit_amount"] * old_quantity * fraction)
-        switch.prorations.append(
-            _proration(ctx, sub, old_price, old_quantity, -unused, "Unused time on", now, end)
+        credited = invoicing.credited_lines(ctx, item["id"])
+        # Flexible billing mode credits what was billed (discounts included).
+        billed = invoicing.billed_amount(ctx, credited, old_price["id"], (start, end))
+        if billed is None:
+            billed = old_price["unit_amount"] * old_quantity
+        unused = _half_up(billed * fraction)
+        credit = _proration(
+            ctx, sub, item, old_price, old_quantity, -unused, "Unused time on", now, end
         )
+        ctx.store.hidden(credit["id"])["credited_items"] = credited
+        switch.prorations.append(credit)
         if same_cycle:
             rest = _half_up(price["unit_amount"] * new_quantity * fraction)
             switch.prorations.append(
-                _proration(ctx, sub, price, new_quantity, rest, "Remaining time on", now, end)
+                _proration(
+                    ctx, sub, item, price, new_quantity, rest, "Remaining time on", now, end
+                )
             )
     item["price"] = copy.deepcopy(price)
     item["plan"] = plan(price)
@@ -152,7 +161,15 @@ def _half_up(amount: float) -> int:
 
 
 def _proration(
-    ctx: Ctx, sub: Obj, price: Obj, quantity: int, amount: int, label: str, start: int, end: int
+    ctx: Ctx,
+    sub: Obj,
+    item: Obj,
+    price: Obj,
+    quantity: int,
+    amount: int,
+    label: str,
+    start: int,
+    end: int,
 ) -> Obj:
     name = invoicing.product_name(ctx, price)
     return ctx.store.add(
@@ -160,6 +177,7 @@ def _proration(
             ctx,
             customer=sub["customer"],
             subscription=sub,
+            subscription_item=item["id"],
             price_obj=price,
             amount=amount,
             quantity=quantity,

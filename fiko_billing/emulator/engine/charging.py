@@ -5,8 +5,16 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from fiko_billing.emulator.cards import AUTHENTICATION_FAILED, Card, Decline, saved_card
+from fiko_billing.emulator.cards import (
+    AUTHENTICATION_FAILED,
+    DISPUTED,
+    Card,
+    Decline,
+    saved_card,
+)
 from fiko_billing.emulator.context import Ctx
+from fiko_billing.emulator.engine import disputes
+from fiko_billing.emulator.shapes import balance as balance_shapes
 from fiko_billing.emulator.shapes import customers as customer_shapes
 from fiko_billing.emulator.shapes import payments as shapes
 from fiko_billing.emulator.store import Obj
@@ -110,7 +118,30 @@ def confirm(
     pi["last_payment_error"] = None
     ctx.events.emit("payment_intent.succeeded", pi)
     ctx.events.emit("charge.succeeded", charge)
+    _attach_balance_transaction(ctx, charge)
+    if card.behaviour == DISPUTED:
+        # The cardholder's bank disputes it as soon as it has gone through.
+        ctx.defer(lambda: disputes.open_dispute(ctx, charge, reason="fraudulent"))
     return Outcome(SUCCEEDED, pi, charge)
+
+
+def _attach_balance_transaction(ctx: Ctx, charge: Obj) -> None:
+    """The charge's balance transaction, announced with ``charge.updated`` as Stripe does."""
+    before = copy.deepcopy(charge)
+    txn = ctx.store.add(
+        balance_shapes.balance_transaction(
+            ctx,
+            amount=charge["amount"],
+            currency=charge["currency"],
+            kind="charge",
+            category="charge",
+            source=charge["id"],
+            description=charge["description"],
+            fee=balance_shapes.processing_fee(charge["amount"]),
+        )
+    )
+    charge["balance_transaction"] = txn["id"]
+    ctx.events.updated("charge.updated", before, charge)
 
 
 def fail_authentication(ctx: Ctx, pi: Obj, pm: Obj) -> Outcome:

@@ -58,10 +58,15 @@ def quote(ctx: Ctx, session: Obj) -> Quote:
         )
         if coupon is not None:
             coupons.append((coupon, promo))
+    return Quote(subtotal, discount_for(subtotal, [c for c, _ in coupons]), coupons)
+
+
+def discount_for(subtotal: int, coupons: list[Obj]) -> int:
+    """What the coupons take off a subtotal, each from what the previous ones left."""
     discount = 0
-    for coupon, _ in coupons:
+    for coupon in coupons:
         discount += discount_shapes.amount_off(coupon, subtotal - discount)
-    return Quote(subtotal, discount, coupons)
+    return discount
 
 
 def apply_code(ctx: Ctx, session: Obj, code: str) -> str | None:

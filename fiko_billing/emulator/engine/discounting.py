@@ -57,16 +57,30 @@ def discount_end(coupon: Obj, start: int) -> int | None:
 
 
 def active_discounts(ctx: Ctx, subscription: Obj, invoice: Obj) -> list[Obj]:
-    """The subscription's discounts that still apply to this invoice's period."""
+    """The subscription's discounts that still apply to this invoice.
+
+    A ``once`` coupon applies to one invoice: the first it was applied to,
+    not a later proration or plan-change invoice of the same period.
+    """
     found = []
     for discount_id in subscription["discounts"]:
         discount = ctx.store.get("discount", discount_id)
         if discount is None:
             continue
-        if discount["end"] is not None and invoice["period_start"] >= discount["end"]:
+        if discount["end"] is not None and invoice["created"] >= discount["end"]:
+            continue
+        coupon = ctx.store.get("coupon", discount["source"]["coupon"])
+        used_on = ctx.store.hidden(discount_id).get("applied_to")
+        once = coupon is None or coupon["duration"] == "once"
+        if once and used_on not in (None, invoice["id"]):
             continue
         found.append(discount)
     return found
+
+
+def applied(ctx: Ctx, discount: Obj, invoice: Obj) -> None:
+    """Remember the first invoice a discount took something off."""
+    ctx.store.hidden(discount["id"]).setdefault("applied_to", invoice["id"])
 
 
 def expired_discounts(ctx: Ctx, subscription: Obj, period_start: int) -> list[str]:

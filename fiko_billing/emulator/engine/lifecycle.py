@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+from fiko_billing.emulator.billing_settings import CANCELED, UNPAID
 from fiko_billing.emulator.clock import period_end
 from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.engine import charging, invoicing
@@ -73,6 +74,7 @@ def period_of(sub: Obj) -> tuple[int, int]:
 def renew(ctx: Ctx, sub: Obj) -> Obj:
     """The period boundary: move the periods on, invoice the new one, collect it."""
     before = copy.deepcopy(sub)
+    ended = period_of(sub)
     for item in sub["items"]["data"]:
         recurring = item["price"]["recurring"]
         new_start = item["current_period_end"]
@@ -83,15 +85,16 @@ def renew(ctx: Ctx, sub: Obj) -> Obj:
             recurring["interval_count"],
             sub["billing_cycle_anchor"],
         )
-    ended = expired_discounts(ctx, sub, period_of(sub)[0])
-    sub["discounts"] = [d for d in sub["discounts"] if d not in ended]
+    expired = expired_discounts(ctx, sub, period_of(sub)[0])
+    sub["discounts"] = [d for d in sub["discounts"] if d not in expired]
     invoice_id = ctx.new_id("in")
     sub["latest_invoice"] = invoice_id
     ctx.events.updated("customer.subscription.updated", before, sub)
-    invoice = invoicing.draft(ctx, sub, billing_reason="subscription_cycle", invoice_id=invoice_id)
-    if invoice["automatically_finalizes_at"] is None:
-        finalize_and_collect(ctx, invoice)
-    return invoice
+    # The draft is finalized and charged when its ``automatically_finalizes_at``
+    # falls due (see timeline), an hour later by default.
+    return invoicing.draft(
+        ctx, sub, billing_reason="subscription_cycle", invoice_id=invoice_id, usage_period=ended
+    )
 
 
 def finalize_and_collect(ctx: Ctx, invoice: Obj) -> None:
@@ -105,6 +108,13 @@ def retry(ctx: Ctx, invoice: Obj) -> None:
     sub = _subscription_of(ctx, invoice)
     pm = charging.default_payment_method(ctx, sub) if sub else None
     invoicing.collect(ctx, invoice, pm, off_session=True)
+    settle(ctx, invoice)
+
+
+def settle(ctx: Ctx, invoice: Obj) -> None:
+    """What a collection attempt (automatic, or the customer's on the invoice page) means
+    for the invoice's subscription: active once nothing is overdue, else past due."""
+    sub = _subscription_of(ctx, invoice)
     if sub is None:
         return
     before = copy.deepcopy(sub)
@@ -112,9 +122,12 @@ def retry(ctx: Ctx, invoice: Obj) -> None:
         if sub["status"] in ("past_due", "unpaid") and not _unpaid_invoices(ctx, sub):
             sub["status"] = "active"
     elif invoice["next_payment_attempt"] is None:
-        # Retries exhausted: the account's default is to cancel the subscription.
-        cancel_now(ctx, sub, reason="payment_failed")
-        return
+        # Retries used up: the account's settings decide (Stripe's default cancels).
+        after = ctx.store.billing.after_retries
+        if after == CANCELED:
+            cancel_now(ctx, sub, reason="payment_failed")
+            return
+        sub["status"] = UNPAID if after == UNPAID else "past_due"
     else:
         sub["status"] = "past_due"
     ctx.events.updated("customer.subscription.updated", before, sub)

@@ -1,8 +1,9 @@
 """Advancing the clock: everything that falls due happens, in time order.
 
 Due work is a period end (renew, or end a subscription set to cancel), a
-draft invoice's automatic finalization, an open invoice's next collection
-attempt and an open Checkout Session's expiry. Each runs with the clock
+draft invoice's automatic finalization (an hour after a renewal's
+``invoice.created``), an open invoice's next collection attempt (Smart
+Retries) and an open Checkout Session's expiry. Each runs with the clock
 pinned to its due time, so an advance over three months produces three
 renewals with three months' timestamps.
 """
@@ -32,6 +33,7 @@ def advance(ctx: Ctx, seconds: float) -> int:
         due, _, action = step
         with store.clock.pinned(max(due, store.clock.now())):
             action()
+            ctx.run_deferred()
         steps += 1
     store.clock.advance(seconds)
     return steps
@@ -54,7 +56,11 @@ def _next_due(ctx: Ctx, target: int) -> Step | None:
         else:
             candidates.append((end, order, _renewer(ctx, sub)))
     for order, invoice in enumerate(store.iter("invoice")):
-        if invoice["status"] == "draft" and invoice["automatically_finalizes_at"] is not None:
+        if (
+            invoice["status"] == "draft"
+            and invoice["auto_advance"]
+            and invoice["automatically_finalizes_at"] is not None
+        ):
             candidates.append(
                 (invoice["automatically_finalizes_at"], order, _finalizer(ctx, invoice))
             )

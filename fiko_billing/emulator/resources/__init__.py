@@ -9,6 +9,7 @@ from . import (
     checkout,
     customers,
     discounts,
+    disputes,
     events,
     intents,
     invoices,
@@ -30,6 +31,7 @@ ROUTES: list[Route] = [
         invoices,
         intents,
         payments,
+        disputes,
         events,
         webhook_endpoints,
     )

@@ -8,6 +8,7 @@ from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.params import (
     LIST_PARAMS,
     Bool,
+    Currency,
     Enum,
     Hash,
     Int,
@@ -122,7 +123,7 @@ PRICE_MUTABLE = {
     "/v1/prices",
     Hash(
         PRICE_MUTABLE,
-        currency=Str().req(),
+        currency=Currency().req(),
         product=Str(),
         product_data=Hash(name=Str().req(), active=Bool(), metadata=Metadata()),
         recurring=RECURRING,
@@ -133,7 +134,6 @@ PRICE_MUTABLE = {
 def create_price(ctx: Ctx, call: Call) -> Obj:
     params = dict(call.params)
     need(params, ["unit_amount"])
-    params["currency"] = params["currency"].lower()
     if "product" in params and "product_data" in params:
         raise invalid(
             "You may only specify one of these parameters: product, product_data.",

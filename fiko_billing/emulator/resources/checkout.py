@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fiko_billing.emulator.context import Ctx
+from fiko_billing.emulator.currencies import minimum_charge, shown, too_small
 from fiko_billing.emulator.engine import checkout_flow, discounting
 from fiko_billing.emulator.expand import render_line_item
 from fiko_billing.emulator.params import (
     LIST_PARAMS,
     Bool,
+    Currency,
     Enum,
     Hash,
     Int,
@@ -46,7 +48,7 @@ CREATE = Hash(
     expires_at=Int(),
     locale=Str(),
     billing_address_collection=Enum("auto", "required"),
-    currency=Str(),
+    currency=Currency(),
 )
 
 
@@ -59,7 +61,7 @@ def create(ctx: Ctx, call: Call) -> Obj:
         fetch(ctx, "customer", params["customer"], param="customer")
     prices = _line_prices(ctx, params.get("line_items") or [], mode)
     currency = prices[0][0]["currency"]
-    if params.get("currency") and params["currency"].lower() != currency:
+    if params.get("currency") and params["currency"] != currency:
         raise invalid(
             "The currency provided does not match the currency of the prices.", param="currency"
         )
@@ -73,6 +75,14 @@ def create(ctx: Ctx, call: Call) -> Obj:
         )
     params["metadata"] = merge_metadata({}, params.get("metadata"))
     subtotal = sum(int(price["unit_amount"]) * quantity for price, quantity in prices)
+    coupons = [ctx.store.get("coupon", d["coupon"]) or {} for d in discounts]
+    if too_small(subtotal - checkout_flow.discount_for(subtotal, coupons), currency):
+        raise invalid(
+            "The Checkout Session's total amount due must add up to at least "
+            f"{shown(minimum_charge(currency), currency)}",
+            param="line_items",
+            code="amount_too_small",
+        )
     session = ctx.store.add(shapes.session(ctx, params, currency=currency, subtotal=subtotal))
     hidden = ctx.store.hidden(session["id"])
     hidden["line_items"] = [

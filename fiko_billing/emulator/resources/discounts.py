@@ -9,6 +9,7 @@ from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.params import (
     LIST_PARAMS,
     Bool,
+    Currency,
     Decimal,
     Enum,
     Hash,
@@ -36,7 +37,7 @@ _CODE = re.compile(r"^[A-Za-z0-9_-]{3,200}$")
     Hash(
         id=Str(max_length=200),
         amount_off=Int(minimum=1),
-        currency=Str(),
+        currency=Currency(),
         percent_off=Decimal(),
         duration=Enum("forever", "once", "repeating"),
         duration_in_months=Int(minimum=1),
@@ -63,8 +64,6 @@ def create_coupon(ctx: Ctx, call: Call) -> Obj:
         )
     if params.get("id") and ctx.store.get("coupon", params["id"]) is not None:
         raise invalid("Coupon already exists.", param="id", code="resource_already_exists")
-    if "currency" in params:
-        params["currency"] = params["currency"].lower()
     params["metadata"] = merge_metadata({}, params.get("metadata"))
     coupon = ctx.store.add(shapes.coupon(ctx, params))
     ctx.events.emit("coupon.created", coupon)
@@ -120,7 +119,7 @@ def list_coupons(ctx: Ctx, call: Call) -> Obj:
         restrictions=Hash(
             first_time_transaction=Bool(),
             minimum_amount=Int(minimum=0),
-            minimum_amount_currency=Str(),
+            minimum_amount_currency=Currency(),
         ),
     ),
 )

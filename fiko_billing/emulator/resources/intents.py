@@ -10,10 +10,12 @@ import copy
 
 from fiko_billing.emulator.cards import saved_card
 from fiko_billing.emulator.context import Ctx
+from fiko_billing.emulator.currencies import minimum_charge, shown, too_small
 from fiko_billing.emulator.engine import charging
 from fiko_billing.emulator.params import (
     LIST_PARAMS,
     Bool,
+    Currency,
     Hash,
     Int,
     IntOrRange,
@@ -38,6 +40,8 @@ TEST_TOKENS: dict[str, str] = {
     "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
     "pm_card_chargeCustomerFail": "4000000000000341",
     "pm_card_authenticationRequiredOnSetup": "4000002500003155",
+    "pm_card_authenticationRequired": "4000002760003184",
+    "pm_card_createDispute": "4000000000000259",
 }
 
 
@@ -65,7 +69,7 @@ CONFIRM = {"payment_method": Str(), "off_session": Bool()}
     Hash(
         CONFIRM,
         amount=Int(minimum=1, maximum=99_999_999).req(),
-        currency=Str().req(),
+        currency=Currency().req(),
         customer=Str(),
         confirm=Bool(),
         description=Str(max_length=1000),
@@ -83,6 +87,13 @@ def create(ctx: Ctx, call: Call) -> Obj:
             param="payment_method_types",
             code="payment_method_types_no_longer_supported",
         )
+    if too_small(params["amount"], params["currency"]):
+        minimum = minimum_charge(params["currency"])
+        raise invalid(
+            f"Amount must be at least {shown(minimum, params['currency'])}",
+            param="amount",
+            code="amount_too_small",
+        )
     customer = None
     if "customer" in params:
         customer = fetch(ctx, "customer", params["customer"], param="customer")["id"]
@@ -95,7 +106,7 @@ def create(ctx: Ctx, call: Call) -> Obj:
     pi = charging.new_intent(
         ctx,
         amount=params["amount"],
-        currency=params["currency"].lower(),
+        currency=params["currency"],
         customer=customer,
         description=params.get("description"),
         metadata=merge_metadata({}, params.get("metadata")),

@@ -58,19 +58,28 @@ def lines(ctx: Ctx, call: Call) -> Obj:
     Hash(
         LIST_PARAMS,
         invoice=Str(),
-        payment=Hash(type=Enum("payment_intent").req(), payment_intent=Str()),
+        payment=Hash(
+            type=Enum("payment_intent", "payment_record").req(),
+            payment_intent=Str(),
+            payment_record=Str(),
+        ),
         status=Enum("canceled", "open", "paid"),
+        created=IntOrRange(),
     ),
 )
 def list_payments(ctx: Ctx, call: Call) -> Obj:
+    """Filtered by invoice, or by payment intent: a charge's way back to its invoice."""
     params = call.params
-    wanted_pi = (params.get("payment") or {}).get("payment_intent")
+    payment = params.get("payment") or {}
     items = [
         p
         for p in ctx.store.all("invoice_payment")
         if params.get("invoice") in (None, p["invoice"])
         and params.get("status") in (None, p["status"])
-        and wanted_pi in (None, p["payment"]["payment_intent"])
+        and payment.get("type") in (None, p["payment"]["type"])
+        and payment.get("payment_intent") in (None, p["payment"].get("payment_intent"))
+        and payment.get("payment_record") in (None, p["payment"].get("payment_record"))
+        and created_matches(p["created"], params.get("created"))
     ]
     return listing(ctx, call, "invoice payment", items)
 

@@ -1,10 +1,9 @@
-"""Charges (read only), refunds, payment methods."""
+"""Charges (read only), refunds, balance transactions (read only), payment methods."""
 
 from __future__ import annotations
 
-import copy
-
 from fiko_billing.emulator.context import Ctx
+from fiko_billing.emulator.engine import refunding
 from fiko_billing.emulator.formatting import money
 from fiko_billing.emulator.params import (
     LIST_PARAMS,
@@ -17,7 +16,6 @@ from fiko_billing.emulator.params import (
     merge_metadata,
 )
 from fiko_billing.emulator.routing import Call, Routes
-from fiko_billing.emulator.shapes import payments as shapes
 from fiko_billing.emulator.store import Obj
 from fiko_billing.emulator.wire import invalid
 
@@ -74,17 +72,7 @@ def create_refund(ctx: Ctx, call: Call) -> Obj:
             param="amount",
         )
     params["metadata"] = merge_metadata({}, params.get("metadata"))
-    refund = ctx.store.add(shapes.refund(ctx, charge, amount, params))
-    ctx.events.emit("refund.created", refund)
-    before = copy.deepcopy(charge)
-    charge["amount_refunded"] += amount
-    charge["refunded"] = charge["amount_refunded"] == charge["amount_captured"]
-    ctx.events.emit("charge.refunded", charge, _previous(before, charge))
-    return refund
-
-
-def _previous(before: Obj, after: Obj) -> Obj:
-    return {k: before[k] for k in ("amount_refunded", "refunded") if before[k] != after[k]}
+    return refunding.refund(ctx, charge, amount, params)
 
 
 def _refundable_charge(ctx: Ctx, params: dict[str, object]) -> Obj:
@@ -100,17 +88,30 @@ def _refundable_charge(ctx: Ctx, params: dict[str, object]) -> Obj:
                 f"This PaymentIntent ({pi['id']}) does not have a successful charge to refund.",
                 param="payment_intent",
             )
-        return fetch(ctx, "charge", pi["latest_charge"], param="payment_intent")
+        return _not_disputed(
+            ctx, fetch(ctx, "charge", pi["latest_charge"], param="payment_intent")
+        )
     if "charge" in params:
         charge = fetch(ctx, "charge", str(params["charge"]), param="charge")
         if charge["status"] != "succeeded":
             raise invalid(f"Charge {charge['id']} has not succeeded.", param="charge")
-        return charge
+        return _not_disputed(ctx, charge)
     raise invalid(
         "One of the following params should be provided for this request: payment_intent or "
         "charge.",
         code="parameter_missing",
     )
+
+
+def _not_disputed(ctx: Ctx, charge: Obj) -> Obj:
+    """A charged-back charge cannot be refunded: the dispute already took the money."""
+    for dispute in ctx.store.iter("dispute"):
+        if dispute["charge"] == charge["id"] and not dispute["is_charge_refundable"]:
+            raise invalid(
+                f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+                code="charge_disputed",
+            )
+    return charge
 
 
 @routes.get("/v1/refunds/{id}")
@@ -132,6 +133,27 @@ def list_refunds(ctx: Ctx, call: Call) -> Obj:
         and created_matches(r["created"], params.get("created"))
     ]
     return listing(ctx, call, "refund", items)
+
+
+@routes.get("/v1/balance_transactions/{id}")
+def retrieve_balance_transaction(ctx: Ctx, call: Call) -> Obj:
+    return fetch(ctx, "balance_transaction", call.arg("id"))
+
+
+@routes.get(
+    "/v1/balance_transactions",
+    Hash(LIST_PARAMS, source=Str(), type=Str(), created=IntOrRange()),
+)
+def list_balance_transactions(ctx: Ctx, call: Call) -> Obj:
+    params = call.params
+    items = [
+        t
+        for t in ctx.store.all("balance_transaction")
+        if params.get("source") in (None, t["source"])
+        and params.get("type") in (None, t["type"])
+        and created_matches(t["created"], params.get("created"))
+    ]
+    return listing(ctx, call, "balance transaction", items)
 
 
 @routes.get("/v1/payment_methods/{id}")

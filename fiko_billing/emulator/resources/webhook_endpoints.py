@@ -108,6 +108,11 @@ def list_(ctx: Ctx, call: Call) -> Obj:
     return listing(ctx, call, "webhook_endpoint", items)
 
 
+def endpoint_urls(ctx: Ctx) -> set[str]:
+    """URLs of the endpoints that exist (enabled or disabled, not deleted)."""
+    return {e["url"] for e in ctx.store.iter("webhook_endpoint") if not e.get("deleted")}
+
+
 def receiving(ctx: Ctx, event_type: str) -> list[tuple[str, tuple[str, ...]]]:
     """``(url, secrets)`` of every enabled endpoint that takes this event type."""
     targets: list[tuple[str, tuple[str, ...]]] = []

@@ -117,30 +117,40 @@ def invoice_line(
     subscription_item: str | None,
     invoice_item: str | None = None,
     proration: bool = False,
+    credited_items: Obj | None = None,
     discount_amounts: list[Obj] | None = None,
 ) -> Obj:
-    if invoice_item is not None:
+    """One line of an invoice.
+
+    A subscription item's own line, and an invoice item created for a
+    subscription item (a proration), both hang under
+    ``parent.subscription_item_details``; the proration names its invoice item
+    and, for a credit, the line it credits. Other invoice items hang under
+    ``parent.invoice_item_details``.
+    """
+    details = {"credited_items": credited_items}
+    if subscription_item is not None:
         parent: Obj = {
-            "invoice_item_details": {
-                "invoice_item": invoice_item,
-                "proration": proration,
-                "proration_details": {"credited_items": None},
-                "subscription": subscription,
-            },
-            "subscription_item_details": None,
-            "type": "invoice_item_details",
-        }
-    else:
-        parent = {
             "invoice_item_details": None,
             "subscription_item_details": {
-                "invoice_item": None,
+                "invoice_item": invoice_item,
                 "proration": proration,
-                "proration_details": {"credited_items": None},
+                "proration_details": details,
                 "subscription": subscription,
                 "subscription_item": subscription_item,
             },
             "type": "subscription_item_details",
+        }
+    else:
+        parent = {
+            "invoice_item_details": {
+                "invoice_item": invoice_item,
+                "proration": proration,
+                "proration_details": details,
+                "subscription": subscription,
+            },
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
         }
     return {
         "id": ctx.new_id("il"),
@@ -216,7 +226,6 @@ def invoice(
         "automatically_finalizes_at": None,
         "billing_reason": billing_reason,
         "collection_method": "charge_automatically",
-        "confirmation_secret": None,
         "created": ctx.now(),
         "currency": currency,
         "custom_fields": None,
@@ -256,7 +265,6 @@ def invoice(
             "payment_method_options": None,
             "payment_method_types": None,
         },
-        "payments": list_object([], f"/v1/invoice_payments?invoice={invoice_id}"),
         "period_end": period_end,
         "period_start": period_start,
         "post_payment_credit_notes_amount": 0,
@@ -309,6 +317,7 @@ def invoice_item(
     *,
     customer: str,
     subscription: Obj,
+    subscription_item: str,
     price_obj: Obj,
     amount: int,
     quantity: int,
@@ -335,7 +344,7 @@ def invoice_item(
         "parent": {
             "subscription_details": {
                 "subscription": subscription["id"],
-                "subscription_item": subscription["items"]["data"][0]["id"],
+                "subscription_item": subscription_item,
             },
             "type": "subscription_details",
         },

@@ -117,7 +117,8 @@ def charge(
         "application": None,
         "application_fee": None,
         "application_fee_amount": None,
-        "balance_transaction": ctx.new_id("txn") if ok else None,
+        # Attached a moment after charge.succeeded, announced with charge.updated.
+        "balance_transaction": None,
         "billing_details": dict(payment_method["billing_details"], address=dict(ADDRESS_NONE)),
         "calculated_statement_descriptor": "FIKO BILLING",
         "captured": ok,
@@ -189,19 +190,26 @@ def charge(
     }
 
 
-def refund(ctx: Ctx, charge_obj: Obj, amount: int, params: dict[str, Any]) -> Obj:
+def refund(
+    ctx: Ctx, charge_obj: Obj, amount: int, params: dict[str, Any], *, balance_transaction: str
+) -> Obj:
     return {
         "id": ctx.new_id("re"),
         "object": "refund",
         "amount": amount,
-        "balance_transaction": ctx.new_id("txn"),
+        "balance_transaction": balance_transaction,
         "charge": charge_obj["id"],
         "created": ctx.now(),
         "currency": charge_obj["currency"],
         "customer": charge_obj["customer"],
         "customer_account": None,
         "destination_details": {
-            "card": {"reference_status": "pending", "type": "refund"},
+            "card": {
+                "reference": None,
+                "reference_status": "pending",
+                "reference_type": None,
+                "type": "refund",
+            },
             "type": "card",
         },
         "metadata": params.get("metadata") or {},

@@ -15,7 +15,8 @@ from fiko_billing.emulator.__main__ import main as run_emulator
 class Command(BaseCommand):
     help = (
         "Run the local Stripe emulator: webhooks go to this project's webhook URL, signed "
-        "with FIKO_BILLING['STRIPE_WEBHOOK_SECRET']. Point STRIPE_API_BASE at the printed URL."
+        "with FIKO_BILLING['STRIPE_WEBHOOK_SECRET'], and only this project's "
+        "STRIPE_SECRET_KEY is accepted. Point STRIPE_API_BASE at the printed URL."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,6 +27,15 @@ class Command(BaseCommand):
             help="Where this Django project is served (default http://127.0.0.1:8000).",
         )
         parser.add_argument("--state", help="JSON file to keep the emulator's state in.")
+        parser.add_argument(
+            "--api-key",
+            action="append",
+            dest="api_keys",
+            metavar="KEY",
+            help="Secret key the emulator accepts (repeatable). Default: "
+            "FIKO_BILLING['STRIPE_SECRET_KEY'], so a project set up with another key fails "
+            "here as it would at Stripe.",
+        )
         parser.add_argument("--verbose", action="store_true", help="Log every request.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -53,6 +63,16 @@ class Command(BaseCommand):
                 )
             else:
                 port = base.port
+        keys = options["api_keys"] or (
+            [billing_settings.STRIPE_SECRET_KEY] if billing_settings.STRIPE_SECRET_KEY else []
+        )
+        for key in keys:
+            if not key.startswith(("sk_test_", "rk_test_")):
+                raise CommandError(
+                    "The emulator accepts test-mode secret keys only (sk_test_... or "
+                    "rk_test_...): set FIKO_BILLING['STRIPE_SECRET_KEY'] to one, or pass "
+                    "--api-key."
+                )
         argv = [
             "--port",
             str(port),
@@ -61,6 +81,8 @@ class Command(BaseCommand):
             "--webhook-secret",
             secrets[0],
         ]
+        for key in keys:
+            argv += ["--api-key", key]
         if options["state"]:
             argv += ["--state", options["state"]]
         if options["verbose"]:
