@@ -646,11 +646,9 @@ def lock_account(subscriber: Any) -> None:
 
 def _claimed_from(credit: TokenEntry) -> tuple[int, int, int]:
     """Of ``credit``: tokens expired, tokens claims took from it, tokens claims took in all."""
-    expired = -(
-        TokenEntry.objects.filter(grant=credit, kind=EntryKind.EXPIRY).aggregate(
-            total=Sum("amount")
-        )["total"]
-        or 0
+    totals = TokenEntry.objects.filter(grant=credit).aggregate(
+        expired=Sum("amount", filter=Q(kind=EntryKind.EXPIRY)),
+        net=Sum("amount", filter=Q(kind__in=[*CLAIM_KINDS, EntryKind.REINSTATE])),
     )
     from_credit = (
         TokenAllocation.objects.filter(grant=credit, debit__kind__in=CLAIM_KINDS).aggregate(
@@ -658,13 +656,7 @@ def _claimed_from(credit: TokenEntry) -> tuple[int, int, int]:
         )["total"]
         or 0
     )
-    net = -(
-        TokenEntry.objects.filter(
-            grant=credit, kind__in=[*CLAIM_KINDS, EntryKind.REINSTATE]
-        ).aggregate(total=Sum("amount"))["total"]
-        or 0
-    )
-    return expired, from_credit, net
+    return -(totals["expired"] or 0), from_credit, -(totals["net"] or 0)
 
 
 def take_back(

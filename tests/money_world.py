@@ -34,21 +34,13 @@ from fiko_billing.webhooks.registry import handled_event_types
 from tests.factories import PackagePriceFactory, PlanPriceFactory, SubscriberFactory
 
 DAY = 86_400
+HOUR = 3_600
 #: 2026-03-10 09:00:00 UTC, a Tuesday in the middle of a month.
 START = 1_773_133_200
-
-
-class _Capture:
-    """An emulator event sink that keeps every event instead of delivering it."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def targets(self, event: Obj) -> int:
-        return 0
-
-    def enqueue(self, event: Obj, payload: bytes) -> None:
-        self.events.append(json.loads(payload))
+#: The renewals of a monthly subscription started at START: 10 April and 10 May,
+#: each charged an hour after its invoice is created, as Stripe does.
+RENEWAL_1 = START + 31 * DAY
+RENEWAL_2 = START + 61 * DAY
 
 
 class MoneyWorld:
@@ -61,8 +53,9 @@ class MoneyWorld:
 
     def __init__(self, settings: Any, *, start: int = START, seed: int = 11) -> None:
         self.emulator = Emulator(seed=seed, frozen_at=start)
-        self._capture = _Capture()
-        self.emulator.events.sinks.append(self._capture)
+        self._events: list[dict[str, Any]] = []
+        # Every event, as the wire carries it, instead of a delivery.
+        self.emulator.observe(events=lambda e: self._events.append(json.loads(json.dumps(e))))
         self.emulator.start()
         settings.FIKO_BILLING = {
             **settings.FIKO_BILLING,
@@ -104,15 +97,15 @@ class MoneyWorld:
 
     def mark(self) -> None:
         """Forget the events so far (the catalogue's, say)."""
-        self._capture.events.clear()
+        self._events.clear()
 
     def events(self, types: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """The events so far, oldest first; by default those our webhook endpoint receives."""
         wanted = set(handled_event_types() if types is None else types)
-        return [e for e in self._capture.events if e["type"] in wanted]
+        return [e for e in self._events if e["type"] in wanted]
 
     def all_events(self) -> list[dict[str, Any]]:
-        return list(self._capture.events)
+        return list(self._events)
 
     def now(self) -> int:
         return self.emulator.now()
@@ -145,6 +138,10 @@ class MoneyWorld:
 
     def advance(self, *, days: float = 0, seconds: float = 0) -> None:
         self.emulator.advance(days=days, seconds=seconds)
+
+    def advance_to(self, moment: int) -> None:
+        """Run the clock to ``moment`` (what falls due runs at its own time)."""
+        self.emulator.advance(seconds=moment - self.now())
 
     def change_plan(self, plan: Plan, *, proration_behavior: str) -> None:
         sub = self.subscription()
@@ -193,6 +190,12 @@ class MoneyWorld:
     def update_card(self, card: str) -> None:
         self.portal("update_card", card_number=card, card_expiry="12 / 34", card_cvc="123")
 
+    def open_dispute(self, payment_intent: str, **options: Any) -> Obj:
+        return self.emulator.open_dispute(payment_intent, **options)
+
+    def close_dispute(self, dispute_id: str, *, won: bool) -> Obj:
+        return self.emulator.close_dispute(dispute_id, won=won)
+
     def intent_of(self, invoice_id: str) -> str:
         payments = [
             p for p in self.emulator.objects("invoice_payment") if p["invoice"] == invoice_id
@@ -210,7 +213,9 @@ class Delivery:
     """Delivers events as Stripe would, with the clock moving forward only.
 
     ``stored`` maps event ids to rows stored beforehand (``store_all``): a
-    delivery then only processes the row, as a delivery of a stored event does.
+    delivery then only processes the row, as a delivery of a stored event does
+    (their ``received_at`` is then the time Stripe created them: a test of
+    waiting times stores its events as it delivers them).
     """
 
     def __init__(self, stored: dict[str, int] | None = None) -> None:

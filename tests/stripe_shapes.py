@@ -25,7 +25,9 @@ def refund(
 ) -> dict[str, Any]:
     """A refund of ``charge`` (a charge as ``payloads.charge`` builds it)."""
     source = {"payment_method": None, **charge}
-    obj = payments.refund(_ctx, source, amount, {"metadata": {}})
+    obj = payments.refund(
+        _ctx, source, amount, {"metadata": {}}, balance_transaction=_ctx.new_id("txn")
+    )
     obj["status"] = status
     if refund_id is not None:
         obj["id"] = refund_id

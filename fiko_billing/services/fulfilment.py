@@ -167,7 +167,7 @@ def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) ->
     payment.fulfilled_at = payment.fulfilled_at or timezone.now()
     if not payments.is_paid(payment):
         payment.status = PaymentStatus.SUCCEEDED
-    payments.refresh(payment, claims=False)
+    payments.refresh(payment)
     payment.save()
     if first_time:
         signals.send_on_commit(

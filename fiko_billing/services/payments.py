@@ -28,6 +28,7 @@ Lock order: the subscriber's ledger lock, then the payment row.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -112,7 +113,9 @@ def wake_keys(payment: Payment) -> list[str]:
 
 def _locked(payment: Payment) -> Payment:
     tokens.lock_account(payment.subscriber)
-    return Payment.objects.select_for_update().select_related("subscriber").get(pk=payment.pk)
+    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    locked.subscriber = payment.subscriber
+    return locked
 
 
 def link_ids(payment: Payment) -> list[str]:
@@ -128,7 +131,7 @@ def link_ids(payment: Payment) -> list[str]:
             .values_list("stripe_payment_intent_id", flat=True)
             .first()
         )
-        if intent and not Payment.objects.filter(stripe_payment_intent_id=intent).exists():
+        if intent:
             payment.stripe_payment_intent_id = intent
             changed.append("stripe_payment_intent_id")
     if payment.stripe_charge_id is None and payment.stripe_payment_intent_id:
@@ -139,7 +142,7 @@ def link_ids(payment: Payment) -> list[str]:
             .values_list("stripe_charge_id", flat=True)
             .first()
         )
-        if charge and not Payment.objects.filter(stripe_charge_id=charge).exists():
+        if charge:
             payment.stripe_charge_id = charge
             changed.append("stripe_charge_id")
     return changed
@@ -260,7 +263,7 @@ def _invoice_paid(
     first_time = payment.fulfilled_at is None
     payment.fulfilled_at = payment.fulfilled_at or at
     link_ids(payment)
-    refresh(payment, claims=False)
+    refresh(payment)
     payment.save()
     if first_time:
         signals.send_on_commit(
@@ -320,7 +323,7 @@ def _invoice_action_required(payment: Payment, invoice: dict[str, Any]) -> None:
     )
 
 
-def record_invoice_payment(obj: dict[str, Any]) -> InvoicePayment:
+def record_invoice_payment(obj: dict[str, Any]) -> None:
     """``invoice_payment.paid``: which PaymentIntent paid which invoice."""
     paid_by = obj.get("payment") or {}
     intent = object_id(paid_by.get("payment_intent"))
@@ -332,19 +335,24 @@ def record_invoice_payment(obj: dict[str, Any]) -> InvoicePayment:
         "currency": str(obj.get("currency") or ""),
         "status": str(obj.get("status") or ""),
     }
-    payment = Payment.objects.filter(stripe_invoice_id=values["stripe_invoice_id"]).first()
-    if payment is not None:
+    payment = (
+        Payment.objects.select_related("subscriber")
+        .filter(stripe_invoice_id=values["stripe_invoice_id"])
+        .first()
+    )
+    if payment is not None and payment.stripe_payment_intent_id is None:
         payment = _locked(payment)
-    row: InvoicePayment = _upsert(InvoicePayment, {"stripe_id": str(obj["id"])}, values)
+    else:
+        payment = None  # nothing of it to fill in
+    _upsert(InvoicePayment, {"stripe_id": str(obj["id"])}, values)
     if payment is not None:
-        if charge and row.status == "paid":
+        if charge and values["status"] == "paid":
             _record_charge_link(charge, intent, obj)
         changed = link_ids(payment)
         if changed:
             payment.save(update_fields=[*changed, "modified"])
         waiting.recorded(wake_keys(payment))
     waiting.recorded([waiting.payment_intent_key(intent) if intent else None])
-    return row
 
 
 def _record_charge_link(charge_id: str, intent: str | None, obj: dict[str, Any]) -> None:
@@ -360,20 +368,12 @@ def _record_charge_link(charge_id: str, intent: str | None, obj: dict[str, Any])
     )
 
 
-def _upsert(model: Any, lookup: dict[str, Any], values: dict[str, Any]) -> Any:
-    row = model.objects.select_for_update().filter(**lookup).first()
-    if row is None:
-        try:
-            with transaction.atomic():
-                return model.objects.create(**lookup, **values)
-        except IntegrityError:
-            row = model.objects.select_for_update().get(**lookup)
-    changed = [name for name, value in values.items() if getattr(row, name) != value]
-    for name in changed:
-        setattr(row, name, values[name])
-    if changed:
-        row.save(update_fields=changed)
-    return row
+def _upsert(model: Any, lookup: dict[str, Any], values: dict[str, Any]) -> None:
+    """Insert or update a mirror row of one Stripe object (the newest event's values win)."""
+    if model.objects.filter(**lookup).update(**values):
+        return
+    # A concurrent insert of the same object is ignored: it has the same values.
+    model.objects.bulk_create([model(**lookup, **values)], ignore_conflicts=True)
 
 
 def record_charge(charge: dict[str, Any]) -> None:
@@ -416,7 +416,7 @@ def _find(intent: str | None, charge_id: str | None) -> Payment | None:
         query |= Q(stripe_payment_intent_id=intent)
     if charge_id:
         query |= Q(stripe_charge_id=charge_id)
-    payment = Payment.objects.filter(query).first()
+    payment = Payment.objects.select_related("subscriber").filter(query).first()
     if payment is not None or not intent:
         return payment
     invoices = list(
@@ -425,7 +425,9 @@ def _find(intent: str | None, charge_id: str | None) -> Payment | None:
         )
     )
     for invoice_id in invoices:
-        payment = Payment.objects.filter(stripe_invoice_id=invoice_id).first()
+        payment = (
+            Payment.objects.select_related("subscriber").filter(stripe_invoice_id=invoice_id).first()
+        )
         if payment is not None:
             return payment
     if invoices:
@@ -491,27 +493,34 @@ def _ready(payment: Payment, intent: str | None, charge_id: str | None) -> None:
 # ---------------------------------------------------------------------- refunds
 
 
+@dataclass
+class Claims:
+    """A payment's refunds and disputes, read once per change."""
+
+    refunds: list[Refund]
+    disputes: list[Dispute]
+
+    @classmethod
+    def of(cls, payment: Payment) -> Claims:
+        return cls(list(payment.refunds.all()), list(payment.disputes.all()))
+
+    def put(self, row: Refund | Dispute) -> None:
+        rows: list[Any] = self.refunds if isinstance(row, Refund) else self.disputes
+        rows[:] = [r for r in rows if r.pk != row.pk] + [row]
+
+    def requested(self, *, excluding: Refund | Dispute | None = None) -> int:
+        """Tokens the live claims (refunds, held disputes) ask back, but ``excluding``."""
+        live: list[Refund | Dispute] = [
+            *(r for r in self.refunds if r.status not in REFUND_UNDONE),
+            *(d for d in self.disputes if d.status not in DISPUTE_RELEASED),
+        ]
+        return sum(c.tokens for c in live if excluding is None or c.pk != excluding.pk)
+
+
 def _share(payment: Payment, amount: int) -> int:
     if payment.tokens <= 0 or payment.amount <= 0:
         return 0
     return min(payment.tokens, payment.tokens * amount // payment.amount)
-
-
-def _claimed(
-    payment: Payment, *, refund: Refund | None = None, dispute: Dispute | None = None
-) -> int:
-    """Tokens the payment's other live claims (refunds, held disputes) asked back."""
-    total = sum(
-        r.tokens
-        for r in payment.refunds.all()
-        if r.status not in REFUND_UNDONE and (refund is None or r.pk != refund.pk)
-    )
-    total += sum(
-        d.tokens
-        for d in payment.disputes.all()
-        if d.status not in DISPUTE_RELEASED and (dispute is None or d.pk != dispute.pk)
-    )
-    return total
 
 
 def _forgive() -> bool:
@@ -539,8 +548,9 @@ def record_refund(
             raise
         return None
     payment = _locked(payment)
+    claims = Claims.of(payment)
     status = str(refund.get("status") or "pending")
-    row = Refund.objects.select_for_update().filter(stripe_refund_id=refund["id"]).first()
+    row = next((r for r in claims.refunds if r.stripe_refund_id == refund["id"]), None)
     created = row is None
     if row is None:
         row = Refund(
@@ -555,8 +565,9 @@ def record_refund(
         )
     elif REFUND_RANK.get(status, 0) > REFUND_RANK.get(row.status, 0):
         row.status = status
-    claimed_before = _claimed(payment, refund=row)
+    claimed_before = claims.requested(excluding=row)
     row.save()
+    claims.put(row)
     reference = f"refund:{row.stripe_refund_id}"
     if row.tokens:
         tokens.take_back(
@@ -576,10 +587,10 @@ def record_refund(
             reference=f"{reference}:undone",
             description=f"Refund {row.stripe_refund_id} {row.status}",
         )
-    _settle_rest(payment)
+    _settle_rest(payment, claims)
     before = payment.amount_refunded
-    refresh(payment)
-    payment.stripe_charge_id = payment.stripe_charge_id or _free_charge(charge_id)
+    refresh(payment, claims)
+    payment.stripe_charge_id = payment.stripe_charge_id or charge_id
     payment.save()
     if created or payment.amount_refunded != before:
         signals.send_on_commit(
@@ -601,15 +612,9 @@ def record_refund(
     return row
 
 
-def _free_charge(charge_id: str | None) -> str | None:
-    if charge_id and not Payment.objects.filter(stripe_charge_id=charge_id).exists():
-        return charge_id
-    return None
-
-
-def _settle_rest(payment: Payment) -> None:
+def _settle_rest(payment: Payment, claims: Claims) -> None:
     """Shares are rounded down; a payment refunded in full takes back all its tokens."""
-    live = [r for r in payment.refunds.all() if r.status not in REFUND_UNDONE]
+    live = [r for r in claims.refunds if r.status not in REFUND_UNDONE]
     if not live or payment.amount <= 0:
         return
     rest = payment.tokens - sum(r.tokens for r in live)
@@ -621,7 +626,7 @@ def _settle_rest(payment: Payment) -> None:
         rest,
         credit_reference=credit_reference(payment) or "",
         reference=f"refund:{anchor}:rest",
-        claimed_before=_claimed(payment),
+        claimed_before=claims.requested(),
         kind=EntryKind.REFUND,
         forgive_spent=_forgive(),
         description=f"Refund of {payment} (rounding)",
@@ -639,27 +644,23 @@ CLAIMED_STATUSES = frozenset(
 )
 
 
-def refresh(payment: Payment, *, claims: bool = True) -> None:
+def refresh(payment: Payment, claims: Claims | None = None) -> None:
     """Set the payment's refunded amount and status from its refunds and disputes.
 
-    ``claims=False``: nothing about refunds or disputes changed; the status
-    is only moved to succeeded if it says nothing of them yet.
+    Without ``claims`` nothing about refunds or disputes changed: the status
+    only moves to succeeded if it says nothing of them yet.
     """
-    if not claims:
+    if claims is None:
         if is_paid(payment) and payment.status not in CLAIMED_STATUSES:
             payment.status = PaymentStatus.SUCCEEDED
         return
-    if payment.pk is not None:
-        refunded = sum(r.amount for r in payment.refunds.all() if r.status not in REFUND_UNDONE)
-        payment.amount_refunded = min(refunded, payment.amount)
-        disputes = list(payment.disputes.all())
-    else:
-        disputes = []
+    refunded = sum(r.amount for r in claims.refunds if r.status not in REFUND_UNDONE)
+    payment.amount_refunded = min(refunded, payment.amount)
     if not is_paid(payment):
         return
-    if any(d.status == "lost" for d in disputes):
+    if any(d.status == "lost" for d in claims.disputes):
         payment.status = PaymentStatus.DISPUTE_LOST
-    elif any(d.status not in DISPUTE_CLOSED for d in disputes):
+    elif any(d.status not in DISPUTE_CLOSED for d in claims.disputes):
         payment.status = PaymentStatus.DISPUTED
     elif payment.amount_refunded and payment.amount_refunded >= payment.amount:
         payment.status = PaymentStatus.REFUNDED
@@ -697,8 +698,9 @@ def record_dispute(dispute: dict[str, Any], *, event_type: str, at: datetime) ->
         )
     _ready(payment, intent, charge_id)
     payment = _locked(payment)
+    claims = Claims.of(payment)
     status = str(dispute.get("status") or "needs_response")
-    row = Dispute.objects.select_for_update().filter(stripe_dispute_id=dispute["id"]).first()
+    row = next((d for d in claims.disputes if d.stripe_dispute_id == dispute["id"]), None)
     created = row is None
     was_closed = row is not None and row.status in DISPUTE_CLOSED
     if row is None:
@@ -722,8 +724,9 @@ def record_dispute(dispute: dict[str, Any], *, event_type: str, at: datetime) ->
     row.tokens = _share(payment, row.amount)
     row.funds_withdrawn = row.funds_withdrawn or event_type.endswith("funds_withdrawn")
     row.funds_reinstated = row.funds_reinstated or event_type.endswith("funds_reinstated")
-    claimed_before = _claimed(payment, dispute=row)
+    claimed_before = claims.requested(excluding=row)
     row.save()
+    claims.put(row)
     reference = f"dispute:{row.stripe_dispute_id}"
     if row.tokens:
         tokens.take_back(
@@ -743,7 +746,7 @@ def record_dispute(dispute: dict[str, Any], *, event_type: str, at: datetime) ->
             reference=f"{reference}:{row.status}",
             description=f"Dispute {row.stripe_dispute_id} {row.status}",
         )
-    refresh(payment)
+    refresh(payment, claims)
     payment.save()
     if created:
         signals.send_on_commit(

@@ -102,26 +102,26 @@ def process_event(event_pk: int, *, replay: bool = False) -> str:
     return outcome
 
 
-def _claim(event_pk: int, *, replay: bool, skip_locked: bool) -> bool:
+def _claim(event_pk: int, *, replay: bool, skip_locked: bool) -> WebhookEvent | None:
+    """The event, locked, if it is still to be processed; its attempt counted."""
     statuses = [EventStatus.PENDING, EventStatus.FAILED] + ([EventStatus.DEAD] if replay else [])
-    if skip_locked and connection.features.has_select_for_update_skip_locked:
+    if connection.features.has_select_for_update:
         # A woken event another process is working on is left to it.
-        free = (
-            WebhookEvent.objects.select_for_update(skip_locked=True)
-            .filter(pk=event_pk, status__in=statuses)
-            .exists()
+        rows = WebhookEvent.objects.select_for_update(
+            skip_locked=skip_locked and connection.features.has_select_for_update_skip_locked
         )
-        if not free:
-            return False
-    # Writing first takes the lock: the row lock on PostgreSQL, the write
-    # lock on SQLite (which would refuse a read that later turns into a
-    # write under concurrency). A concurrent delivery of the same event
-    # waits here, then finds it no longer pending or failed.
-    return bool(
-        WebhookEvent.objects.filter(pk=event_pk, status__in=statuses).update(
-            attempts=F("attempts") + 1
-        )
+        event = rows.filter(pk=event_pk, status__in=statuses).first()
+        if event is not None:
+            event.attempts += 1  # saved with the outcome
+        return event
+    # SQLite has no row locks: writing first takes its write lock (a read
+    # that later turns into a write could be refused under concurrency). A
+    # concurrent delivery of the same event waits here, then finds it no
+    # longer pending or failed.
+    claimed = WebhookEvent.objects.filter(pk=event_pk, status__in=statuses).update(
+        attempts=F("attempts") + 1
     )
+    return WebhookEvent.objects.get(pk=event_pk) if claimed else None
 
 
 def _process(
@@ -129,9 +129,10 @@ def _process(
 ) -> tuple[str, WebhookEvent]:
     with transaction.atomic():
         claimed = _claim(event_pk, replay=replay, skip_locked=skip_locked)
-        event = WebhookEvent.objects.get(pk=event_pk)
-        if not claimed:
+        if claimed is None:
+            event = WebhookEvent.objects.get(pk=event_pk)
             return ("dead" if event.status == EventStatus.DEAD else "duplicate"), event
+        event = claimed
         handler = handler_for(event.type)
         if handler is None:
             outcome = "ignored"
@@ -155,7 +156,9 @@ def _process(
         event.processed_at = timezone.now()
         event.last_error = ""
         event.waiting_for = ""
-        event.save(update_fields=["status", "last_error", "waiting_for", "processed_at"])
+        event.save(
+            update_fields=["status", "attempts", "last_error", "waiting_for", "processed_at"]
+        )
         signals.send_on_commit(
             signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
         )
@@ -189,7 +192,7 @@ def _waiting(event: WebhookEvent, wait: waiting.Wait) -> str:
             wait,
         )
         outcome = "waiting"
-    event.save(update_fields=["status", "waiting_for", "last_error"])
+    event.save(update_fields=["status", "attempts", "waiting_for", "last_error"])
     signals.send_on_commit(
         signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
     )
@@ -212,7 +215,7 @@ def _failed(event: WebhookEvent, exc: BaseException) -> str:
     else:
         event.status = EventStatus.FAILED
         outcome = "failed"
-    event.save(update_fields=["status", "failures", "last_error"])
+    event.save(update_fields=["status", "attempts", "failures", "last_error"])
     return outcome
 
 
@@ -223,7 +226,6 @@ def _record_failure(event_pk: int, exc: BaseException) -> tuple[str, WebhookEven
             # Committed; what failed came after (a signal receiver).
             return str(event.status), event
         event.attempts += 1
-        event.save(update_fields=["attempts"])
         return _failed(event, exc), event
 
 
