@@ -210,8 +210,8 @@ def _supersede(
         start, end = payment.period_start, payment.period_end
         assert start is not None  # noqa: S101 - filtered above
         assert end is not None  # noqa: S101 - filtered above
-        if start < allowance.period_start < end:
-            # The older period was cut short by this one.
+        if allowance.kind == "period" and start < allowance.period_start < end:
+            # The older period was cut short by this one (a new billing cycle).
             tokens.expire_credit(
                 subscriber, credit_reference(str(payment.stripe_invoice_id)), now=now
             )
