@@ -19,7 +19,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import InvalidInput, RequestError
-from fiko_billing.gateway import StripeDisabled, StripeGatewayError
+from fiko_billing.gateway import (
+    StripeDisabled,
+    StripeGatewayError,
+    StripeTimeout,
+    request_time_budget,
+)
 
 logger = logging.getLogger("fiko_billing.api")
 
@@ -107,11 +112,15 @@ def endpoint(
                 if rejected is not None:
                     return rejected
             try:
-                status, body = view(request, subscriber, **kwargs)
+                with request_time_budget():
+                    status, body = view(request, subscriber, **kwargs)
             except RequestError as exc:
                 return error_response(exc.status, exc.code, str(exc), exc.fields)
             except StripeDisabled as exc:
                 return error_response(503, "billing_disabled", str(exc))
+            except StripeTimeout as exc:
+                logger.warning("%s: Stripe did not answer in time", view.__name__)
+                return error_response(503, exc.code, exc.user_message)
             except StripeGatewayError as exc:
                 logger.warning("%s: Stripe failed: %s", view.__name__, exc.__class__.__name__)
                 return error_response(502, "stripe_error", exc.user_message)

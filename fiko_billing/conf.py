@@ -9,6 +9,7 @@ default below. The object is rebuilt whenever ``FIKO_BILLING`` changes, so
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
@@ -19,13 +20,11 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from fiko_billing.api_version import PINNED_API_VERSION as PINNED_API_VERSION
+
 SETTING_NAME = "FIKO_BILLING"
 SUBSCRIBER_MODEL_SETTING = "FIKO_BILLING_SUBSCRIBER_MODEL"
 
-#: The Stripe API version this release is built and tested against. Webhook
-#: payloads and API responses are read in this shape; it is sent explicitly
-#: with every request instead of relying on the account's default version.
-PINNED_API_VERSION = "2026-10-28.endive"
 
 DEFAULTS: dict[str, Any] = {
     "ENABLED": True,
@@ -37,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "STRIPE_API_BASE": "https://api.stripe.com",
     "STRIPE_TIMEOUT": 30.0,
     "STRIPE_MAX_NETWORK_RETRIES": 2,
+    "STRIPE_REQUEST_TIME_BUDGET": 5.0,
+    "STRIPE_COMMAND_TIME_BUDGET": 60.0,
+    "CHECKOUT_STATUS_POLL_INTERVAL": 3,
     "CURRENCY": "usd",
     "SUCCESS_URL": "http://localhost:8000/billing/success/?session_id={CHECKOUT_SESSION_ID}",
     "CANCEL_URL": "http://localhost:8000/billing/",
@@ -216,13 +218,54 @@ class BillingSettings:
     def STRIPE_API_BASE(self) -> str:
         return str(self._typed("STRIPE_API_BASE", str)).rstrip("/")
 
+    def _seconds(self, key: str) -> float:
+        raw = self._typed(key, (int, float))
+        try:
+            value = float(raw)
+        except OverflowError:
+            value = math.inf
+        if not (math.isfinite(value) and value > 0):
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}[{key!r}] must be a finite number of seconds more than zero, "
+                f"not {raw!r} (from {self.source(key)})."
+            )
+        return value
+
     @property
     def STRIPE_TIMEOUT(self) -> float:
-        return float(self._typed("STRIPE_TIMEOUT", (int, float)))
+        """Seconds one HTTP attempt to Stripe may take."""
+        return self._seconds("STRIPE_TIMEOUT")
 
     @property
     def STRIPE_MAX_NETWORK_RETRIES(self) -> int:
-        return int(self._typed("STRIPE_MAX_NETWORK_RETRIES", int))
+        value = int(self._typed("STRIPE_MAX_NETWORK_RETRIES", int))
+        if value < 0:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['STRIPE_MAX_NETWORK_RETRIES'] must be zero or more, not {value}."
+            )
+        return value
+
+    @property
+    def STRIPE_REQUEST_TIME_BUDGET(self) -> float:
+        """Seconds all the Stripe calls of one API request may take together."""
+        return self._seconds("STRIPE_REQUEST_TIME_BUDGET")
+
+    @property
+    def STRIPE_COMMAND_TIME_BUDGET(self) -> float:
+        """Seconds each Stripe call of a management command may take, retries included."""
+        return self._seconds("STRIPE_COMMAND_TIME_BUDGET")
+
+    @property
+    def CHECKOUT_STATUS_POLL_INTERVAL(self) -> int:
+        """Least whole seconds between two Stripe retrieves of one checkout by the status
+        endpoint; 0 asks Stripe on every poll."""
+        value = int(self._typed("CHECKOUT_STATUS_POLL_INTERVAL", int))
+        if value < 0:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['CHECKOUT_STATUS_POLL_INTERVAL'] must be zero or more "
+                f"seconds, not {value}."
+            )
+        return value
 
     @property
     def CURRENCY(self) -> str:

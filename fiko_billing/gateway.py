@@ -3,19 +3,32 @@
 Everything else calls ``get_gateway()`` and works with plain ``dict`` objects in
 the shape of the pinned API version, the same shape webhook payloads have.
 Configuration reaches the SDK through one ``StripeClient`` built from the
-settings (key, pinned API version, ``STRIPE_API_BASE``, timeout, network
-retries); no library global is touched, so tests and the emulator plug in by
-pointing ``STRIPE_API_BASE`` at a local server.
+settings (key, pinned API version, ``STRIPE_API_BASE``, timeout); no library
+global is touched, so tests and the emulator plug in by pointing
+``STRIPE_API_BASE`` at a local server.
+
+Time. Every call runs under a time budget (``time_budget``): the API's views
+share ``STRIPE_REQUEST_TIME_BUDGET`` for all their calls, management commands
+give each call ``STRIPE_COMMAND_TIME_BUDGET``, and a call made outside any
+budget gets the request budget of its own. The gateway retries itself (the
+SDK's retries are off) so that no attempt and no backoff outlasts the budget;
+a retry resends the same idempotency key, so Stripe never does a write twice.
+When the budget is spent, ``StripeTimeout`` is raised.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
+import requests
 import stripe
 
 from fiko_billing.conf import billing_settings
@@ -82,6 +95,15 @@ class StripeUnavailable(StripeGatewayError):
     code = "stripe_unavailable"
 
 
+class StripeTimeout(StripeUnavailable):
+    """Stripe did not answer within the caller's time budget."""
+
+    code = "stripe_timeout"
+    user_message = (
+        "The payment provider is taking too long to answer. Please try again in a moment."
+    )
+
+
 class StripeDisabled(StripeGatewayError):
     code = "billing_disabled"
     user_message = "Billing is not enabled."
@@ -109,8 +131,121 @@ def _translate(exc: stripe.StripeError) -> StripeGatewayError:
 
 
 def new_idempotency_key(prefix: str) -> str:
-    """A fresh key for a create that is never meant to be repeated by us."""
+    """A fresh key for one attempt of a write.
+
+    The gateway's own retries of that attempt resend it; a new attempt (the
+    user asks again, a command runs again) takes a new one. A key derived from
+    our data would make Stripe replay a stored failure (even a 500) to every
+    later attempt for 24 hours.
+    """
     return f"fiko:{prefix}:{uuid.uuid4().hex}"
+
+
+# ---------------------------------------------------------------------- time budgets
+
+#: Backoff before retry n is RETRY_INITIAL_DELAY * 2**(n-1), at most RETRY_MAX_DELAY,
+#: taken at random from its upper half so that clients do not retry in step.
+RETRY_INITIAL_DELAY = 0.5
+RETRY_MAX_DELAY = 5.0
+#: No attempt is started with less time left than this: it could not be answered.
+MIN_ATTEMPT_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class _Budget:
+    #: The seconds given to the scope (shown in ``StripeTimeout``).
+    seconds: float
+    #: Seconds each call may take.
+    per_call: float
+    #: ``time.monotonic()`` by which every call of the scope must be done, if shared.
+    deadline: float | None
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("fiko_billing_stripe_budget", default=None)
+_attempt_timeout: ContextVar[float | None] = ContextVar(
+    "fiko_billing_stripe_attempt_timeout", default=None
+)
+
+
+@contextmanager
+def time_budget(seconds: float, *, each_call: bool = False) -> Iterator[None]:
+    """Bound the time the Stripe calls made inside may take, retries included.
+
+    By default the calls share ``seconds`` (someone is waiting for all of
+    them); with ``each_call`` each call gets ``seconds`` of its own (a command
+    working through many objects). A budget opened inside another never
+    extends it. A call that runs out raises ``StripeTimeout``.
+    """
+    if not seconds > 0:
+        raise ValueError(f"a time budget must be more than zero seconds, not {seconds!r}")
+    outer = _budget.get()
+    deadline = None if each_call else time.monotonic() + seconds
+    per_call = seconds
+    if outer is not None:
+        per_call = min(per_call, outer.per_call)
+        if outer.deadline is not None:
+            deadline = outer.deadline if deadline is None else min(deadline, outer.deadline)
+    token = _budget.set(_Budget(seconds, per_call, deadline))
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def request_time_budget() -> AbstractContextManager[None]:
+    """The budget of an API request: ``STRIPE_REQUEST_TIME_BUDGET`` for all its calls."""
+    return time_budget(billing_settings.STRIPE_REQUEST_TIME_BUDGET)
+
+
+def command_time_budget() -> AbstractContextManager[None]:
+    """The budget of a management command: ``STRIPE_COMMAND_TIME_BUDGET`` for each call."""
+    return time_budget(billing_settings.STRIPE_COMMAND_TIME_BUDGET, each_call=True)
+
+
+def _call_deadline() -> tuple[float, float]:
+    """When the next call must be done (``time.monotonic()``), and its budget in seconds."""
+    now = time.monotonic()
+    budget = _budget.get()
+    if budget is None:
+        seconds = billing_settings.STRIPE_REQUEST_TIME_BUDGET
+        return now + seconds, seconds
+    deadline = now + budget.per_call
+    if budget.deadline is not None:
+        deadline = min(deadline, budget.deadline)
+    return deadline, budget.seconds
+
+
+class _BudgetedSession(requests.Session):
+    """A ``requests`` session whose timeout is the time left for the current attempt."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        timeout = _attempt_timeout.get()
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        return super().request(*args, **kwargs)
+
+
+def _should_retry(exc: stripe.StripeError) -> bool:
+    """Whether another attempt may succeed: what the SDK itself would retry."""
+    if isinstance(exc, stripe.APIConnectionError):
+        return bool(exc.should_retry)
+    headers = {str(k).lower(): v for k, v in (exc.headers or {}).items()}
+    advice = headers.get("stripe-should-retry")
+    if advice in ("true", "false"):
+        return advice == "true"
+    status = exc.http_status or 0
+    return status == 409 or status >= 500
+
+
+def _backoff(retry: int) -> float:
+    delay: float = min(RETRY_INITIAL_DELAY * 2 ** (retry - 1), RETRY_MAX_DELAY)
+    return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not a secret
+
+
+def _timed_out(exc: stripe.StripeError) -> bool:
+    return isinstance(exc, stripe.APIConnectionError) and isinstance(
+        exc.__cause__, requests.exceptions.Timeout
+    )
 
 
 class StripeGateway:
@@ -130,12 +265,15 @@ class StripeGateway:
                 "FIKO_BILLING['STRIPE_SECRET_KEY'] is empty: Stripe cannot be called."
             )
         self.api_base = api_base
+        self.timeout = timeout
+        self.max_network_retries = max_network_retries
         self._client = stripe.StripeClient(
             api_key,
             stripe_version=api_version,
             base_addresses={"api": api_base},
-            max_network_retries=max_network_retries,
-            http_client=stripe.RequestsClient(timeout=timeout),
+            # Retried here instead, within the time budget.
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=timeout, session=_BudgetedSession()),
         )
 
     @classmethod
@@ -160,7 +298,12 @@ class StripeGateway:
         *,
         idempotency_key: str | None = None,
     ) -> StripeDict:
-        """One API call; returns the decoded JSON object or raises ``StripeGatewayError``."""
+        """One API call; returns the decoded JSON object or raises ``StripeGatewayError``.
+
+        Connection failures, timeouts, 409s and 5xx answers are retried up to
+        ``STRIPE_MAX_NETWORK_RETRIES`` times with the same idempotency key, as
+        long as the time budget leaves room for the backoff and an attempt.
+        """
         method = method.lower()
         if method == "post" and idempotency_key is None:
             raise ValueError(f"POST {path} needs an idempotency key")
@@ -168,33 +311,78 @@ class StripeGateway:
         if idempotency_key is not None:
             call_params["idempotency_key"] = idempotency_key
         started = time.monotonic()
-        try:
-            response = self._client.raw_request(method, path, **call_params)
-        except stripe.StripeError as exc:
-            error = _translate(exc)
-            logger.warning(
-                "stripe %s %s failed status=%s code=%s request_id=%s duration_ms=%.1f: %s",
-                method.upper(),
-                path,
-                exc.http_status,
-                exc.code,
-                exc.request_id,
-                (time.monotonic() - started) * 1000,
-                error.__class__.__name__,
-            )
-            raise error from exc
+        deadline, budget = _call_deadline()
+        retries = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left < MIN_ATTEMPT_SECONDS:
+                raise self._out_of_time(method, path, budget, started, retries)
+            token = _attempt_timeout.set(min(self.timeout, left))
+            try:
+                response = self._client.raw_request(method, path, **call_params)
+            except stripe.StripeError as exc:
+                if retries < self.max_network_retries and _should_retry(exc):
+                    delay = _backoff(retries + 1)
+                    if time.monotonic() + delay + MIN_ATTEMPT_SECONDS < deadline:
+                        retries += 1
+                        logger.info(
+                            "stripe %s %s: retry %d in %.2f s after status=%s",
+                            method.upper(),
+                            path,
+                            retries,
+                            delay,
+                            exc.http_status,
+                        )
+                        time.sleep(delay)
+                        continue
+                if _timed_out(exc):
+                    raise self._out_of_time(method, path, budget, started, retries) from exc
+                error = _translate(exc)
+                logger.warning(
+                    "stripe %s %s failed status=%s code=%s request_id=%s duration_ms=%.1f: %s",
+                    method.upper(),
+                    path,
+                    exc.http_status,
+                    exc.code,
+                    exc.request_id,
+                    (time.monotonic() - started) * 1000,
+                    error.__class__.__name__,
+                )
+                raise error from exc
+            finally:
+                _attempt_timeout.reset(token)
+            break
         logger.info(
-            "stripe %s %s status=%s request_id=%s duration_ms=%.1f",
+            "stripe %s %s status=%s request_id=%s duration_ms=%.1f%s",
             method.upper(),
             path,
             response.code,
             response.request_id,
             (time.monotonic() - started) * 1000,
+            f" retries={retries}" if retries else "",
         )
         data = response.data
         if not isinstance(data, dict):
             raise StripeUnavailable(f"Stripe answered {path} with a non-object body")
         return data
+
+    @staticmethod
+    def _out_of_time(
+        method: str, path: str, budget: float, started: float, retries: int
+    ) -> StripeTimeout:
+        elapsed = time.monotonic() - started
+        logger.warning(
+            "stripe %s %s timed out duration_ms=%.1f retries=%d budget_s=%g",
+            method.upper(),
+            path,
+            elapsed * 1000,
+            retries,
+            budget,
+        )
+        return StripeTimeout(
+            f"Stripe did not answer {method.upper()} {path} within the time budget "
+            f"({budget:.3g} s)."
+        )
 
     def list_all(
         self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 100
@@ -217,6 +405,10 @@ class StripeGateway:
     def retrieve_customer(self, customer_id: str) -> StripeDict:
         return self.request("get", f"/v1/customers/{customer_id}")
 
+    def list_customers(self, params: Mapping[str, Any]) -> Iterator[StripeDict]:
+        """Customers matching ``params`` (``email``, ``created[gte]``...), newest first."""
+        return self.list_all("/v1/customers", params)
+
     # ------------------------------------------------------------------ checkout and portal
 
     def create_checkout_session(
@@ -228,6 +420,14 @@ class StripeGateway:
 
     def retrieve_checkout_session(self, session_id: str, *, expand: list[str]) -> StripeDict:
         return self.request("get", f"/v1/checkout/sessions/{session_id}", {"expand": expand})
+
+    def expire_checkout_session(self, session_id: str, *, idempotency_key: str) -> StripeDict:
+        """Close an open session so it can no longer be paid; a 400 if it is not open."""
+        return self.request(
+            "post",
+            f"/v1/checkout/sessions/{session_id}/expire",
+            idempotency_key=idempotency_key,
+        )
 
     def create_portal_session(
         self, params: Mapping[str, Any], *, idempotency_key: str

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -30,6 +32,8 @@ from fiko_billing.models import Payment, Plan, Price, Subscription, TokenEntry, 
 from fiko_billing.money import format_amount
 from fiko_billing.services import checkout, fulfilment, subscriptions
 from fiko_billing.services.customers import customer_of
+
+logger = logging.getLogger("fiko_billing.api")
 
 Answer = tuple[int, dict[str, Any]]
 MAX_PAGE_SIZE = 100
@@ -173,6 +177,27 @@ def _payment_json(payment: Payment) -> dict[str, Any]:
     }
 
 
+def _may_ask_stripe(payment: Payment) -> bool:
+    """Whether this poll may retrieve the session: once per ``CHECKOUT_STATUS_POLL_INTERVAL``.
+
+    ``cache.add`` claims the slot atomically, so concurrent polls (tabs, one
+    client polling fast) share one Stripe call; the others answer what the
+    database knows, which the webhook keeps current.
+    """
+    interval = billing_settings.CHECKOUT_STATUS_POLL_INTERVAL
+    if interval == 0:
+        return True
+    try:
+        return bool(
+            cache.add(f"fiko_billing:checkout-status:{payment.pk}", True, timeout=interval)
+        )
+    except Exception:
+        # Without the cache the interval cannot be kept; asking Stripe on every
+        # poll would spend the rate limit, so answer what the webhooks recorded.
+        logger.warning("checkout status: the cache failed; answering from the database")
+        return False
+
+
 @endpoint(methods=["GET"], statuses=[200, 404, 502])
 def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: str) -> Answer:
     """Where a checkout stands; fulfils it if Stripe says it is paid and no webhook did yet."""
@@ -181,7 +206,11 @@ def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: s
     ).first()
     if payment is None:
         raise NotFound("No such checkout session.", code="checkout_session_not_found")
-    if payment.fulfilled_at is None and payment.status in ("pending", "requires_action"):
+    if (
+        payment.fulfilled_at is None
+        and payment.status in ("pending", "requires_action")
+        and _may_ask_stripe(payment)
+    ):
         session = get_gateway().retrieve_checkout_session(
             session_id, expand=["subscription", "invoice"]
         )

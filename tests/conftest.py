@@ -5,7 +5,19 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from fiko_billing.testing.conformance import ConformanceLog
 from tests.factories import SubscriberFactory
+from tests.stripe_reads import PRODUCT_READS
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Any:
+    """Each test starts with an empty cache (the checkout status endpoint's throttle)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -50,11 +62,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def stripe_stub(settings: Any) -> Any:
+def stripe_conformance() -> ConformanceLog:
+    """Our requests must be ones Stripe accepts; Stripe's objects must carry what we read."""
+    return ConformanceLog(reads=PRODUCT_READS)
+
+
+@pytest.fixture
+def stripe_stub(settings: Any, stripe_conformance: ConformanceLog) -> Any:
     """The real SDK talks to a scripted local Stripe; unrouted requests fail the test."""
     from tests.stripe_stub import StubServer
 
     with StubServer() as stub:
+        stub.conformance = stripe_conformance
         settings.FIKO_BILLING = {
             **settings.FIKO_BILLING,
             "STRIPE_API_BASE": stub.url,
@@ -63,6 +82,7 @@ def stripe_stub(settings: Any) -> Any:
         }
         yield stub
         assert not stub.unexpected, f"unexpected Stripe calls: {stub.unexpected}"
+    stripe_conformance.assert_clean()
 
 
 # The fixtures fiko_billing offers host projects, used by our end-to-end tests.

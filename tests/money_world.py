@@ -24,9 +24,10 @@ from django.db import transaction
 from fiko_billing.emulator import PINNED_API_VERSION, Emulator
 from fiko_billing.emulator.store import Obj
 from fiko_billing.gateway import get_gateway
-from fiko_billing.models import Plan, TokenPackage
+from fiko_billing.models import Customer, Plan, TokenPackage
 from fiko_billing.services.catalog_sync import sync_catalogue
 from fiko_billing.services.checkout import start_checkout
+from fiko_billing.services.customers import subscriber_metadata
 from fiko_billing.testing.fixtures import EMULATOR_SECRET_KEY, EMULATOR_WEBHOOK_SECRET
 from fiko_billing.testing.hosted import CARD_SUCCEEDS, _post, pay_checkout
 from fiko_billing.webhooks.intake import process_event, store_event
@@ -132,6 +133,31 @@ class MoneyWorld:
         assert page.paid, page.body
         return started.session_id
 
+    def checkout_elsewhere(self, plan: Plan, card: str = CARD_SUCCEEDS) -> str:
+        """A subscription checkout made outside our endpoint (another server, an old
+        deploy, the dashboard), with our metadata: what checkout's own guard cannot see."""
+        customer = Customer.objects.get(subscriber=self.subscriber).stripe_customer_id
+        price = plan.prices.get()
+        metadata = {
+            **subscriber_metadata(self.subscriber),
+            "fiko_item": f"plan:{plan.pk}",
+            "fiko_price": str(price.pk),
+            "fiko_quantity": "1",
+        }
+        session = self.sdk.v1.checkout.sessions.create(
+            params={
+                "mode": "subscription",
+                "customer": customer,
+                "line_items": [{"price": price.stripe_price_id, "quantity": 1}],
+                "success_url": "http://localhost/billing/success/",
+                "metadata": metadata,
+                "subscription_data": {"metadata": metadata},
+            }
+        )
+        page = pay_checkout(str(session.url), card)
+        assert page.paid, page.body
+        return str(session.id)
+
     def subscription(self) -> Obj:
         subs = [s for s in self.emulator.objects("subscription") if s["status"] != "canceled"]
         return subs[0] if subs else self.emulator.objects("subscription")[0]
@@ -175,8 +201,6 @@ class MoneyWorld:
 
     def portal(self, action: str, **fields: str) -> None:
         """Do ``action`` on the hosted Customer Portal (``update_card``, ``cancel``...)."""
-        from fiko_billing.models import Customer
-
         customer = Customer.objects.get(subscriber=self.subscriber).stripe_customer_id
         session = self.sdk.v1.billing_portal.sessions.create(
             params={"customer": customer, "return_url": "http://localhost/billing/"}

@@ -4,6 +4,15 @@ Tests declare the answers (``stub.on("POST", "/v1/customers", body)``); the
 server records every request with its decoded form parameters, so a test
 asserts exactly what our gateway sent. A request with no declared answer
 gets a 400 and is listed in ``unexpected``; the fixture fails the test then.
+Every request and every successful answer also goes to ``conformance``
+(when set): our requests must be ones Stripe accepts, the scripted answers
+objects Stripe could send.
+
+``delay=`` makes a route answer late, as a slow Stripe would (the wait ends
+early when the server stops, so a test never waits it out).
+``remember_idempotency_keys()`` makes the stub store each POST's answer under
+its ``Idempotency-Key`` and replay it, failures included, as Stripe does for
+24 hours.
 """
 
 from __future__ import annotations
@@ -17,7 +26,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from fiko_billing.emulator.wire import StripeError, decode_form
 from fiko_billing.testing import payloads
+from fiko_billing.testing.conformance import ConformanceLog
 
 
 @dataclass
@@ -26,6 +37,15 @@ class Recorded:
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    #: The form as sent (query string for GET/DELETE, body for POST).
+    form: str = ""
+
+    def nested(self) -> dict[str, Any] | None:
+        """The form decoded into hashes and lists, as Stripe reads it."""
+        try:
+            return decode_form(self.form)
+        except StripeError:
+            return None
 
 
 Answer = tuple[int, dict[str, Any]] | dict[str, Any]
@@ -38,6 +58,8 @@ class Route:
     pattern: re.Pattern[str]
     responder: Responder
     times: int | None
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
     calls: int = 0
 
 
@@ -48,6 +70,10 @@ class StripeStub:
     requests: list[Recorded] = field(default_factory=list)
     unexpected: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    conformance: ConformanceLog | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+    #: Idempotency key -> (params, answer), once ``remember_idempotency_keys()`` is called.
+    stored: dict[str, tuple[dict[str, str], tuple[int, dict[str, Any]]]] | None = None
 
     def on(
         self,
@@ -57,16 +83,21 @@ class StripeStub:
         *,
         status: int = 200,
         times: int | None = None,
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
     ) -> Route:
         """Answer ``method path`` (an anchored regex) with a body, ``(status, body)``,
-        or a callable of the recorded request."""
+        or a callable of the recorded request, ``delay`` seconds late, with extra
+        response ``headers``."""
         if callable(answer):
             responder = answer
         elif isinstance(answer, tuple):
             responder = lambda _r, a=answer: a  # noqa: E731
         else:
             responder = lambda _r, a=answer, s=status: (s, a)  # noqa: E731
-        route = Route(method.upper(), re.compile(f"^{path}$"), responder, times)
+        route = Route(
+            method.upper(), re.compile(f"^{path}$"), responder, times, delay, dict(headers or {})
+        )
         with self.lock:
             # Newest first, so a test can override a default answer.
             self.routes.insert(0, route)
@@ -79,9 +110,30 @@ class StripeStub:
     def writes(self) -> list[Recorded]:
         return [r for r in self.requests if r.method in ("POST", "DELETE")]
 
-    def answer(self, recorded: Recorded) -> tuple[int, dict[str, Any]]:
+    def remember_idempotency_keys(self) -> None:
+        """From now on, replay the stored answer to a POST that repeats a key."""
+        self.stored = {}
+
+    def answer(self, recorded: Recorded) -> tuple[int, dict[str, Any], dict[str, str]]:
+        key = recorded.headers.get("idempotency-key")
+        params = recorded.nested()
+        if self.conformance is not None:
+            self.conformance.request(recorded.method, recorded.path, params)
         with self.lock:
             self.requests.append(recorded)
+            if self.stored is not None and key in self.stored:
+                params, stored = self.stored[key]
+                if params != recorded.params:
+                    return (
+                        400,
+                        payloads.error(
+                            "Keys for idempotent requests can only be used with the same "
+                            "parameters they were first used with.",
+                            type="idempotency_error",
+                        ),
+                        {},
+                    )
+                return (*stored, {"Idempotent-Replayed": "true"})
             for route in self.routes:
                 if route.method != recorded.method or not route.pattern.match(recorded.path):
                     continue
@@ -91,11 +143,24 @@ class StripeStub:
                 break
             else:
                 self.unexpected.append(recorded)
-                return 400, payloads.error(
-                    f"stub: no answer for {recorded.method} {recorded.path}", code="stub_unrouted"
+                return (
+                    400,
+                    payloads.error(
+                        f"stub: no answer for {recorded.method} {recorded.path}",
+                        code="stub_unrouted",
+                    ),
+                    {},
                 )
+        if route.delay:
+            self.stopping.wait(route.delay)
         result = route.responder(recorded)
-        return result if isinstance(result, tuple) else (200, result)
+        reply = result if isinstance(result, tuple) else (200, result)
+        if self.conformance is not None:
+            self.conformance.response(recorded.method, recorded.path, params, *reply)
+        if self.stored is not None and key is not None and recorded.method == "POST":
+            with self.lock:
+                self.stored.setdefault(key, (dict(recorded.params), reply))
+        return (*reply, route.headers)
 
 
 def _handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
@@ -113,15 +178,21 @@ def _handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
                 path=parts.path,
                 params=params,
                 headers={k.lower(): v for k, v in self.headers.items()},
+                form=body if self.command == "POST" else parts.query,
             )
-            status, answer = stub.answer(recorded)
+            status, answer, headers = stub.answer(recorded)
             data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Request-Id", f"req_stub{len(stub.requests):06d}")
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Request-Id", f"req_stub{len(stub.requests):06d}")
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped waiting (a timeout under test)
 
         do_GET = do_POST = do_DELETE = _serve
 
@@ -146,5 +217,6 @@ class StubServer:
         return self.stub
 
     def __exit__(self, *exc: object) -> None:
+        self.stub.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -75,8 +76,10 @@ def test_seed_request_creates_a_subscription_checkout(user_client, stripe_stub, 
     if name:
         expected_customer["name"] = name
     assert customer_call.params == expected_customer
-    assert customer_call.headers["idempotency-key"].startswith(
-        f"fiko:customer:{label}:{user.pk}:test:first:"
+    # A new key for each attempt: Stripe replays a stored failure to a repeated key.
+    assert re.fullmatch(
+        rf"fiko:customer:{re.escape(label)}:{user.pk}:[0-9a-f]{{32}}",
+        customer_call.headers["idempotency-key"],
     )
     meta = {
         "fiko_subscriber": str(user.pk),
@@ -300,7 +303,10 @@ def test_stripe_failure_is_502_and_writes_no_payment(
     # The customer is kept only when Stripe created it (it is valid on its own).
     expected_customers = 1 if failing == "session" else 0
     assert Customer.objects.exclude(stripe_customer_id=None).count() == expected_customers
-    assert Customer.objects.filter(stripe_customer_id=None).count() == 0
+    # A 500 leaves Stripe's outcome unknown: the row remembers to look for it next time.
+    unknown = failing == "customer" and status == 500
+    assert Customer.objects.filter(stripe_customer_id=None).count() == (1 if unknown else 0)
+    assert Customer.objects.exclude(creation_attempted_at=None).count() == (1 if unknown else 0)
 
 
 @pytest.mark.django_db
@@ -326,11 +332,7 @@ def test_a_customer_stripe_no_longer_knows_is_replaced_once(
         "cus_gone",
         "cus_fresh",
     ]
-    assert (
-        ":replaces:"
-        not in stripe_stub.calls("POST", "/v1/customers")[0].headers["idempotency-key"]
-    )
-    assert ":cus_gone:" in stripe_stub.calls("POST", "/v1/customers")[0].headers["idempotency-key"]
+    assert len(stripe_stub.calls("POST", "/v1/customers")) == 1
     assert Customer.objects.get().stripe_customer_id == "cus_fresh"
     assert "cus_gone" in caplog.text
 

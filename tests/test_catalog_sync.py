@@ -14,6 +14,7 @@ from fiko_billing.models import Interval, Plan, Price, TokenPackage
 from fiko_billing.services.catalog_sync import (
     Action,
     CatalogueSyncFailed,
+    product_id_for,
     sync_catalogue,
 )
 from fiko_billing.testing import payloads
@@ -22,7 +23,7 @@ from tests.stripe_stub import Recorded, StripeStub
 
 pytestmark = pytest.mark.django_db
 
-KEY = re.compile(r"^fiko:(product|price):(create|update):[a-z0-9:]+:[0-9a-f]{16}$")
+KEY = re.compile(r"fiko:(product|price):[0-9a-f]{32}")
 
 
 def nest(params: dict[str, str]) -> dict[str, Any]:
@@ -85,8 +86,15 @@ class FakeStripe:
 
     def create_product(self, request: Recorded) -> tuple[int, dict[str, Any]]:
         params = nest(request.params)
+        product_id = self.next_id("prod")  # numbered either way, so price ids stay put
+        if params.get("id") in self.products:
+            return 400, payloads.error(
+                f"Product already exists: {params['id']}",
+                code="resource_already_exists",
+                param="id",
+            )
         product = payloads.product(
-            id=self.next_id("prod"),
+            id=params.get("id") or product_id,
             name=params["name"],
             description=params.get("description") or None,
             active=params["active"] == "true",
@@ -186,6 +194,25 @@ def catalogue() -> dict[str, Any]:
     }
 
 
+def answer_lost(fake: FakeStripe, create: Any) -> Any:
+    """Stripe carries out the create, yet answers (and stores for the key) a 500."""
+
+    def answer(request: Recorded) -> tuple[int, dict[str, Any]]:
+        create(request)
+        return 500, payloads.error("Connection reset", type="api_error")
+
+    return fake.idempotent(answer)
+
+
+def product_ids(catalogue: dict[str, Any]) -> dict[int, str]:
+    """The ids the first sync gives the catalogue's products, by the order they are made."""
+    return {
+        1: product_id_for(catalogue["plan"]),
+        4: product_id_for(catalogue["once"]),
+        6: product_id_for(catalogue["topup"]),
+    }
+
+
 def run(*args: str) -> str:
     out = io.StringIO()
     call_command("sync_stripe_products", *args, stdout=out)
@@ -226,6 +253,7 @@ def edit(obj: Any, **changes: Any) -> Any:
 
 
 def test_first_sync_creates_products_and_prices_with_exact_params(fake, stripe_stub, catalogue):
+    prod = product_ids(catalogue)
     c = catalogue
     output = run()
 
@@ -235,6 +263,7 @@ def test_first_sync_creates_products_and_prices_with_exact_params(fake, stripe_s
             "POST",
             "/v1/products",
             {
+                "id": prod[1],
                 "name": "Pro",
                 "description": "For teams",
                 "active": "true",
@@ -245,7 +274,7 @@ def test_first_sync_creates_products_and_prices_with_exact_params(fake, stripe_s
             "POST",
             "/v1/prices",
             {
-                "product": "prod_fake1",
+                "product": prod[1],
                 "currency": "eur",
                 "unit_amount": "1400",
                 "recurring[interval]": "month",
@@ -258,7 +287,7 @@ def test_first_sync_creates_products_and_prices_with_exact_params(fake, stripe_s
             "POST",
             "/v1/prices",
             {
-                "product": "prod_fake1",
+                "product": prod[1],
                 "currency": "usd",
                 "unit_amount": "1500",
                 "recurring[interval]": "month",
@@ -270,13 +299,18 @@ def test_first_sync_creates_products_and_prices_with_exact_params(fake, stripe_s
         (
             "POST",
             "/v1/products",
-            {"name": "Starter pack", "active": "true", "metadata[fiko_item]": f"package:{once}"},
+            {
+                "id": prod[4],
+                "name": "Starter pack",
+                "active": "true",
+                "metadata[fiko_item]": f"package:{once}",
+            },
         ),
         (
             "POST",
             "/v1/prices",
             {
-                "product": "prod_fake4",
+                "product": prod[4],
                 "currency": "usd",
                 "unit_amount": "500",
                 "lookup_key": f"fiko_package_{once}_usd",
@@ -288,6 +322,7 @@ def test_first_sync_creates_products_and_prices_with_exact_params(fake, stripe_s
             "POST",
             "/v1/products",
             {
+                "id": prod[6],
                 "name": "Yearly top-up",
                 "active": "true",
                 "metadata[fiko_item]": f"package:{topup}",
@@ -297,7 +332,7 @@ def test_first_sync_creates_products_and_prices_with_exact_params(fake, stripe_s
             "POST",
             "/v1/prices",
             {
-                "product": "prod_fake6",
+                "product": prod[6],
                 "currency": "usd",
                 "unit_amount": "9900",
                 "recurring[interval]": "year",
@@ -308,32 +343,32 @@ def test_first_sync_creates_products_and_prices_with_exact_params(fake, stripe_s
         ),
     ]
     keys = [r.headers["idempotency-key"] for r in stripe_stub.requests]
-    assert all(KEY.match(key) for key in keys), keys
-    assert keys[0].startswith(f"fiko:product:create:plan:{plan}:")
-    assert keys[1].startswith(f"fiko:price:create:plan:{plan}:eur:")
+    kinds = ["product", "price", "price", "product", "price", "product", "price"]
+    assert [KEY.fullmatch(key)[1] for key in keys] == kinds
     assert len(set(keys)) == 7
 
-    assert reload(c["plan"]).stripe_product_id == "prod_fake1"
+    assert reload(c["plan"]).stripe_product_id == prod[1]
     assert reload(c["plan_eur"]).stripe_price_id == "price_fake2"
     assert reload(c["plan_usd"]).stripe_price_id == "price_fake3"
-    assert reload(c["once"]).stripe_product_id == "prod_fake4"
+    assert reload(c["once"]).stripe_product_id == prod[4]
     assert reload(c["once_usd"]).stripe_price_id == "price_fake5"
-    assert reload(c["topup"]).stripe_product_id == "prod_fake6"
+    assert reload(c["topup"]).stripe_product_id == prod[6]
     assert reload(c["topup_usd"]).stripe_price_id == "price_fake7"
 
     assert table_rows(output) == [
-        [f"Pro (plan:{plan})", "-", "create product", "prod_fake1"],
+        [f"Pro (plan:{plan})", "-", "create product", prod[1]],
         [f"Pro (plan:{plan})", "EUR", "create price", "price_fake2", "€14.00/month"],
         [f"Pro (plan:{plan})", "USD", "create price", "price_fake3", "$15.00/month"],
-        [f"Starter pack (package:{once})", "-", "create product", "prod_fake4"],
+        [f"Starter pack (package:{once})", "-", "create product", prod[4]],
         [f"Starter pack (package:{once})", "USD", "create price", "price_fake5", "$5.00 once"],
-        [f"Yearly top-up (package:{topup})", "-", "create product", "prod_fake6"],
+        [f"Yearly top-up (package:{topup})", "-", "create product", prod[6]],
         [f"Yearly top-up (package:{topup})", "USD", "create price", "price_fake7", "$99.00/year"],
     ]
     assert output.endswith("7 created, 0 updated, 0 archived, 0 unchanged\n")
 
 
 def test_second_run_only_reads(fake, stripe_stub, catalogue, django_assert_max_num_queries):
+    prod = product_ids(catalogue)
     run()
     first = len(stripe_stub.requests)
 
@@ -343,12 +378,12 @@ def test_second_run_only_reads(fake, stripe_stub, catalogue, django_assert_max_n
     second = stripe_stub.requests[first:]
     assert [r for r in second if r.method != "GET"] == []
     assert [(r.path, r.params) for r in second] == [
-        ("/v1/products/prod_fake1", {}),
-        ("/v1/prices", {"product": "prod_fake1", "limit": "100"}),
-        ("/v1/products/prod_fake4", {}),
-        ("/v1/prices", {"product": "prod_fake4", "limit": "100"}),
-        ("/v1/products/prod_fake6", {}),
-        ("/v1/prices", {"product": "prod_fake6", "limit": "100"}),
+        (f"/v1/products/{prod[1]}", {}),
+        ("/v1/prices", {"product": prod[1], "limit": "100"}),
+        (f"/v1/products/{prod[4]}", {}),
+        ("/v1/prices", {"product": prod[4], "limit": "100"}),
+        (f"/v1/products/{prod[6]}", {}),
+        ("/v1/prices", {"product": prod[6], "limit": "100"}),
     ]
     assert {row[2] for row in table_rows(output)} == {"up to date"}
     assert output.endswith("0 created, 0 updated, 0 archived, 7 unchanged\n")
@@ -365,7 +400,12 @@ def test_items_without_prices_and_inactive_items_never_synced(fake, stripe_stub)
         (
             "POST",
             "/v1/products",
-            {"name": "Bare", "active": "true", "metadata[fiko_item]": f"package:{bare.pk}"},
+            {
+                "id": product_id_for(bare),
+                "name": "Bare",
+                "active": "true",
+                "metadata[fiko_item]": f"package:{bare.pk}",
+            },
         ),
     ]
     assert output.endswith("1 created, 0 updated, 0 archived, 0 unchanged\n")
@@ -386,6 +426,7 @@ def test_empty_catalogue(fake, stripe_stub):
 def test_changed_amount_creates_new_price_moves_lookup_key_archives_old(
     fake, stripe_stub, catalogue
 ):
+    prod = product_ids(catalogue)
     c = catalogue
     run()
     price = edit(c["plan_usd"], unit_amount=1900)
@@ -400,7 +441,7 @@ def test_changed_amount_creates_new_price_moves_lookup_key_archives_old(
             "POST",
             "/v1/prices",
             {
-                "product": "prod_fake1",
+                "product": prod[1],
                 "currency": "usd",
                 "unit_amount": "1900",
                 "recurring[interval]": "month",
@@ -450,6 +491,7 @@ def test_changed_interval_replaces_the_price(fake, stripe_stub, catalogue):
 
 
 def test_product_fields_updated_only_where_they_differ(fake, stripe_stub, catalogue):
+    prod = product_ids(catalogue)
     c = catalogue
     run()
     plan = edit(c["plan"], name="Pro Plus", description="")
@@ -458,20 +500,21 @@ def test_product_fields_updated_only_where_they_differ(fake, stripe_stub, catalo
     output = run()
 
     writes = [sent(r) for r in stripe_stub.requests[first:] if r.method == "POST"]
-    assert writes == [("POST", "/v1/products/prod_fake1", {"name": "Pro Plus", "description": ""})]
-    assert fake.products["prod_fake1"]["name"] == "Pro Plus"
-    assert fake.products["prod_fake1"]["description"] is None
+    assert writes == [("POST", f"/v1/products/{prod[1]}", {"name": "Pro Plus", "description": ""})]
+    assert fake.products[prod[1]]["name"] == "Pro Plus"
+    assert fake.products[prod[1]]["description"] is None
     assert [
         f"Pro Plus (plan:{plan.pk})",
         "-",
         "update product",
-        "prod_fake1",
+        prod[1],
         "name, description",
     ] in table_rows(output)
     assert output.endswith("0 created, 1 updated, 0 archived, 6 unchanged\n")
 
 
 def test_deactivated_item_archives_product_and_its_prices(fake, stripe_stub, catalogue):
+    prod = product_ids(catalogue)
     c = catalogue
     run()
     plan = edit(c["plan"], active=False)
@@ -481,21 +524,21 @@ def test_deactivated_item_archives_product_and_its_prices(fake, stripe_stub, cat
 
     writes = [sent(r) for r in stripe_stub.requests[first:] if r.method == "POST"]
     assert writes == [
-        ("POST", "/v1/products/prod_fake1", {"active": "false"}),
+        ("POST", f"/v1/products/{prod[1]}", {"active": "false"}),
         ("POST", "/v1/prices/price_fake2", {"active": "false"}),
         ("POST", "/v1/prices/price_fake3", {"active": "false"}),
     ]
-    assert fake.products["prod_fake1"]["active"] is False
+    assert fake.products[prod[1]]["active"] is False
     assert fake.prices["price_fake2"]["active"] is False
     assert fake.prices["price_fake3"]["active"] is False
     assert table_rows(output)[:3] == [
-        [f"Pro (plan:{plan.pk})", "-", "archive product", "prod_fake1", "item inactive"],
+        [f"Pro (plan:{plan.pk})", "-", "archive product", prod[1], "item inactive"],
         [f"Pro (plan:{plan.pk})", "EUR", "archive price", "price_fake2", "item inactive"],
         [f"Pro (plan:{plan.pk})", "USD", "archive price", "price_fake3", "item inactive"],
     ]
     assert output.endswith("0 created, 0 updated, 3 archived, 4 unchanged\n")
     # Ids stay, so reactivating the plan later reuses the same objects.
-    assert reload(plan).stripe_product_id == "prod_fake1"
+    assert reload(plan).stripe_product_id == prod[1]
 
     second = len(stripe_stub.requests)
     run()
@@ -503,6 +546,7 @@ def test_deactivated_item_archives_product_and_its_prices(fake, stripe_stub, cat
 
 
 def test_inactive_price_is_archived_and_reactivated(fake, stripe_stub, catalogue):
+    prod = product_ids(catalogue)
     c = catalogue
     run()
     price = edit(c["plan_eur"], active=False)
@@ -512,7 +556,7 @@ def test_inactive_price_is_archived_and_reactivated(fake, stripe_stub, catalogue
 
     writes = [sent(r) for r in stripe_stub.requests[first:] if r.method == "POST"]
     assert writes == [("POST", "/v1/prices/price_fake2", {"active": "false"})]
-    assert fake.products["prod_fake1"]["active"] is True
+    assert fake.products[prod[1]]["active"] is True
     assert [
         f"Pro (plan:{c['plan'].pk})",
         "EUR",
@@ -581,6 +625,7 @@ def test_dry_run_on_a_fresh_catalogue_calls_nothing_and_writes_nothing(
 
 
 def test_dry_run_shows_changes_without_writing(fake, stripe_stub, catalogue):
+    prod = product_ids(catalogue)
     c = catalogue
     run()
     edit(c["plan"], name="Pro Plus")
@@ -608,7 +653,7 @@ def test_dry_run_shows_changes_without_writing(fake, stripe_stub, catalogue):
     assert reload(new).stripe_price_id is None
     plan, once = c["plan"].pk, c["once"].pk
     assert table_rows(output) == [
-        [f"Pro Plus (plan:{plan})", "-", "update product", "prod_fake1", "name"],
+        [f"Pro Plus (plan:{plan})", "-", "update product", prod[1], "name"],
         [f"Pro Plus (plan:{plan})", "EUR", "up to date", "price_fake2"],
         [f"Pro Plus (plan:{plan})", "GBP", "create price", "-", "£12.00/month"],
         [
@@ -618,9 +663,9 @@ def test_dry_run_shows_changes_without_writing(fake, stripe_stub, catalogue):
             "price_fake3",
             "$15.00/month -> $19.00/month",
         ],
-        [f"Starter pack (package:{once})", "-", "archive product", "prod_fake4", "item inactive"],
+        [f"Starter pack (package:{once})", "-", "archive product", prod[4], "item inactive"],
         [f"Starter pack (package:{once})", "USD", "archive price", "price_fake5", "item inactive"],
-        [f"Yearly top-up (package:{c['topup'].pk})", "-", "up to date", "prod_fake6"],
+        [f"Yearly top-up (package:{c['topup'].pk})", "-", "up to date", prod[6]],
         [f"Yearly top-up (package:{c['topup'].pk})", "USD", "up to date", "price_fake7"],
     ]
     assert output.endswith(
@@ -652,6 +697,7 @@ def test_dry_run_shows_changes_without_writing(fake, stripe_stub, catalogue):
 def test_stripe_error_stops_with_command_error_and_keeps_earlier_ids(
     fake, stripe_stub, catalogue, status, body, said
 ):
+    prod = product_ids(catalogue)
     c = catalogue
     stripe_stub.on("POST", "/v1/products", (status, body))
     # Let the first product through, so the failure lands on the second item.
@@ -669,7 +715,7 @@ def test_stripe_error_stops_with_command_error_and_keeps_earlier_ids(
         f"(request {request_id}): {body['error']['message']}\n"
     )
     assert "run the command again" in message
-    assert reload(c["plan"]).stripe_product_id == "prod_fake1"
+    assert reload(c["plan"]).stripe_product_id == prod[1]
     assert reload(c["plan_eur"]).stripe_price_id == "price_fake2"
     assert reload(c["plan_usd"]).stripe_price_id == "price_fake3"
     assert reload(c["once"]).stripe_product_id is None
@@ -691,6 +737,7 @@ def test_exit_code_is_non_zero(fake, stripe_stub, catalogue):
 
 
 def test_failure_mid_item_keeps_the_product_and_earlier_price(fake, stripe_stub, catalogue):
+    prod = product_ids(catalogue)
     c = catalogue
     outcomes = iter(["created", "failed"])
 
@@ -705,7 +752,7 @@ def test_failure_mid_item_keeps_the_product_and_earlier_price(fake, stripe_stub,
         sync_catalogue()
 
     assert info.value.item == f"Pro (plan:{c['plan'].pk})"
-    assert reload(c["plan"]).stripe_product_id == "prod_fake1"
+    assert reload(c["plan"]).stripe_product_id == prod[1]
     assert reload(c["plan_eur"]).stripe_price_id == "price_fake2"
     assert reload(c["plan_usd"]).stripe_price_id is None
 
@@ -713,7 +760,7 @@ def test_failure_mid_item_keeps_the_product_and_earlier_price(fake, stripe_stub,
     sync_catalogue()
     resumed = [sent(r)[:2] for r in stripe_stub.requests[first:]]
     assert resumed[:3] == [
-        ("GET", "/v1/products/prod_fake1"),
+        ("GET", f"/v1/products/{prod[1]}"),
         ("GET", "/v1/prices"),
         ("POST", "/v1/prices"),
     ]
@@ -740,37 +787,93 @@ def test_missing_secret_key_is_a_command_error(stripe_stub, settings, catalogue)
 # ---------------------------------------------------------------------- idempotency
 
 
-def test_retried_run_sends_the_same_keys(fake, stripe_stub, catalogue):
+def test_a_500_stored_for_one_run_does_not_block_the_next(fake, stripe_stub, catalogue):
+    """Stripe replays a stored 500 to its key for a day: a new run sends new keys."""
+    stripe_stub.remember_idempotency_keys()
     stripe_stub.on(
         "POST", "/v1/products", (500, payloads.error("boom", type="api_error")), times=1
     )
     with pytest.raises(CommandError):
         call_command("sync_stripe_products", stdout=io.StringIO())
     (failed,) = stripe_stub.requests
-    first = len(stripe_stub.requests)
 
     run()
 
-    retried = stripe_stub.requests[first]
+    retried = stripe_stub.requests[1]
     assert sent(retried) == sent(failed)
-    assert retried.headers["idempotency-key"] == failed.headers["idempotency-key"]
+    assert retried.headers["idempotency-key"] != failed.headers["idempotency-key"]
+    assert reload(catalogue["plan"]).stripe_product_id == product_id_for(catalogue["plan"])
+    assert len(fake.products) == 3
 
 
-def test_a_write_stripe_did_but_we_never_heard_of_is_not_duplicated(fake, stripe_stub, catalogue):
-    def lost_response(request: Recorded) -> tuple[int, dict[str, Any]]:
-        fake.idempotent(fake.create_product)(request)
-        return 500, payloads.error("Connection reset", type="api_error")
+def test_a_product_stripe_made_but_answered_500_for_is_adopted(fake, stripe_stub, catalogue):
+    prod = product_ids(catalogue)
 
-    stripe_stub.on("POST", "/v1/products", lost_response, times=1)
+    stripe_stub.on("POST", "/v1/products", answer_lost(fake, fake.create_product), times=1)
     with pytest.raises(CommandError):
         call_command("sync_stripe_products", stdout=io.StringIO())
-    assert list(fake.products) == ["prod_fake1"]
+    assert list(fake.products) == [prod[1]]
+    assert reload(catalogue["plan"]).stripe_product_id is None
+    edit(catalogue["plan"], name="Pro Plus")  # changed in between: the adopted one follows
+    first = len(stripe_stub.requests)
+
+    output = run()
+
+    assert [sent(r)[:2] for r in stripe_stub.requests[first : first + 3]] == [
+        ("POST", "/v1/products"),  # refused: resource_already_exists
+        ("GET", f"/v1/products/{prod[1]}"),
+        ("POST", f"/v1/products/{prod[1]}"),
+    ]
+    assert len(fake.products) == 3
+    assert fake.products[prod[1]]["name"] == "Pro Plus"
+    assert reload(catalogue["plan"]).stripe_product_id == prod[1]
+    assert [f"Pro Plus (plan:{catalogue['plan'].pk})", "-", "create product", prod[1]] in (
+        table_rows(output)
+    )
+
+
+def test_a_product_id_taken_by_something_else_is_an_error(fake, stripe_stub, catalogue):
+    prod = product_ids(catalogue)
+    fake.products[prod[1]] = payloads.product(id=prod[1], metadata={"fiko_item": "plan:999"})
+    with pytest.raises(CatalogueSyncFailed, match="resource_already_exists"):
+        sync_catalogue()
     assert reload(catalogue["plan"]).stripe_product_id is None
 
-    run()
 
-    assert len(fake.products) == 3
-    assert reload(catalogue["plan"]).stripe_product_id == "prod_fake1"
+def test_a_price_stripe_made_but_answered_500_for_is_adopted(fake, stripe_stub, catalogue):
+    c = catalogue
+    run()
+    price = edit(c["plan_usd"], unit_amount=1900)
+
+    stripe_stub.on("POST", "/v1/prices", answer_lost(fake, fake.create_price), times=1)
+    with pytest.raises(CatalogueSyncFailed):
+        sync_catalogue()
+    assert reload(price).stripe_price_id == "price_fake3"
+    made = [p for p in fake.prices.values() if p["unit_amount"] == 1900]
+    assert [p["id"] for p in made] == ["price_fake8"]
+    first = len(stripe_stub.requests)
+
+    sync_catalogue()
+
+    assert [r for r in stripe_stub.requests[first:] if sent(r)[:2] == ("POST", "/v1/prices")] == []
+    assert reload(price).stripe_price_id == "price_fake8"
+    assert len(fake.prices) == 5, "no second price for the same change"
+    assert fake.prices["price_fake3"]["active"] is False
+    assert fake.prices["price_fake8"]["lookup_key"] == f"fiko_plan_{c['plan'].pk}_usd"
+
+
+def test_a_new_price_made_but_answered_500_for_is_adopted(fake, stripe_stub, catalogue):
+    c = catalogue
+    run()
+    gbp = PlanPriceFactory(plan=c["plan"], currency="gbp", unit_amount=1200)
+
+    stripe_stub.on("POST", "/v1/prices", answer_lost(fake, fake.create_price), times=1)
+    with pytest.raises(CatalogueSyncFailed):
+        sync_catalogue()
+    sync_catalogue()
+
+    assert reload(gbp).stripe_price_id == "price_fake8"
+    assert [p["id"] for p in fake.prices.values() if p["currency"] == "gbp"] == ["price_fake8"]
 
 
 def test_same_change_asked_again_later_gets_a_new_key(fake, stripe_stub, catalogue):

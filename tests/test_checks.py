@@ -626,6 +626,29 @@ def e010(message: str, key: str) -> Error:
             -1,
             "FIKO_BILLING['GRACE_PERIOD_DAYS'] must be zero or more.",
         ),
+        (
+            "STRIPE_REQUEST_TIME_BUDGET",
+            0,
+            "FIKO_BILLING['STRIPE_REQUEST_TIME_BUDGET'] must be a finite number of seconds "
+            "more than zero, not 0 (from FIKO_BILLING['STRIPE_REQUEST_TIME_BUDGET']).",
+        ),
+        (
+            "STRIPE_COMMAND_TIME_BUDGET",
+            "1m",
+            "FIKO_BILLING['STRIPE_COMMAND_TIME_BUDGET'] must be int or float, not '1m' "
+            "(from FIKO_BILLING['STRIPE_COMMAND_TIME_BUDGET']).",
+        ),
+        (
+            "STRIPE_TIMEOUT",
+            -5,
+            "FIKO_BILLING['STRIPE_TIMEOUT'] must be a finite number of seconds more than zero, "
+            "not -5 (from FIKO_BILLING['STRIPE_TIMEOUT']).",
+        ),
+        (
+            "CHECKOUT_STATUS_POLL_INTERVAL",
+            -3,
+            "FIKO_BILLING['CHECKOUT_STATUS_POLL_INTERVAL'] must be zero or more seconds, not -3.",
+        ),
     ],
 )
 def test_e010_an_invalid_value_is_an_error_not_a_crash(key: str, value: Any, message: str) -> None:
@@ -682,12 +705,13 @@ def test_e010_an_unknown_key() -> None:
     assert len(messages) == 1
     assert messages[0] == Error(
         "Unknown setting FIKO_BILLING['CURENCY']. Known keys: ALLOWED_REDIRECT_HOSTS, "
-        "ALLOW_MULTIPLE_SUBSCRIPTIONS, ALLOW_PROMOTION_CODES, CANCEL_URL, CURRENCY, ENABLED, "
+        "ALLOW_MULTIPLE_SUBSCRIPTIONS, ALLOW_PROMOTION_CODES, CANCEL_URL, "
+        "CHECKOUT_STATUS_POLL_INTERVAL, CURRENCY, ENABLED, "
         "GRACE_PERIOD_DAYS, MAX_QUANTITY, PORTAL_RETURN_URL, PRORATION_BEHAVIOR, "
-        "REFUND_SPENT_TOKENS, STRIPE_API_BASE, STRIPE_API_VERSION, "
-        "STRIPE_MAX_NETWORK_RETRIES, STRIPE_PUBLISHABLE_KEY, STRIPE_SECRET_KEY, "
-        "STRIPE_TIMEOUT, STRIPE_WEBHOOK_SECRET, SUBSCRIBER_RESOLVER, SUCCESS_URL, "
-        "TEST_MODE, TOKEN_ROLLOVER, WEBHOOK_MAX_FAILURES, WEBHOOK_MAX_WAIT_DAYS, "
+        "REFUND_SPENT_TOKENS, STRIPE_API_BASE, STRIPE_API_VERSION, STRIPE_COMMAND_TIME_BUDGET, "
+        "STRIPE_MAX_NETWORK_RETRIES, STRIPE_PUBLISHABLE_KEY, STRIPE_REQUEST_TIME_BUDGET, "
+        "STRIPE_SECRET_KEY, STRIPE_TIMEOUT, STRIPE_WEBHOOK_SECRET, SUBSCRIBER_RESOLVER, "
+        "SUCCESS_URL, TEST_MODE, TOKEN_ROLLOVER, WEBHOOK_MAX_FAILURES, WEBHOOK_MAX_WAIT_DAYS, "
         "WEBHOOK_PROCESSING, WEBHOOK_TOLERANCE.",
         hint="Remove the unknown key from FIKO_BILLING or correct its spelling to one of the "
         "known keys listed above.",

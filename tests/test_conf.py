@@ -159,6 +159,9 @@ def test_every_default(configure: Any) -> None:
         "STRIPE_API_BASE": "https://api.stripe.com",
         "STRIPE_TIMEOUT": 30.0,
         "STRIPE_MAX_NETWORK_RETRIES": 2,
+        "STRIPE_REQUEST_TIME_BUDGET": 5.0,
+        "STRIPE_COMMAND_TIME_BUDGET": 60.0,
+        "CHECKOUT_STATUS_POLL_INTERVAL": 3,
         "CURRENCY": "usd",
         "SUCCESS_URL": "http://localhost:8000/billing/success/?session_id={CHECKOUT_SESSION_ID}",
         "CANCEL_URL": "http://localhost:8000/billing/",
@@ -367,6 +370,11 @@ def test_fiko_billing_must_be_a_dict(settings: Any, value: Any, type_name: str) 
         ("STRIPE_MAX_NETWORK_RETRIES", True, "int"),
         ("STRIPE_TIMEOUT", True, "int or float"),
         ("STRIPE_TIMEOUT", "30", "int or float"),
+        ("STRIPE_REQUEST_TIME_BUDGET", "5", "int or float"),
+        ("STRIPE_REQUEST_TIME_BUDGET", None, "int or float"),
+        ("STRIPE_COMMAND_TIME_BUDGET", False, "int or float"),
+        ("CHECKOUT_STATUS_POLL_INTERVAL", 2.5, "int"),
+        ("CHECKOUT_STATUS_POLL_INTERVAL", True, "int"),
         ("MAX_QUANTITY", "5", "int"),
         ("MAX_QUANTITY", 5.0, "int"),
         ("ENABLED", "yes", "bool"),
@@ -445,6 +453,30 @@ def test_a_secret_of_the_wrong_type_is_not_quoted(
             "FIKO_BILLING['PRORATION_BEHAVIOR'] must be one of create_prorations, "
             "always_invoice, none, not 'sometimes'.",
         ),
+        *[
+            (
+                key,
+                value,
+                f"FIKO_BILLING[{key!r}] must be a finite number of seconds more than zero, "
+                f"not {value!r} (from FIKO_BILLING[{key!r}]).",
+            )
+            for key in (
+                "STRIPE_TIMEOUT",
+                "STRIPE_REQUEST_TIME_BUDGET",
+                "STRIPE_COMMAND_TIME_BUDGET",
+            )
+            for value in (0, -1, 0.0, float("inf"), float("nan"), 10**400)
+        ],
+        (
+            "STRIPE_MAX_NETWORK_RETRIES",
+            -1,
+            "FIKO_BILLING['STRIPE_MAX_NETWORK_RETRIES'] must be zero or more, not -1.",
+        ),
+        (
+            "CHECKOUT_STATUS_POLL_INTERVAL",
+            -1,
+            "FIKO_BILLING['CHECKOUT_STATUS_POLL_INTERVAL'] must be zero or more seconds, not -1.",
+        ),
     ],
 )
 def test_a_value_out_of_range_names_the_key(
@@ -468,6 +500,11 @@ def test_a_value_out_of_range_names_the_key(
         ("STRIPE_TIMEOUT", 5, 5.0),
         ("STRIPE_TIMEOUT", 2.5, 2.5),
         ("STRIPE_MAX_NETWORK_RETRIES", 0, 0),
+        ("STRIPE_REQUEST_TIME_BUDGET", 2, 2.0),
+        ("STRIPE_REQUEST_TIME_BUDGET", 0.25, 0.25),
+        ("STRIPE_COMMAND_TIME_BUDGET", 600, 600.0),
+        ("CHECKOUT_STATUS_POLL_INTERVAL", 0, 0),
+        ("CHECKOUT_STATUS_POLL_INTERVAL", 10, 10),
         ("STRIPE_API_BASE", "http://127.0.0.1:12111/", "http://127.0.0.1:12111"),
         ("ALLOWED_REDIRECT_HOSTS", ["App.Example.com"], frozenset({"app.example.com"})),
         (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -115,3 +116,138 @@ def test_list_all_follows_pages(stripe_stub):
     ]
     assert ids == ["prod_0", "prod_1", "prod_2"]
     assert [r.params.get("starting_after") for r in stripe_stub.requests] == [None, "prod_1"]
+
+
+# ---------------------------------------------------------------------- retries and time budgets
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch):
+    monkeypatch.setattr(gw, "RETRY_INITIAL_DELAY", 0.01)
+
+
+def retrying(settings, retries=2, **extra):
+    settings.FIKO_BILLING = {
+        **settings.FIKO_BILLING,
+        "STRIPE_MAX_NETWORK_RETRIES": retries,
+        **extra,
+    }
+
+
+def test_a_retry_resends_the_same_idempotency_key(stripe_stub, settings, quick_backoff):
+    retrying(settings)
+    stripe_stub.on("POST", "/v1/customers", payloads.customer(id="cus_1"))
+    stripe_stub.on(
+        "POST", "/v1/customers", payloads.error("boom", type="api_error"), status=500, times=1
+    )
+    gw.get_gateway().create_customer({"email": "a@example.com"}, idempotency_key="k-1")
+    first, second = stripe_stub.requests
+    assert first.headers["idempotency-key"] == second.headers["idempotency-key"] == "k-1"
+    assert first.params == second.params
+
+
+@pytest.mark.parametrize(
+    ("status", "headers_say", "tries"),
+    [
+        (500, None, 3),
+        (409, None, 3),
+        (503, "false", 1),
+        (429, None, 1),
+        (429, "true", 3),
+        (400, None, 1),
+    ],
+)
+def test_what_is_retried_and_how_often(
+    stripe_stub, settings, quick_backoff, status, headers_say, tries
+):
+    retrying(settings)
+    stripe_stub.on(
+        "GET",
+        "/v1/customers/cus_x",
+        payloads.error("no", type="api_error"),
+        status=status,
+        headers={} if headers_say is None else {"Stripe-Should-Retry": headers_say},
+    )
+    with pytest.raises(gw.StripeGatewayError):
+        gw.get_gateway().retrieve_customer("cus_x")
+    assert len(stripe_stub.requests) == tries
+
+
+def test_a_slow_stripe_is_cut_off_at_the_budget_not_after_the_timeout(stripe_stub, settings):
+    """Timeout 30 s and 2 retries used to mean about 92 s; a budget bounds all of it."""
+    retrying(settings, STRIPE_TIMEOUT=30, STRIPE_REQUEST_TIME_BUDGET=0.3)
+    stripe_stub.on("GET", "/v1/customers/cus_1", payloads.customer(id="cus_1"), delay=30)
+    started = time.monotonic()
+    with pytest.raises(gw.StripeTimeout) as info:
+        gw.get_gateway().retrieve_customer("cus_1")
+    assert time.monotonic() - started < 5
+    assert str(info.value) == (
+        "Stripe did not answer GET /v1/customers/cus_1 within the time budget (0.3 s)."
+    )
+    assert info.value.code == "stripe_timeout"
+    assert isinstance(info.value, gw.StripeUnavailable)
+    assert len(stripe_stub.requests) == 1, "no retry is started without time left for it"
+
+
+def test_a_timed_out_attempt_is_retried_while_the_budget_lasts(
+    stripe_stub, settings, quick_backoff
+):
+    retrying(settings, STRIPE_TIMEOUT=0.2, STRIPE_REQUEST_TIME_BUDGET=3)
+    stripe_stub.on("GET", "/v1/customers/cus_1", payloads.customer(id="cus_1"))
+    stripe_stub.on("GET", "/v1/customers/cus_1", payloads.customer(id="cus_1"), delay=30, times=1)
+    assert gw.get_gateway().retrieve_customer("cus_1")["id"] == "cus_1"
+    assert len(stripe_stub.requests) == 2
+
+
+def test_calls_in_one_budget_share_it(stripe_stub, settings):
+    retrying(settings, retries=0)
+    stripe_stub.on("GET", "/v1/customers/cus_1", payloads.customer(id="cus_1"), delay=0.3)
+    gateway = gw.get_gateway()
+    with gw.time_budget(0.5):
+        gateway.retrieve_customer("cus_1")
+        with pytest.raises(gw.StripeTimeout):
+            gateway.retrieve_customer("cus_1")
+    # Outside the budget a call gets the request budget of its own again.
+    gateway.retrieve_customer("cus_1")
+    assert len(stripe_stub.requests) == 3
+
+
+def test_each_call_budget_and_nesting_never_extends(stripe_stub, settings):
+    retrying(settings, retries=0)
+    stripe_stub.on("GET", "/v1/customers/cus_1", payloads.customer(id="cus_1"), delay=0.3)
+    stripe_stub.on("GET", "/v1/customers/cus_slow", payloads.customer(id="cus_slow"), delay=1)
+    gateway = gw.get_gateway()
+    with gw.time_budget(0.5, each_call=True):
+        gateway.retrieve_customer("cus_1")
+        gateway.retrieve_customer("cus_1")  # 0.6 s in all: each call has its own 0.5 s
+        with gw.time_budget(60, each_call=True), pytest.raises(gw.StripeTimeout):
+            gateway.retrieve_customer("cus_slow")  # still 0.5 s
+    with (
+        gw.time_budget(0.2),
+        gw.time_budget(60, each_call=True),
+        pytest.raises(gw.StripeTimeout),
+    ):
+        gateway.retrieve_customer("cus_1")  # bounded by the outer 0.2 s
+    assert len(stripe_stub.requests) == 4
+
+
+def test_without_a_budget_each_call_gets_the_request_budget(stripe_stub, settings):
+    retrying(settings, retries=0, STRIPE_REQUEST_TIME_BUDGET=0.2)
+    stripe_stub.on("GET", "/v1/customers/cus_1", payloads.customer(id="cus_1"), delay=30)
+    with pytest.raises(gw.StripeTimeout):
+        gw.get_gateway().retrieve_customer("cus_1")
+
+
+def test_commands_get_their_own_longer_budget(stripe_stub, settings):
+    retrying(settings, retries=0, STRIPE_REQUEST_TIME_BUDGET=0.1, STRIPE_COMMAND_TIME_BUDGET=5)
+    stripe_stub.on("GET", "/v1/customers/cus_1", payloads.customer(id="cus_1"), delay=0.3)
+    with gw.command_time_budget():
+        assert gw.get_gateway().retrieve_customer("cus_1")["id"] == "cus_1"
+    with pytest.raises(gw.StripeTimeout):
+        gw.get_gateway().retrieve_customer("cus_1")
+
+
+@pytest.mark.parametrize("seconds", [0, -1, float("nan")])
+def test_a_budget_must_be_positive(seconds):
+    with pytest.raises(ValueError, match="more than zero"), gw.time_budget(seconds):
+        pass

@@ -70,7 +70,8 @@ def test_paid_and_failed_of_one_invoice_at_once_never_deadlock_and_apply_once(wo
     paid = next(
         e
         for e in events
-        if e["type"] == "invoice.paid" and e["data"]["object"]["id"] == failed["data"]["object"]["id"]
+        if e["type"] == "invoice.paid"
+        and e["data"]["object"]["id"] == failed["data"]["object"]["id"]
     )
     assert failed["data"]["object"]["id"] == paid["data"]["object"]["id"]
     for event in events:
@@ -127,9 +128,7 @@ def test_a_failure_at_commit_answers_json_and_is_recorded(world, monkeypatch):
     def handler(obj: dict[str, Any], event: Any) -> None:
         original(obj, event)
         # PostgreSQL checks this foreign key only at COMMIT (it is deferred).
-        Payment.objects.filter(stripe_checkout_session_id=obj["id"]).update(
-            subscription_id=10**12
-        )
+        Payment.objects.filter(stripe_checkout_session_id=obj["id"]).update(subscription_id=10**12)
 
     monkeypatch.setitem(registry._HANDLERS, "checkout.session.completed", handler)
     assert deliver(completed) == (500, "processing_failed")

@@ -103,9 +103,7 @@ def all_processed() -> list[tuple[str, str, str]]:
 # ---------------------------------------------------------------------- 1. every payment recorded
 
 
-def test_a_refund_of_the_first_subscription_payment_is_recorded_and_takes_its_tokens(
-    world, send
-):
+def test_a_refund_of_the_first_subscription_payment_is_recorded_and_takes_its_tokens(world, send):
     world.checkout(world.monthly)
     invoice = world.subscription()["latest_invoice"]
     intent = world.intent_of(invoice)
@@ -278,9 +276,7 @@ def test_an_upgrade_invoiced_at_once_grants_the_prorated_difference(world, send)
     assert balance_at(START + 10 * DAY, world.subscriber) == 1_000 + change.tokens
 
 
-def test_a_downgrade_keeps_the_period_allowance_and_the_renewal_grants_the_new_plan(
-    world, send
-):
+def test_a_downgrade_keeps_the_period_allowance_and_the_renewal_grants_the_new_plan(world, send):
     world.checkout(world.premium)
     world.advance(days=10)
     world.change_plan(world.monthly, proration_behavior="always_invoice")
@@ -301,16 +297,23 @@ def test_a_downgrade_keeps_the_period_allowance_and_the_renewal_grants_the_new_p
 def test_a_second_paid_subscription_is_canceled_and_refunded_at_once(
     world, send, django_capture_on_commit_callbacks
 ):
-    world.checkout(world.monthly)  # tab one, paid; its events are not delivered yet
+    world.checkout(world.monthly)  # paid; its events are not delivered yet
     world.advance(seconds=60)
-    world.checkout(world.yearly)  # tab two, paid a minute later
+    # Checkout refuses a second one; one made elsewhere is paid a minute later.
+    world.checkout_elsewhere(world.yearly)
     first, second = sorted(world.emulator.objects("subscription"), key=lambda s: s["created"])
     events = world.events()
     world.mark()
-    with recorded(
-        signals.subscription_duplicate_canceled,
-        lambda kw: (kw["subscription"].stripe_subscription_id, kw["kept"].stripe_subscription_id),
-    ) as duplicates, django_capture_on_commit_callbacks(execute=True):
+    with (
+        recorded(
+            signals.subscription_duplicate_canceled,
+            lambda kw: (
+                kw["subscription"].stripe_subscription_id,
+                kw["kept"].stripe_subscription_id,
+            ),
+        ) as duplicates,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         send(events)
     made = world.events()  # by our cancel and refund
     assert {"customer.subscription.deleted", "refund.created"} <= {e["type"] for e in made}
@@ -444,7 +447,8 @@ def test_a_late_scheduled_cancellation_is_kept_after_a_newer_failed_invoice(worl
 
     row = Subscription.objects.get()
     assert row.status == SubscriptionStatus.PAST_DUE
-    assert row.cancel_at is not None and int(row.cancel_at.timestamp()) == ends
+    assert row.cancel_at is not None
+    assert int(row.cancel_at.timestamp()) == ends
 
 
 # ---------------------------------------------------------------------- 7. renewals in any order
@@ -505,7 +509,9 @@ def test_a_lost_dispute_takes_back_the_tokens_as_a_refund_does(world, send, what
 
 
 @pytest.mark.parametrize("what", ["first_payment", "renewal", "package"])
-def test_a_won_dispute_gives_back_what_it_held(world, send, what, django_capture_on_commit_callbacks):
+def test_a_won_dispute_gives_back_what_it_held(
+    world, send, what, django_capture_on_commit_callbacks
+):
     intent = _disputed(world, what)
     dispute = world.open_dispute(intent)
     opened = world.events()
@@ -518,8 +524,9 @@ def test_a_won_dispute_gives_back_what_it_held(world, send, what, django_capture
     world.advance(days=10)
     world.close_dispute(dispute["id"], won=True)
 
-    with recorded(signals.payment_dispute_closed, lambda kw: kw["status"]) as closed, (
-        django_capture_on_commit_callbacks(execute=True)
+    with (
+        recorded(signals.payment_dispute_closed, lambda kw: kw["status"]) as closed,
+        django_capture_on_commit_callbacks(execute=True),
     ):
         send(world.events())
 

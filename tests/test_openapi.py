@@ -55,6 +55,7 @@ ERROR_CODES = frozenset(
         "already_subscribed",
         "catalogue_not_synced",
         "stripe_error",
+        "stripe_timeout",
         "checkout_session_not_found",
         "no_customer",
         "return_url_not_allowed",
@@ -523,10 +524,10 @@ def test_webhook_answers_are_documented(client):
     assert documented(response)["error"]["code"] == "invalid_signature"
 
     event = payloads.event("fiko.test.unhandled", {"id": "obj_1", "object": "thing"})
-    response = post_event(event, client=client)
+    response = post_event(event, client=client, conforming=False)
     assert response.status_code == 200
     assert documented(response) == {"received": True, "outcome": "ignored"}
-    response = post_event(event, client=client)
+    response = post_event(event, client=client, conforming=False)
     assert documented(response) == {"received": True, "outcome": "duplicate"}
 
 

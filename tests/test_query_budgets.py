@@ -18,7 +18,9 @@ from tests.factories import (
     CustomerFactory,
     PackagePriceFactory,
     PaymentFactory,
+    PlanPriceFactory,
 )
+from tests.fake_checkout import CheckoutSessions
 from tests.resolvers import bearer_client
 from tests.test_webhooks import World
 
@@ -32,10 +34,10 @@ def api(client: Any, settings: Any) -> Any:
     return client
 
 
-def start(api: Any, plan_id: int) -> Any:
+def start(api: Any, plan_id: int, plan_type: str = "token") -> Any:
     return api.post(
         "/billing/stripe/checkout-session/",
-        data=json.dumps({"plan_type": "token", "plan_id": plan_id}),
+        data=json.dumps({"plan_type": plan_type, "plan_id": plan_id}),
         content_type="application/json",
     )
 
@@ -48,7 +50,7 @@ def test_checkout_session_creation(api, stripe_stub, django_assert_num_queries):
         "/v1/checkout/sessions",
         lambda r: payloads.checkout_session(customer_id=r.params["customer"]),
     )
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(10):
         assert start(api, price.package_id).status_code == 200
 
 
@@ -117,3 +119,21 @@ def test_webhook_event_budgets(event_type, budget, django_assert_num_queries):
         budget -= 1  # the event row is locked and read in one SELECT ... FOR UPDATE
     with django_assert_num_queries(budget):
         assert post_event(event).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("before", "budget"),
+    # The package path's 10, plus: the active-plan check, and (in a transaction of its
+    # own) the customer row's lock and the open subscription checkouts; then an
+    # expired payment's update, or no insert when the open session is reused.
+    [("nothing open", 15), ("another plan open", 16), ("the same plan open", 14)],
+)
+def test_subscription_checkout(api, stripe_stub, django_assert_num_queries, before, budget):
+    CheckoutSessions(stripe_stub)
+    monthly = PlanPriceFactory(stripe_price_id="price_m").plan
+    yearly = PlanPriceFactory(stripe_price_id="price_y", plan__interval="year").plan
+    if before != "nothing open":
+        start(api, yearly.pk if before == "another plan open" else monthly.pk, "full")
+    with django_assert_num_queries(budget):
+        assert start(api, monthly.pk, "full").status_code == 200

@@ -115,11 +115,10 @@ def test_old_shape_period_on_the_subscription_is_read(world):
         item.pop("current_period_start")
         item.pop("current_period_end")
     sub["current_period_start"], sub["current_period_end"] = world.t0, world.t0 + 30 * DAY
-    deliver(
-        payloads.event(
-            "customer.subscription.created", sub, created=world.t0, api_version="2024-06-20"
-        )
+    old = payloads.event(
+        "customer.subscription.created", sub, created=world.t0, api_version="2024-06-20"
     )
+    assert post_event(old, conforming=False).status_code == 200  # not today's shape, on purpose
     assert int(Subscription.objects.get().current_period_end.timestamp()) == world.t0 + 30 * DAY
 
 

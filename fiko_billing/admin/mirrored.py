@@ -31,6 +31,7 @@ class CustomerAdmin(MirroredAdmin[Customer]):
         "stripe_customer_id",
         "livemode",
         "deleted_at",
+        "creation_attempted_at",
         "created",
         "modified",
     )

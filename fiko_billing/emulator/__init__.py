@@ -65,18 +65,19 @@ What it covers, in the shapes of API version ``2026-10-28.endive``:
 What it does not do: no real card network or money, no Radar or fraud rules,
 no taxes, no e-mails or receipts, no Connect, no trials, no usage-based,
 tiered or multi-currency prices, no SetupIntents or client-side confirmation
-(Stripe.js), no test clock objects (the whole emulator is one clock).
-Payment-mode Checkout creates a customer only with
-``customer_creation=always``, as Stripe does. Prorations are approximated (a
-credit and a charge for the rest of the period, to the second); events come
-in Stripe's documented order, but their timing is not Stripe's. One portal
-configuration is built in: cancel at period end, plan switches prorated with
-``create_prorations``, card updates.
+(Stripe.js), no test clock objects (the whole emulator is one clock), no
+dispute inquiries, no failed refunds. Payment-mode Checkout creates a
+customer only with ``customer_creation=always``, as Stripe does. Prorations
+are linear to the second; Smart Retries follow a fixed schedule; events of one
+step share its second and come in creation order. One portal configuration
+is built in: cancel at period end, plan switches prorated with
+``create_prorations``, card updates. ``docs/local_development.md`` keeps the
+full list of differences.
 """
 
 from __future__ import annotations
 
+from fiko_billing.api_version import PINNED_API_VERSION
 from fiko_billing.emulator.emulator import Emulator
-from fiko_billing.emulator.events import PINNED_API_VERSION
 
 __all__ = ["PINNED_API_VERSION", "Emulator"]

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from fiko_billing.api_version import PINNED_API_VERSION
 from fiko_billing.emulator.api import DEFAULT_API_KEYS, check_api_keys
 from fiko_billing.emulator.billing_settings import (
     AFTER_RETRIES,
@@ -19,7 +20,6 @@ from fiko_billing.emulator.billing_settings import (
     BillingSettings,
 )
 from fiko_billing.emulator.emulator import Emulator
-from fiko_billing.emulator.events import PINNED_API_VERSION
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -89,13 +89,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-    emulator = Emulator(
+def build(args: argparse.Namespace) -> Emulator:
+    return Emulator(
         args.port,
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret,
@@ -110,6 +105,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         after_retries=args.after_retries,
         api_keys=args.api_keys,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    try:
+        emulator = build(args)
+    except ValueError as problem:
+        print(f"The Stripe emulator cannot start: {problem}", file=sys.stderr, flush=True)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

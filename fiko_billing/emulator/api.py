@@ -11,8 +11,8 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from fiko_billing.api_version import PINNED_API_VERSION
 from fiko_billing.emulator.context import Ctx
-from fiko_billing.emulator.events import PINNED_API_VERSION
 from fiko_billing.emulator.expand import expand
 from fiko_billing.emulator.idempotency import IdempotencyCache
 from fiko_billing.emulator.params import validate

@@ -7,10 +7,10 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from fiko_billing.api_version import PINNED_API_VERSION
 from fiko_billing.emulator import control, invoice_page, pages, portal_page
 from fiko_billing.emulator.api import new_request_id
 from fiko_billing.emulator.context import Ctx
-from fiko_billing.emulator.events import PINNED_API_VERSION
 from fiko_billing.emulator.responses import Request, Response, json_response
 
 if TYPE_CHECKING:

@@ -101,7 +101,10 @@ class Emulator:
         self._server: EmulatorServer | None = None
         if self.state_file is not None:
             if self.state_file.exists():
-                self.store.load(self.state_file)
+                try:
+                    self.store.load(self.state_file)
+                except ValueError as problem:
+                    raise ValueError(f"{self.state_file}: {problem}") from None
             self.store.on_change(self.save)
 
     # ------------------------------------------------------------------ lifecycle

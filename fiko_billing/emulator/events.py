@@ -13,10 +13,9 @@ import copy
 from collections.abc import Callable
 from typing import Protocol
 
+from fiko_billing.emulator.shapes import events as shapes
 from fiko_billing.emulator.store import Obj, Store
 from fiko_billing.emulator.wire import dumps
-
-PINNED_API_VERSION = "2026-10-28.endive"
 
 
 class EventSink(Protocol):
@@ -56,21 +55,15 @@ class EventLog:
 
     def emit(self, event_type: str, obj: Obj, previous: Obj | None = None) -> Obj:
         store = self.store
-        data: Obj = {"object": copy.deepcopy(obj)}
-        if previous:
-            data["previous_attributes"] = previous
-        event: Obj = {
-            "id": store.new_id("evt"),
-            "object": "event",
-            "api_version": PINNED_API_VERSION,
-            "context": None,
-            "created": store.clock.now(),
-            "data": data,
-            "livemode": False,
-            "pending_webhooks": 0,
-            "request": {"id": self.request_id, "idempotency_key": self.idempotency_key},
-            "type": event_type,
-        }
+        event = shapes.event(
+            store.new_id("evt"),
+            event_type,
+            obj,
+            created=store.clock.now(),
+            previous=previous,
+            request_id=self.request_id,
+            idempotency_key=self.idempotency_key,
+        )
         event["pending_webhooks"] = sum(sink.targets(event) for sink in self.sinks)
         store.add(event)
         payload = dumps(event)

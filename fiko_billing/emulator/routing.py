@@ -52,8 +52,13 @@ class Routes:
     def __iter__(self) -> Iterator[Route]:
         return iter(self._routes)
 
-    def add(self, method: str, pattern: str, params: Hash | None) -> Callable[[Handler], Handler]:
-        spec = Hash({**(params.fields if params else {}), "expand": List(Str())})
+    def add(
+        self, method: str, pattern: str, params: Hash | None, *, expandable: bool = True
+    ) -> Callable[[Handler], Handler]:
+        fields = dict(params.fields if params else {})
+        if expandable:
+            fields["expand"] = List(Str())
+        spec = Hash(fields)
 
         def register(handler: Handler) -> Handler:
             self._routes.append(Route(method, pattern, handler, spec, _compile(pattern)))
@@ -67,5 +72,9 @@ class Routes:
     def post(self, pattern: str, params: Hash | None = None) -> Callable[[Handler], Handler]:
         return self.add("POST", pattern, params)
 
-    def delete(self, pattern: str, params: Hash | None = None) -> Callable[[Handler], Handler]:
-        return self.add("DELETE", pattern, params)
+    def delete(
+        self, pattern: str, params: Hash | None = None, *, expandable: bool = True
+    ) -> Callable[[Handler], Handler]:
+        """A DELETE; ``expandable=False`` where Stripe takes no ``expand`` (a deletion's
+        answer is a bare ``{id, object, deleted}``)."""
+        return self.add("DELETE", pattern, params, expandable=expandable)

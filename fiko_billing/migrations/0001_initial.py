@@ -57,6 +57,16 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "creation_attempted_at",
+                    models.DateTimeField(
+                        blank=True,
+                        editable=False,
+                        help_text="Start of a creation whose outcome Stripe never told us (a timeout or a 5xx); the next attempt first looks for the customer it may have created.",
+                        null=True,
+                        verbose_name="Stripe customer creation attempted at",
+                    ),
+                ),
+                (
                     "subscriber",
                     models.OneToOneField(
                         on_delete=django.db.models.deletion.CASCADE,

@@ -27,6 +27,16 @@ class Customer(TimeStampedModel):
     )
     livemode = models.BooleanField(_("live mode"), default=False)
     deleted_at = models.DateTimeField(_("deleted in Stripe at"), null=True, blank=True)
+    creation_attempted_at = models.DateTimeField(
+        _("Stripe customer creation attempted at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Start of a creation whose outcome Stripe never told us (a timeout or a 5xx); "
+            "the next attempt first looks for the customer it may have created."
+        ),
+    )
 
     class Meta:
         verbose_name = _("billing customer")

@@ -9,20 +9,33 @@ A Stripe price cannot change its amount, currency or interval. When one of
 those changes locally, a new price is created that takes over the lookup key
 (``transfer_lookup_key``) and the old one is archived; subscriptions already on
 the old price keep it until they are moved.
+
+Every run sends new idempotency keys (the gateway's retries within a run
+resend them), so a failure Stripe stored for one run is not replayed to the
+next for a day. What a failed run may have created without hearing the answer
+is found again instead of being created twice: a product is created under an
+id of our choosing (``product_id_for``), so a second create is refused with
+``resource_already_exists`` and the product is adopted; a price is found in
+its product's price list by its ``fiko_price`` metadata and its terms.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from fiko_billing.exceptions import BillingError
-from fiko_billing.gateway import StripeDict, StripeGateway, StripeGatewayError, get_gateway
+from fiko_billing.gateway import (
+    StripeDict,
+    StripeGateway,
+    StripeGatewayError,
+    StripeInvalidRequest,
+    get_gateway,
+    new_idempotency_key,
+)
 from fiko_billing.models import Plan, Price, TokenPackage
 from fiko_billing.money import format_amount
 from fiko_billing.services.stripe_data import metadata, object_id
@@ -127,18 +140,16 @@ def lookup_key(item: Item, currency: str) -> str:
     return f"fiko_{kind}_{item.pk}_{currency}"
 
 
-def idempotency_key(kind: str, operation: str, ref: str, material: Mapping[str, Any]) -> str:
-    """The same write asked for again (a retried run) gets the same key.
+def product_id_for(item: Item) -> str:
+    """The Stripe id a new product of ``item`` is created with.
 
-    ``material`` holds the request parameters plus what tells one intended
-    change from a later, identical-looking one: the target's Stripe id and the
-    ``modified`` time of our rows. Without those, toggling a price off, on and
-    off again within Stripe's 24-hour key window would replay the first answer
-    instead of archiving it.
+    Fixed for the row (its creation time tells it from a row of another
+    database that had the same primary key), so a create that Stripe carried
+    out without our hearing it cannot be repeated: the next one is refused.
     """
-    encoded = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
-    digest = hashlib.sha256(encoded.encode()).hexdigest()[:16]
-    return f"fiko:{kind}:{operation}:{ref}:{digest}"
+    kind = "plan" if isinstance(item, Plan) else "package"
+    created = int(item.created.timestamp() * 1_000_000)
+    return f"fiko_{kind}_{item.pk}_{created:x}"
 
 
 def describe_price(amount: int | None, currency: str, interval: str) -> str:
@@ -184,8 +195,9 @@ class _ItemSync:
         product_id, existed = self.sync_product()
         listed: dict[str, StripeDict] = {}
         prices = sorted(self.item.prices.all(), key=lambda p: (p.currency, p.pk))
-        if existed and product_id and any(p.stripe_price_id for p in prices):
-            # One listing instead of one GET per price.
+        if existed and product_id and prices:
+            # One listing instead of one GET per price; it also shows the prices
+            # a failed run created without hearing the answer.
             listed = {p["id"]: p for p in self.gateway.list_prices(product_id)}
         for price in prices:
             self.sync_price(price, product_id, listed)
@@ -215,24 +227,44 @@ class _ItemSync:
             changes["metadata"] = {"fiko_item": self.ref}
         return changes
 
+    def create_product(self) -> tuple[StripeDict, bool]:
+        """The new product, and whether an earlier run had created it already."""
+        wanted_id = product_id_for(self.item)
+        try:
+            product = self.gateway.create_product(
+                {**self.product_params(), "id": wanted_id},
+                idempotency_key=new_idempotency_key("product"),
+            )
+        except StripeInvalidRequest as exc:
+            if exc.stripe_code != "resource_already_exists":
+                raise
+            product = self.gateway.retrieve_product(wanted_id)
+            if metadata(product).get("fiko_item") != self.ref:
+                raise
+            logger.info("product %s of %s, made by a failed run, adopted", wanted_id, self.label)
+            adopted = True
+        else:
+            adopted = False
+        type(self.item).objects.filter(pk=self.item.pk).update(stripe_product_id=product["id"])
+        self.item.stripe_product_id = product["id"]
+        return product, adopted
+
     def sync_product(self) -> tuple[str | None, bool]:
         """The product's Stripe id (``None`` if a dry run would create it) and
         whether it existed before this run."""
         item = self.item
-        version = item.modified.isoformat()
         if not item.stripe_product_id:
-            params = self.product_params()
             if self.dry_run:
                 self.record("", Action.CREATE_PRODUCT, None, "")
                 return None, False
-            key = idempotency_key(
-                "product", "create", self.ref, {"params": params, "version": version}
-            )
-            product_id = str(self.gateway.create_product(params, idempotency_key=key)["id"])
-            type(item).objects.filter(pk=item.pk).update(stripe_product_id=product_id)
-            item.stripe_product_id = product_id
-            self.record("", Action.CREATE_PRODUCT, product_id, "")
-            return product_id, False
+            product, adopted = self.create_product()
+            changes = self.product_changes(product) if adopted else {}
+            if changes:
+                self.gateway.update_product(
+                    product["id"], changes, idempotency_key=new_idempotency_key("product")
+                )
+            self.record("", Action.CREATE_PRODUCT, product["id"], "")
+            return str(product["id"]), False
 
         product_id = item.stripe_product_id
         current = self.gateway.retrieve_product(product_id)
@@ -248,19 +280,9 @@ class _ItemSync:
             action = Action.UPDATE_PRODUCT
             detail = ", ".join(changes)
         if not self.dry_run:
-            key = idempotency_key(
-                "product",
-                "update",
-                self.ref,
-                {
-                    "params": changes,
-                    "target": product_id,
-                    "version": version,
-                    # Moves with every edit, also one made in the Dashboard.
-                    "stripe_updated": current.get("updated"),
-                },
+            self.gateway.update_product(
+                product_id, changes, idempotency_key=new_idempotency_key("product")
             )
-            self.gateway.update_product(product_id, changes, idempotency_key=key)
         self.record("", action, product_id, detail)
         return product_id, True
 
@@ -303,41 +325,43 @@ class _ItemSync:
             changes["metadata"] = {"fiko_price": str(price.pk)}
         return changes
 
-    def price_ref(self, price: Price) -> str:
-        return f"{self.ref}:{price.currency}"
-
-    def version(self, price: Price) -> list[str]:
-        return [self.item.modified.isoformat(), price.modified.isoformat()]
-
-    def create_price(self, price: Price, product_id: str, replaces: str | None) -> str:
-        params = self.price_params(price, product_id)
-        key = idempotency_key(
-            "price",
-            "create",
-            self.price_ref(price),
-            {"params": params, "replaces": replaces, "version": self.version(price)},
-        )
-        price_id = str(self.gateway.create_price(params, idempotency_key=key)["id"])
+    def create_price(
+        self, price: Price, product_id: str, listed: dict[str, StripeDict], replaces: str | None
+    ) -> str:
+        orphan = self.created_by_failed_run(price, product_id, listed, replaces)
+        if orphan is not None:
+            price_id = str(orphan["id"])
+            logger.info("price %s of %s, created by a failed run, adopted", price_id, self.label)
+            changes = self.price_changes(price, orphan)
+            if changes:
+                self.update_price(price_id, changes)
+        else:
+            params = self.price_params(price, product_id)
+            created = self.gateway.create_price(
+                params, idempotency_key=new_idempotency_key("price")
+            )
+            price_id = str(created["id"])
         Price.objects.filter(pk=price.pk).update(stripe_price_id=price_id)
         price.stripe_price_id = price_id
         return price_id
 
-    def update_price(
-        self, price: Price, price_id: str, changes: dict[str, Any], current: StripeDict
-    ) -> None:
-        before = {name: current.get(name) for name in changes}
-        key = idempotency_key(
-            "price",
-            "update",
-            self.price_ref(price),
-            {
-                "params": changes,
-                "target": price_id,
-                "from": before,
-                "version": self.version(price),
-            },
-        )
-        self.gateway.update_price(price_id, changes, idempotency_key=key)
+    def created_by_failed_run(
+        self, price: Price, product_id: str, listed: dict[str, StripeDict], replaces: str | None
+    ) -> StripeDict | None:
+        """An active price of this row with its terms that we never recorded, if any."""
+        found = [
+            candidate
+            for candidate in listed.values()
+            if candidate["id"] != replaces
+            and candidate.get("active")
+            and metadata(candidate).get("fiko_price") == str(price.pk)
+            and self.is_same_price(price, product_id, candidate)
+        ]
+        found.sort(key=lambda candidate: (candidate.get("created") or 0, candidate["id"]))
+        return found[0] if found else None
+
+    def update_price(self, price_id: str, changes: dict[str, Any]) -> None:
+        self.gateway.update_price(price_id, changes, idempotency_key=new_idempotency_key("price"))
 
     def sync_price(
         self, price: Price, product_id: str | None, listed: dict[str, StripeDict]
@@ -350,7 +374,7 @@ class _ItemSync:
             if self.dry_run or product_id is None:
                 self.record(price.currency, Action.CREATE_PRICE, None, described)
                 return
-            price_id = self.create_price(price, product_id, replaces=None)
+            price_id = self.create_price(price, product_id, listed, replaces=None)
             self.record(price.currency, Action.CREATE_PRICE, price_id, described)
             return
 
@@ -362,7 +386,7 @@ class _ItemSync:
                 return
             reason = "price inactive" if self.item.active else "item inactive"
             if not self.dry_run:
-                self.update_price(price, old_id, {"active": False}, current)
+                self.update_price(old_id, {"active": False})
             self.record(price.currency, Action.ARCHIVE_PRICE, old_id, reason)
             return
 
@@ -371,9 +395,9 @@ class _ItemSync:
             if self.dry_run or product_id is None:
                 self.record(price.currency, Action.REPLACE_PRICE, old_id, detail)
                 return
-            new_id = self.create_price(price, product_id, replaces=old_id)
+            new_id = self.create_price(price, product_id, listed, replaces=old_id)
             if current.get("active"):
-                self.update_price(price, old_id, {"active": False}, current)
+                self.update_price(old_id, {"active": False})
             self.record(price.currency, Action.REPLACE_PRICE, new_id, f"{detail}; old {old_id}")
             return
 
@@ -382,7 +406,7 @@ class _ItemSync:
             self.record(price.currency, Action.UP_TO_DATE, old_id, "")
             return
         if not self.dry_run:
-            self.update_price(price, old_id, changes, current)
+            self.update_price(old_id, changes)
         fields = [name for name in changes if name != "transfer_lookup_key"]
         self.record(price.currency, Action.UPDATE_PRICE, old_id, ", ".join(fields))
 

@@ -1,20 +1,61 @@
-"""Starting a Stripe Checkout for a plan or a token package."""
+"""Starting a Stripe Checkout for a plan or a token package.
+
+A subscriber has at most one open subscription-mode Checkout Session (a plan,
+or a recurring token package), so two tabs or a repeated request cannot end in
+two paid subscriptions:
+
+- Subscription checkouts of one subscriber run one at a time, under a lock on
+  its ``Customer`` row (taken before any payment row).
+- Before a new session is created, each of the subscriber's other open
+  subscription sessions is expired in Stripe and its pending payment marked
+  expired. The newest request wins.
+- A repeated request for the same purchase (same item, quantity, currency and
+  amount) gets the session already open, if it has at least
+  ``REUSE_MIN_SECONDS_LEFT`` to live, instead of expiring it: a double click
+  sends both answers to one page.
+- When Stripe cannot expire a session (it is down, or slow beyond the time
+  budget), no new session is created and the error propagates: the old
+  session stays payable and nothing can be paid twice. A session found
+  completed instead is a subscription about to start: ``already_subscribed``.
+
+Token packages bought once open payment-mode sessions, which are never
+expired: two of them are two purchases.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from fiko_billing.conf import billing_settings
-from fiko_billing.exceptions import Conflict, InvalidInput, NotFound, ServiceUnavailable
-from fiko_billing.gateway import StripeGateway, StripeResourceMissing, new_idempotency_key
+from fiko_billing.exceptions import (
+    BillingError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
+from fiko_billing.gateway import (
+    StripeDict,
+    StripeGateway,
+    StripeGatewayError,
+    StripeInvalidRequest,
+    StripeResourceMissing,
+    new_idempotency_key,
+)
 from fiko_billing.models import (
+    Customer,
     Payment,
     PaymentKind,
+    PaymentStatus,
     Plan,
     Price,
     Subscription,
@@ -26,6 +67,14 @@ logger = logging.getLogger("fiko_billing.checkout")
 
 PlanType = Literal["full", "token"]
 SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+
+#: A session is reused for a repeated request only if it stays payable this long.
+REUSE_MIN_SECONDS_LEFT = 30 * 60
+#: Stripe closes a Checkout Session at most 24 hours after creating it (an hour of
+#: margin for clocks): an older one cannot be paid, so there is nothing to expire.
+SESSION_LIFETIME = timedelta(hours=25)
+#: Payment statuses of a checkout that may still be paid.
+OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
 
 
 @dataclass(frozen=True)
@@ -73,11 +122,16 @@ def success_url() -> str:
     return urlunsplit(parts._replace(query=f"{query}session_id={SESSION_PLACEHOLDER}"))
 
 
+def is_subscription_mode(item: Plan | TokenPackage) -> bool:
+    """Whether buying ``item`` opens a subscription (a plan or a recurring package)."""
+    return isinstance(item, Plan) or bool(item.interval)
+
+
 def _session_params(
     subscriber: Any, price: Price, quantity: int, customer_id: str
 ) -> dict[str, Any]:
     item = price.item
-    recurring = isinstance(item, Plan) or bool(getattr(item, "interval", ""))
+    recurring = is_subscription_mode(item)
     metadata = {
         **subscriber_metadata(subscriber),
         "fiko_item": f"{'plan' if isinstance(item, Plan) else 'package'}:{item.pk}",
@@ -119,8 +173,10 @@ def start_checkout(
 ) -> CheckoutStarted:
     """Create a Checkout Session and record the pending payment.
 
-    Stripe failures propagate as ``StripeGatewayError`` with nothing written but
-    the subscriber's Stripe customer (which is valid on its own).
+    For a subscription, the subscriber's other open subscription sessions are
+    expired first (see the module's docstring). Stripe failures propagate as
+    ``StripeGatewayError`` with nothing written but the subscriber's Stripe
+    customer (which is valid on its own) and the sessions already expired.
     """
     currency = (currency or billing_settings.CURRENCY).lower()
     if plan_type == "full" and has_active_plan(subscriber):
@@ -130,6 +186,26 @@ def start_checkout(
         )
     price = find_price(plan_type, plan_id, currency)
     customer = ensure_customer(subscriber, gateway)
+    if not is_subscription_mode(price.item):
+        return _open_session(subscriber, price, quantity, customer, gateway)
+    outcome: CheckoutStarted | BillingError
+    with transaction.atomic():
+        Customer.objects.select_for_update().get(pk=customer.pk)
+        try:
+            outcome = _close_open_subscription_checkouts(
+                subscriber, price, quantity, gateway
+            ) or _open_session(subscriber, price, quantity, customer, gateway)
+        except (StripeGatewayError, Conflict) as exc:
+            # Raised once the sessions expired so far are recorded as such.
+            outcome = exc
+    if isinstance(outcome, BillingError):
+        raise outcome
+    return outcome
+
+
+def _open_session(
+    subscriber: Any, price: Price, quantity: int, customer: Customer, gateway: StripeGateway
+) -> CheckoutStarted:
     assert customer.stripe_customer_id is not None  # noqa: S101
     try:
         session = gateway.create_checkout_session(
@@ -147,19 +223,18 @@ def start_checkout(
             idempotency_key=new_idempotency_key("checkout"),
         )
     item = price.item
-    with transaction.atomic():
-        payment = Payment.objects.create(
-            subscriber=subscriber,
-            kind=PaymentKind.SUBSCRIPTION if isinstance(item, Plan) else PaymentKind.TOKEN_PACKAGE,
-            plan=item if isinstance(item, Plan) else None,
-            package=item if isinstance(item, TokenPackage) else None,
-            quantity=quantity,
-            amount=price.unit_amount * quantity,
-            currency=price.currency,
-            tokens=(item.tokens_per_period if isinstance(item, Plan) else item.tokens) * quantity,
-            stripe_checkout_session_id=session["id"],
-            livemode=bool(session.get("livemode", False)),
-        )
+    payment = Payment.objects.create(
+        subscriber=subscriber,
+        kind=PaymentKind.SUBSCRIPTION if isinstance(item, Plan) else PaymentKind.TOKEN_PACKAGE,
+        plan=item if isinstance(item, Plan) else None,
+        package=item if isinstance(item, TokenPackage) else None,
+        quantity=quantity,
+        amount=price.unit_amount * quantity,
+        currency=price.currency,
+        tokens=(item.tokens_per_period if isinstance(item, Plan) else item.tokens) * quantity,
+        stripe_checkout_session_id=session["id"],
+        livemode=bool(session.get("livemode", False)),
+    )
     logger.info(
         "checkout session %s created for subscriber %s: %s x%d %s",
         session["id"],
@@ -169,3 +244,92 @@ def start_checkout(
         price.display,
     )
     return CheckoutStarted(session_id=session["id"], url=session["url"], payment=payment)
+
+
+def open_subscription_checkouts(subscriber: Any) -> QuerySet[Payment]:
+    """Payments of the subscriber's subscription-mode sessions that may still be paid,
+    newest first (those created within Stripe's session lifetime)."""
+    return (
+        Payment.objects.filter(
+            subscriber=subscriber,
+            status__in=OPEN_STATUSES,
+            stripe_checkout_session_id__isnull=False,
+            created__gte=timezone.now() - SESSION_LIFETIME,
+        )
+        .filter(Q(plan__isnull=False) | Q(package__interval__gt=""))
+        .order_by("-created", "-pk")
+    )
+
+
+def _same_purchase(payment: Payment, price: Price, quantity: int) -> bool:
+    return (
+        payment.plan_id == price.plan_id
+        and payment.package_id == price.package_id
+        and payment.quantity == quantity
+        and payment.currency == price.currency
+        and payment.amount == price.unit_amount * quantity
+    )
+
+
+def _close_open_subscription_checkouts(
+    subscriber: Any, price: Price, quantity: int, gateway: StripeGateway
+) -> CheckoutStarted | None:
+    """Expire the subscriber's open subscription sessions; return one to reuse, if any."""
+    reused: CheckoutStarted | None = None
+    for payment in open_subscription_checkouts(subscriber):
+        session: StripeDict | None = None
+        if reused is None and _same_purchase(payment, price, quantity):
+            session = gateway.retrieve_checkout_session(
+                str(payment.stripe_checkout_session_id), expand=[]
+            )
+            left = int(session.get("expires_at") or 0) - time.time()
+            if (
+                session.get("status") == "open"
+                and session.get("url")
+                and (left >= REUSE_MIN_SECONDS_LEFT)
+            ):
+                reused = CheckoutStarted(session["id"], session["url"], payment)
+                logger.info(
+                    "checkout session %s reused for a repeated request of subscriber %s",
+                    session["id"],
+                    subscriber.pk,
+                )
+                continue
+        _expire(payment, gateway, session)
+    return reused
+
+
+def _expire(payment: Payment, gateway: StripeGateway, session: StripeDict | None) -> None:
+    """Make ``payment``'s session unpayable in Stripe and mark the payment expired.
+
+    ``session`` is the session as just retrieved, if it was. Raises
+    ``Conflict`` when the session was completed meanwhile.
+    """
+    session_id = str(payment.stripe_checkout_session_id)
+    if session is None or session.get("status") == "open":
+        try:
+            session = gateway.expire_checkout_session(
+                session_id, idempotency_key=new_idempotency_key("expire")
+            )
+        except StripeResourceMissing:
+            # Unknown to Stripe with this key: nobody can pay it here.
+            session = {"id": session_id, "status": "expired"}
+        except StripeInvalidRequest as exc:
+            # Not open any more: completed or expired since we looked.
+            session = gateway.retrieve_checkout_session(session_id, expand=[])
+            if session.get("status") == "open":
+                raise exc
+    if session.get("status") == "complete":
+        raise Conflict(
+            "Another subscription checkout of yours has just been completed; the "
+            "subscription will show on your account in a moment.",
+            code="already_subscribed",
+        )
+    Payment.objects.filter(pk=payment.pk, status__in=OPEN_STATUSES).update(
+        status=PaymentStatus.EXPIRED, modified=timezone.now()
+    )
+    logger.info(
+        "checkout session %s of subscriber %s expired: a newer subscription checkout replaces it",
+        session_id,
+        payment.subscriber_id,
+    )

@@ -1,19 +1,43 @@
-"""The Stripe customer of a subscriber: created once, replaced when Stripe lost it."""
+"""The Stripe customer of a subscriber: created once, replaced when Stripe lost it.
+
+Two rules keep a subscriber at one Stripe customer:
+
+- Concurrent first checkouts are serialised by a lock on the subscriber's
+  ``Customer`` row, held while Stripe is asked.
+- Every attempt sends a new idempotency key (the gateway's own retries of
+  that attempt resend it), so a failure Stripe stored for one attempt is never
+  replayed to the next. When an attempt ends without a clear answer (a
+  timeout, a connection error, a 5xx), Stripe may have created the customer
+  all the same: the row records when that attempt started, and the next
+  attempt first lists the customers created since then and adopts the one
+  that carries this subscriber's metadata.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from fiko_billing.conf import billing_settings, subscriber_model_label
-from fiko_billing.gateway import StripeGateway
+from fiko_billing.gateway import (
+    StripeDict,
+    StripeGateway,
+    StripeUnavailable,
+    new_idempotency_key,
+)
 from fiko_billing.models import Customer
+from fiko_billing.services.stripe_data import metadata
 
 logger = logging.getLogger("fiko_billing.stripe")
+
+#: How far Stripe's clock may be behind ours when we look for a customer by ``created``.
+CLOCK_SKEW = timedelta(minutes=1)
+#: No request to Stripe runs longer than this: a customer created later is not that attempt's.
+ATTEMPT_WINDOW = timedelta(minutes=15)
 
 
 def subscriber_metadata(subscriber: Any) -> dict[str, str]:
@@ -39,15 +63,6 @@ def _customer_params(subscriber: Any) -> dict[str, Any]:
     return params
 
 
-def _idempotency_key(subscriber: Any, params: dict[str, Any], replaces: str | None) -> str:
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    mode = "test" if billing_settings.TEST_MODE else "live"
-    return (
-        f"fiko:customer:{subscriber_model_label()}:{subscriber.pk}:{mode}:"
-        f"{replaces or 'first'}:{digest}"
-    )
-
-
 def _live_key() -> bool:
     return billing_settings.STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
 
@@ -61,17 +76,52 @@ def _locked_row(subscriber: Any) -> Customer:
     return Customer.objects.select_for_update().get(subscriber=subscriber)
 
 
+def _created_by_failed_attempt(
+    row: Customer, subscriber: Any, params: dict[str, Any], gateway: StripeGateway
+) -> StripeDict | None:
+    """The customer an unanswered attempt created after all, if any (the oldest)."""
+    assert row.creation_attempted_at is not None  # noqa: S101
+    since = row.creation_attempted_at - CLOCK_SKEW
+    query: dict[str, Any] = {
+        "created": {
+            "gte": int(since.timestamp()),
+            "lte": int((row.creation_attempted_at + ATTEMPT_WINDOW).timestamp()),
+        }
+    }
+    if "email" in params:
+        query["email"] = params["email"]
+    wanted = subscriber_metadata(subscriber)
+    found = [
+        customer
+        for customer in gateway.list_customers(query)
+        if all(metadata(customer).get(key) == value for key, value in wanted.items())
+    ]
+    if not found:
+        return None
+    found.sort(key=lambda customer: (customer.get("created") or 0, customer["id"]))
+    if len(found) > 1:
+        logger.warning(
+            "subscriber %s has %d Stripe customers from unanswered attempts; keeping %s, "
+            "the others (%s) can be deleted",
+            subscriber.pk,
+            len(found),
+            found[0]["id"],
+            ", ".join(customer["id"] for customer in found[1:]),
+        )
+    return found[0]
+
+
 def ensure_customer(
     subscriber: Any, gateway: StripeGateway, *, replace: str | None = None
 ) -> Customer:
     """The subscriber's Stripe customer, created on first use.
 
-    Two concurrent first checkouts make one customer: the row is locked while
-    Stripe is asked, and the create carries an idempotency key derived from
-    the subscriber, so even a retried request returns the same customer.
     ``replace`` names a stored customer id that Stripe no longer knows: a new
-    customer replaces it, once.
+    customer replaces it, once. Stripe failures propagate as
+    ``StripeGatewayError``; after one whose outcome is unknown the next call
+    adopts what that attempt may have created instead of creating another.
     """
+    failure: StripeUnavailable | None = None
     with transaction.atomic():
         row = _locked_row(subscriber)
         stale = row.stripe_customer_id is not None and (
@@ -87,15 +137,52 @@ def ensure_customer(
                 subscriber.pk,
             )
         params = _customer_params(subscriber)
-        created = gateway.create_customer(
-            params, idempotency_key=_idempotency_key(subscriber, params, row.stripe_customer_id)
-        )
-        row.stripe_customer_id = created["id"]
-        row.livemode = bool(created.get("livemode", False))
-        row.deleted_at = None
-        row.save(update_fields=["stripe_customer_id", "livemode", "deleted_at", "modified"])
-        logger.info("stripe customer %s created for subscriber %s", created["id"], subscriber.pk)
-        return row
+        created: StripeDict | None = None
+        if row.creation_attempted_at is not None:
+            created = _created_by_failed_attempt(row, subscriber, params, gateway)
+            if created is not None:
+                logger.info(
+                    "stripe customer %s, created by an unanswered attempt, adopted for "
+                    "subscriber %s",
+                    created["id"],
+                    subscriber.pk,
+                )
+        if created is None:
+            started = timezone.now()
+            try:
+                created = gateway.create_customer(
+                    params,
+                    idempotency_key=new_idempotency_key(
+                        f"customer:{subscriber_model_label()}:{subscriber.pk}"
+                    ),
+                )
+            except StripeUnavailable as exc:
+                # Recorded, not rolled back: the next attempt must know to look.
+                if row.creation_attempted_at is None:
+                    row.creation_attempted_at = started
+                    row.save(update_fields=["creation_attempted_at", "modified"])
+                failure = exc
+            else:
+                logger.info(
+                    "stripe customer %s created for subscriber %s", created["id"], subscriber.pk
+                )
+        if created is not None:
+            row.stripe_customer_id = created["id"]
+            row.livemode = bool(created.get("livemode", False))
+            row.deleted_at = None
+            row.creation_attempted_at = None
+            row.save(
+                update_fields=[
+                    "stripe_customer_id",
+                    "livemode",
+                    "deleted_at",
+                    "creation_attempted_at",
+                    "modified",
+                ]
+            )
+    if failure is not None:
+        raise failure
+    return row
 
 
 def customer_of(subscriber: Any) -> Customer | None:

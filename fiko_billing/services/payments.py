@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from fiko_billing import signals, tokens
@@ -426,7 +425,9 @@ def _find(intent: str | None, charge_id: str | None) -> Payment | None:
     )
     for invoice_id in invoices:
         payment = (
-            Payment.objects.select_related("subscriber").filter(stripe_invoice_id=invoice_id).first()
+            Payment.objects.select_related("subscriber")
+            .filter(stripe_invoice_id=invoice_id)
+            .first()
         )
         if payment is not None:
             return payment

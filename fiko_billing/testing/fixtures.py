@@ -9,6 +9,12 @@ and points ``FIKO_BILLING`` at it; ``billing_live_server`` additionally sends
 the emulator's signed webhooks to your project's webhook view on
 pytest-django's ``live_server``, so a whole checkout runs end to end.
 
+Both check what travels against the installed stripe SDK's types
+(``stripe_conformance``): a request with a parameter Stripe would refuse,
+or an answer or event with a field Stripe would not send, fails the test.
+Override ``stripe_conformance`` to name the fields your code reads
+(``ConformanceLog(reads={"invoice": ["lines.data.period.end"]})``).
+
 ``billing_live_server`` holds the emulator's webhooks until the test calls
 ``deliver_webhooks(emulator)``: deliveries then arrive at a known point of
 the test, and never while the test itself uses the database (which matters
@@ -25,6 +31,7 @@ import pytest
 from django.urls import reverse
 
 from fiko_billing.emulator import Emulator
+from fiko_billing.testing.conformance import ConformanceLog
 
 # Test-mode values the emulator is started with; they open nothing real.
 EMULATOR_SECRET_KEY = "sk_test_emulator"  # noqa: S105
@@ -44,16 +51,24 @@ def _point_at(settings: Any, emulator: Emulator) -> None:
 
 
 @pytest.fixture
-def stripe_emulator(settings: Any) -> Iterator[Emulator]:
+def stripe_conformance() -> ConformanceLog:
+    """Checks every request to the emulator, its answers and events against the SDK's types."""
+    return ConformanceLog()
+
+
+@pytest.fixture
+def stripe_emulator(settings: Any, stripe_conformance: ConformanceLog) -> Iterator[Emulator]:
     """A fresh emulator on 127.0.0.1 (no webhooks), with ``FIKO_BILLING`` pointing at it."""
     with Emulator(retry_delays=(0.05, 0.2, 0.5), api_keys=[EMULATOR_SECRET_KEY]) as emulator:
+        stripe_conformance.attach(emulator)
         _point_at(settings, emulator)
         yield emulator
+    stripe_conformance.assert_clean()
 
 
 @pytest.fixture
 def billing_live_server(
-    settings: Any, transactional_db: None, live_server: Any
+    settings: Any, transactional_db: None, live_server: Any, stripe_conformance: ConformanceLog
 ) -> Iterator[Emulator]:
     """An emulator whose webhooks reach this project's webhook view on ``live_server``.
 
@@ -67,9 +82,11 @@ def billing_live_server(
         retry_delays=(0.05, 0.2, 0.5),
         api_keys=[EMULATOR_SECRET_KEY],
     ) as emulator:
+        stripe_conformance.attach(emulator)
         emulator.pause_deliveries()
         _point_at(settings, emulator)
         yield emulator
+    stripe_conformance.assert_clean()
 
 
 def deliver_webhooks(emulator: Emulator, timeout: float = 10.0) -> None:

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from fiko_billing.conf import billing_settings
+from fiko_billing.testing.conformance import check_event
 from fiko_billing.webhooks.signature import signature_header
 
 
@@ -30,8 +31,21 @@ def post_event(
     secret: str | None = None,
     timestamp: int | None = None,
     url: str | None = None,
+    conforming: bool = True,
 ) -> Any:
-    """Sign ``event`` as Stripe does and POST it to the webhook; returns the response."""
+    """Sign ``event`` as Stripe does and POST it to the webhook; returns the response.
+
+    The event must be one Stripe could send (``check_event``: only fields the
+    SDK declares, no includable field such as ``invoice.payments``, every
+    field never null in the SDK present); ``conforming=False`` posts it as it
+    is, for a test about what a malformed event does.
+    """
+    if conforming:
+        problems = check_event(event)
+        if problems:
+            raise AssertionError(
+                "not an event Stripe sends:\n" + "\n".join(str(p) for p in problems)
+            )
     client = client or Client(enforce_csrf_checks=True)
     body = json.dumps(event).encode()
     return client.post(

@@ -8,6 +8,7 @@ import pytest
 import stripe
 
 from fiko_billing.emulator import PINNED_API_VERSION, Emulator
+from fiko_billing.testing.conformance import ConformanceLog
 from tests.emulator.helpers import Receiver
 
 #: 2026-01-31 10:00:00 UTC: a month end, so renewals show Stripe's day clamping.
@@ -23,6 +24,9 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def emulator(receiver: Receiver) -> Iterator[Emulator]:
+    # Requests the emulator accepted must be ones Stripe accepts (tests send
+    # refused ones on purpose); every answer and event must be Stripe's shape.
+    conformance = ConformanceLog(rejected_requests=False)
     running = Emulator(
         webhook_url=receiver.url,
         webhook_secret=SECRET,
@@ -31,9 +35,11 @@ def emulator(receiver: Receiver) -> Iterator[Emulator]:
         max_attempts=3,
         frozen_at=START,
     )
+    conformance.attach(running)
     running.start()
     yield running
     running.stop()
+    conformance.assert_clean()
 
 
 def make_client(url: str, **options: Any) -> stripe.StripeClient:

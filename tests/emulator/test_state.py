@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fiko_billing.emulator import Emulator
-from fiko_billing.emulator.__main__ import parse_args
+from fiko_billing.emulator.__main__ import main, parse_args
 from tests.emulator.conftest import START, make_client
 from tests.emulator.helpers import pay, raw_api
 
@@ -58,11 +58,18 @@ def test_state_is_saved_on_each_change_and_loaded_at_start(tmp_path: Path) -> No
         assert sdk.v1.invoices.list(params={"subscription": sub_id}).data[0].status == "paid"
 
 
-def test_unknown_state_format_is_refused(tmp_path: Path) -> None:
+def test_unknown_state_format_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     state = tmp_path / "stripe.json"
-    state.write_text(json.dumps({"format": 99}))
-    with pytest.raises(ValueError, match="unsupported emulator state format"):
+    # Format 1 kept invoice payments on the invoice, which Stripe never does.
+    state.write_text(json.dumps({"format": 1}))
+    with pytest.raises(ValueError, match="unsupported emulator state format 1"):
         Emulator(state_file=state)
+    assert main(["--port", "0", "--state", str(state)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"The Stripe emulator cannot start: {state}: unsupported")
+    assert "delete it to start afresh" in error
 
 
 def test_webhook_url_needs_a_secret() -> None:
@@ -82,6 +89,21 @@ def test_cli_arguments() -> None:
         parse_args(["--webhook-url", "http://127.0.0.1:8000/hook"])
     with pytest.raises(SystemExit):
         parse_args(["--retry-delays", "soon"])
+    billing = parse_args(["--payment-retries", "2,4", "--after-retries", "unpaid"])
+    assert (billing.payment_retries, billing.after_retries) == ((2.0, 4.0), "unpaid")
+    assert parse_args([]).invoice_finalize_delay == 3600
+    assert parse_args([]).payment_retries == (1.0, 3.0, 5.0, 7.0, 9.0, 11.0, 14.0)
+    assert parse_args(["--api-key", "sk_test_a", "--api-key", "rk_test_b"]).api_keys == (
+        "sk_test_a",
+        "rk_test_b",
+    )
+    for wrong in (
+        ["--payment-retries", "4,2"],
+        ["--after-retries", "deleted"],
+        ["--api-key", "sk_live_x"],
+    ):
+        with pytest.raises(SystemExit):
+            parse_args(wrong)
 
 
 def _free_port() -> int:

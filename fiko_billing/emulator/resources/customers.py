@@ -84,7 +84,7 @@ def update(ctx: Ctx, call: Call) -> Obj:
     return customer
 
 
-@routes.delete("/v1/customers/{id}")
+@routes.delete("/v1/customers/{id}", expandable=False)
 def delete(ctx: Ctx, call: Call) -> Obj:
     customer = fetch(ctx, "customer", call.arg("id"))
     for sub in ctx.store.all("subscription"):

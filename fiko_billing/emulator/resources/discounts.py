@@ -87,7 +87,7 @@ def update_coupon(ctx: Ctx, call: Call) -> Obj:
     return coupon
 
 
-@routes.delete("/v1/coupons/{id}")
+@routes.delete("/v1/coupons/{id}", expandable=False)
 def delete_coupon(ctx: Ctx, call: Call) -> Obj:
     coupon = fetch(ctx, "coupon", call.arg("id"))
     ctx.events.emit("coupon.deleted", coupon)

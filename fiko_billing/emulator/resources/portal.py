@@ -5,15 +5,12 @@ from __future__ import annotations
 from fiko_billing.emulator.context import Ctx
 from fiko_billing.emulator.params import Hash, Str
 from fiko_billing.emulator.routing import Call, Routes
+from fiko_billing.emulator.shapes import portal as shapes
 from fiko_billing.emulator.store import Obj
 
 from .common import fetch
 
 routes = Routes()
-
-#: The one portal configuration: cancel at period end, switch plans with
-#: prorations, update the card (Stripe's defaults for a new account).
-CONFIGURATION_ID = "bpc_emulatordefault"
 
 
 @routes.post(
@@ -23,22 +20,14 @@ CONFIGURATION_ID = "bpc_emulatordefault"
 def create(ctx: Ctx, call: Call) -> Obj:
     params = call.params
     customer = fetch(ctx, "customer", params["customer"], param="customer")
-    session_id = ctx.new_id("bps")
     session = ctx.store.add(
-        {
-            "id": session_id,
-            "object": "billing_portal.session",
-            "configuration": params.get("configuration") or CONFIGURATION_ID,
-            "created": ctx.now(),
-            "customer": customer["id"],
-            "customer_account": None,
-            "flow": None,
-            "livemode": False,
-            "locale": params.get("locale"),
-            "on_behalf_of": None,
-            "return_url": params.get("return_url"),
-            "url": f"{ctx.base_url}/portal/{session_id}",
-        }
+        shapes.portal_session(
+            ctx,
+            customer=customer["id"],
+            return_url=params.get("return_url"),
+            configuration=params.get("configuration"),
+            locale=params.get("locale"),
+        )
     )
     ctx.events.emit("billing_portal.session.created", session)
     return session

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 from fiko_billing.emulator.context import Ctx
-from fiko_billing.emulator.events import PINNED_API_VERSION
 from fiko_billing.emulator.params import (
     LIST_PARAMS,
     Bool,
@@ -16,6 +15,7 @@ from fiko_billing.emulator.params import (
     merge_metadata,
 )
 from fiko_billing.emulator.routing import Call, Routes
+from fiko_billing.emulator.shapes import portal as shapes
 from fiko_billing.emulator.shapes.customers import deleted
 from fiko_billing.emulator.store import Obj
 from fiko_billing.emulator.wire import invalid
@@ -54,21 +54,8 @@ def create(ctx: Ctx, call: Call) -> Obj:
         if not params.get(name):
             raise invalid(f"Missing required param: {name}.", param=name, code="parameter_missing")
     _check(params)
-    endpoint = ctx.store.add(
-        {
-            "id": ctx.new_id("we"),
-            "object": "webhook_endpoint",
-            "api_version": params.get("api_version") or PINNED_API_VERSION,
-            "application": None,
-            "created": ctx.now(),
-            "description": params.get("description"),
-            "enabled_events": params["enabled_events"],
-            "livemode": False,
-            "metadata": merge_metadata({}, params.get("metadata")),
-            "status": "enabled",
-            "url": params["url"],
-        }
-    )
+    fields = {**params, "metadata": merge_metadata({}, params.get("metadata"))}
+    endpoint = ctx.store.add(shapes.webhook_endpoint(ctx, fields))
     secret = ctx.store.ids.secret("whsec")
     ctx.store.hidden(endpoint["id"])["secret"] = secret
     return {**copy.deepcopy(endpoint), "secret": secret}
@@ -94,7 +81,7 @@ def update(ctx: Ctx, call: Call) -> Obj:
     return endpoint
 
 
-@routes.delete("/v1/webhook_endpoints/{id}")
+@routes.delete("/v1/webhook_endpoints/{id}", expandable=False)
 def delete(ctx: Ctx, call: Call) -> Obj:
     endpoint = fetch(ctx, "webhook_endpoint", call.arg("id"))
     tombstone = deleted(endpoint)

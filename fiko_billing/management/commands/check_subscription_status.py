@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from fiko_billing.conf import billing_settings
 from fiko_billing.gateway import StripeDisabled, get_gateway
 from fiko_billing.management.progress import Progress, format_table
+from fiko_billing.management.stripe_command import StripeCommand
 from fiko_billing.services.reconcile import check_subscriptions
 
 
-class Command(BaseCommand):
+class Command(StripeCommand):
     help = (
         "Find subscriptions still marked active, trialing or past_due whose period ended "
         "more than the grace period ago; confirm with Stripe when it answers; deactivate "

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import QuerySet
 
 from fiko_billing.management.progress import Progress, format_table
+from fiko_billing.management.stripe_command import StripeCommand
 from fiko_billing.models import EventStatus, WebhookEvent
 from fiko_billing.webhooks.intake import process_event
 
 
-class Command(BaseCommand):
+class Command(StripeCommand):
     help = (
         "Process stored Stripe events that are pending, including those waiting for a payment "
         "(with --failed, those that failed too; with --dead, those set aside). --list shows "

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.core.validators import URLValidator
 
 from fiko_billing.conf import billing_settings
 from fiko_billing.gateway import StripeGatewayError, get_gateway, new_idempotency_key
+from fiko_billing.management.stripe_command import StripeCommand
 from fiko_billing.webhooks.registry import handled_event_types
 
 
-class Command(BaseCommand):
+class Command(StripeCommand):
     help = (
         "Create (or update) the Stripe webhook endpoint for URL with the event types fiko_billing "
         "handles and the pinned API version; prints the signing secret once."

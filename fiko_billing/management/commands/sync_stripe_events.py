@@ -6,11 +6,12 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from fiko_billing.gateway import StripeGatewayError, get_gateway
 from fiko_billing.management.progress import Progress
+from fiko_billing.management.stripe_command import StripeCommand
 from fiko_billing.services.reconcile import sync_events
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -27,7 +28,7 @@ def parse_since(value: str) -> timedelta:
     return delta
 
 
-class Command(BaseCommand):
+class Command(StripeCommand):
     help = "List Stripe's events since a time and store and process, oldest first, those we lack."
 
     def add_arguments(self, parser: CommandParser) -> None:

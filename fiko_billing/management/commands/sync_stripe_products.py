@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from fiko_billing.gateway import StripeGatewayError
 from fiko_billing.management.progress import Progress, format_table
+from fiko_billing.management.stripe_command import StripeCommand
 from fiko_billing.services.catalog_sync import CatalogueSyncFailed, SyncReport, sync_catalogue
 
 HEADERS = ("Item", "Currency", "Action", "Stripe id", "Detail")
 
 
-class Command(BaseCommand):
+class Command(StripeCommand):
     help = (
         "Create, update or archive Stripe products and prices so they match the local "
         "plans, token packages and prices. Safe to run again: unchanged objects are not "

@@ -20,11 +20,13 @@
     no_customer: "You have no billing account yet: subscribe or buy tokens first.",
     no_subscription: "You have no active subscription.",
     method_not_allowed: "The page used a method the server does not accept here.",
-    already_subscribed: "You already have a plan: switch to another plan or cancel it instead.",
+    already_subscribed: (message) =>
+      message || "You already have a plan: switch to another plan or cancel it instead.",
     not_canceling: "Your subscription is not set to end, so there is nothing to resume.",
     same_plan: "You are already on that plan.",
     stripe_error: (message) =>
       message || "The payment provider could not process the request. Please try again.",
+    stripe_timeout: "The payment provider is slow to answer right now. Please try again in a moment.",
     billing_disabled: "Billing is switched off on this site.",
     catalogue_not_synced:
       "This item has not been pushed to Stripe yet: run `manage.py sync_stripe_products`.",

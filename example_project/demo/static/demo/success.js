@@ -42,6 +42,11 @@
     try {
       data = await request("GET", config.urls.checkout_status.replace("<id>", config.session_id));
     } catch (error) {
+      if (error.code === "stripe_timeout" && attempt < GIVE_UP_AFTER) {
+        // Stripe was slow this time; the next poll may find the answer.
+        window.setTimeout(() => poll(attempt + 1), POLL_EVERY_MS);
+        return;
+      }
       area("success-heading").textContent = "We could not check this payment";
       setStatus("error", "");
       showError(error);
