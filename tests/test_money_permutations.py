@@ -84,14 +84,6 @@ def cancel_then_resume(world: MoneyWorld) -> None:
     world.resume()
 
 
-def cancel_at_period_end(world: MoneyWorld) -> None:
-    """Cancel at the period end, and the period ends."""
-    world.checkout(world.monthly)
-    world.advance(days=5)
-    world.cancel_at_period_end()
-    world.advance(days=30)
-
-
 def cancel_now(world: MoneyWorld) -> None:
     world.checkout(world.monthly)
     world.advance(days=5)
@@ -146,7 +138,6 @@ LIFECYCLES: dict[str, Callable[[MoneyWorld], None]] = {
     "downgrade_always_invoice": _change("always_invoice", "monthly"),
     "monthly_to_yearly": _change("always_invoice", "yearly"),
     "cancel_then_resume": cancel_then_resume,
-    "cancel_at_period_end": cancel_at_period_end,
     "cancel_now": cancel_now,
     "refund_first_payment": _refunds("first_payment"),
     "refund_renewal": _refunds("renewal"),

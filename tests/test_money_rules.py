@@ -7,11 +7,13 @@ our webhook view signed as Stripe signs them, at the time Stripe created them
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db.models import Sum
 
 from fiko_billing import signals, tokens
@@ -570,3 +572,37 @@ def test_a_refund_delivered_after_a_dispute_does_not_hide_it(world, send):
     assert (payment.status, payment.amount_refunded) == (PaymentStatus.DISPUTED, 200)
     # 200 tokens refunded, 800 held by the dispute.
     assert balance_at(world.now(), world.subscriber) == 0
+
+
+def test_a_refund_of_a_charge_made_outside_fiko_billing_is_placed_by_one_question_later(
+    world, send
+):
+    world.checkout(world.package)
+    send(world.events())
+    world.mark()
+    customer = world.find("checkout.session", mode="payment")["customer"]
+    # A charge of the same customer made outside fiko-billing (the dashboard, say).
+    intent = world.sdk.v1.payment_intents.create(
+        params={
+            "amount": 700,
+            "currency": "usd",
+            "customer": customer,
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        }
+    )
+    world.refund(intent.id)
+    calls: list[str] = []
+    world.emulator.observe(exchanges=lambda x: calls.append(f"{x.method} {x.path}"))
+
+    answers = send(of_type(world.events(), "refund.created", "refund.updated"))
+
+    assert {a["outcome"] for a in answers} == {"waiting"}  # its payment may be on its way
+    assert calls == []
+    with at_time(world.now() + 2 * HOUR):  # the scheduled run, an hour on
+        call_command("process_webhook_events", stdout=io.StringIO())
+    # One question per event (refund.created, refund.updated): it paid no invoice.
+    assert calls == ["GET /v1/invoice_payments"] * len(answers)
+    assert all_processed() == []
+    assert not Refund.objects.exists()
+    assert balance_at(world.now(), world.subscriber) == 1_000

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from fiko_billing import signals, tokens
 from fiko_billing.conf import billing_settings
@@ -52,7 +53,7 @@ from fiko_billing.models import (
 )
 from fiko_billing.services import allowance, waiting
 from fiko_billing.services.catalogue_lookup import subscriber_for
-from fiko_billing.services.stripe_data import invoice_subscription_id, metadata, object_id
+from fiko_billing.services.stripe_data import invoice_subscription_id, metadata, object_id, ts
 from fiko_billing.services.subscription_state import record_status
 
 logger = logging.getLogger("fiko_billing.payments")
@@ -76,6 +77,9 @@ PAID_STATUSES = frozenset(
         PaymentStatus.DISPUTE_LOST,
     }
 )
+#: How long a refund of an unknown charge of one of our customers waits for
+#: its payment before Stripe is asked whether it paid an invoice at all.
+ASK_STRIPE_AFTER = timedelta(hours=1)
 REFUND_RANK = {"pending": 0, "requires_action": 0, "succeeded": 1, "failed": 2, "canceled": 2}
 #: Refund statuses after which the money did not go back.
 REFUND_UNDONE = frozenset({"failed", "canceled"})
@@ -368,11 +372,13 @@ def _record_charge_link(charge_id: str, intent: str | None, obj: dict[str, Any])
 
 
 def _upsert(model: Any, lookup: dict[str, Any], values: dict[str, Any]) -> None:
-    """Insert or update a mirror row of one Stripe object (the newest event's values win)."""
-    if model.objects.filter(**lookup).update(**values):
-        return
-    # A concurrent insert of the same object is ignored: it has the same values.
-    model.objects.bulk_create([model(**lookup, **values)], ignore_conflicts=True)
+    """Insert or update a mirror row of one Stripe object, in one statement."""
+    model.objects.bulk_create(
+        [model(**lookup, **values)],
+        update_conflicts=True,
+        unique_fields=list(lookup),
+        update_fields=list(values),
+    )
 
 
 def record_charge(charge: dict[str, Any]) -> None:
@@ -466,10 +472,13 @@ def _refunded_payment(refund: dict[str, Any], charge: dict[str, Any] | None) -> 
         stripe_payment_intent_id__isnull=True,
         status__in=[PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION],
     ).exists()
-    if pending_package or not intent:
+    created = ts(refund.get("created"))
+    young = created is None or timezone.now() - created < ASK_STRIPE_AFTER
+    if pending_package or not intent or young:
+        # Its invoice_payment.paid (or checkout) is on its way, most likely.
         raise waiting.Wait(_wait_key(intent, charge_id), described)
-    # A charge of one of our customers that no checkout of ours is waiting
-    # for: only Stripe can say whether it paid an invoice (one call).
+    # Still unexplained long after it was made: only Stripe can say whether
+    # it paid an invoice of ours, or was made outside fiko_billing (one call).
     from fiko_billing.gateway import get_gateway
 
     found = list(get_gateway().list_invoice_payments(payment_intent=intent))
