@@ -222,13 +222,22 @@ def sync_events(
     return report
 
 
+#: Stripe's ``GET /v1/events`` takes at most this many names in ``types``.
+MAX_TYPES_PER_LIST = 20
+
+
 def _event_pages(gateway: StripeGateway, since: datetime) -> Iterator[list[dict[str, Any]]]:
     page: list[dict[str, Any]] = []
-    params = {"created": {"gte": int(since.timestamp())}, "types": handled_event_types()}
-    for event in gateway.list_all("/v1/events", params):
-        page.append(event)
-        if len(page) == 100:
-            yield page
-            page = []
+    types = handled_event_types()
+    for first in range(0, len(types), MAX_TYPES_PER_LIST):
+        params = {
+            "created": {"gte": int(since.timestamp())},
+            "types": types[first : first + MAX_TYPES_PER_LIST],
+        }
+        for event in gateway.list_all("/v1/events", params):
+            page.append(event)
+            if len(page) == 100:
+                yield page
+                page = []
     if page:
         yield page
