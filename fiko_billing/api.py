@@ -8,16 +8,17 @@ sends reaches a 500.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from fiko_billing.conf import billing_settings
+from fiko_billing import strict_json
+from fiko_billing.conf import SETTING_NAME, billing_settings
 from fiko_billing.exceptions import InvalidInput, RequestError
 from fiko_billing.gateway import (
     StripeDisabled,
@@ -25,6 +26,7 @@ from fiko_billing.gateway import (
     StripeTimeout,
     request_time_budget,
 )
+from fiko_billing.subscribers import HeaderAuthenticated, ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.api")
 
@@ -49,21 +51,90 @@ class _CsrfCheck(CsrfViewMiddleware):
 
 
 def _csrf_failure(request: HttpRequest) -> HttpResponse | None:
-    """Django's CSRF check for cookie-authenticated requests.
+    """Django's CSRF check, for every request the resolver did not authenticate by a header.
 
-    A request that carries its credentials in an ``Authorization`` header
-    (Bearer/JWT, API key) cannot be forged by another site, so such requests
-    are not checked, except HTTP Basic: browsers resend cached Basic
-    credentials on their own, like cookies.
+    Whether a request may skip the check is the resolver's statement
+    (``HeaderAuthenticated``), never the presence of a header: browsers add
+    ``Authorization`` themselves (Basic, Digest, Negotiate, NTLM) and a forged
+    request may carry any header the attacker's page can make a browser send.
     """
     if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
-        return None
-    authorization = request.META.get("HTTP_AUTHORIZATION", "")
-    if authorization and not authorization.lower().startswith("basic "):
         return None
     check = _CsrfCheck(lambda _request: HttpResponse())
     check.process_request(request)
     return check.process_view(request, lambda _request: HttpResponse(), (), {})
+
+
+class _Unresolved(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
+
+
+def _resolve(request: HttpRequest) -> tuple[Any, bool]:
+    """The request's subscriber and whether a header, not the session, authenticated it.
+
+    A resolver that finds no subscriber (``None``, or ``ObjectDoesNotExist``
+    such as a user without an organisation) answers 401 to an anonymous
+    request and 403 ``no_billing_account`` to a logged-in user, who is
+    authenticated but has nothing to bill. An answer that is not an instance
+    of the subscriber model is a configuration error, never acted upon.
+    """
+    resolver = billing_settings.SUBSCRIBER_RESOLVER
+    try:
+        resolved = resolver(request)
+    except ObjectDoesNotExist:
+        resolved = None
+    by_header = isinstance(resolved, HeaderAuthenticated)
+    subscriber = resolved.subscriber if isinstance(resolved, HeaderAuthenticated) else resolved
+    if subscriber is None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            raise _Unresolved(
+                error_response(
+                    403,
+                    "no_billing_account",
+                    "You are signed in, but no billing account belongs to you.",
+                )
+            )
+        raise _Unresolved(
+            error_response(
+                401, "not_authenticated", "Authentication credentials were not provided."
+            )
+        )
+    try:
+        ensure_subscriber(subscriber)
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}['SUBSCRIBER_RESOLVER'] returned an unusable subscriber: {exc} "
+            "(see the fiko_billing.E012 system check)."
+        ) from exc
+    return subscriber, by_header
+
+
+def _unsupported_media_type(request: HttpRequest) -> HttpResponse | None:
+    """415 unless a ``POST`` says its body is JSON (a ``POST`` without a body may say nothing).
+
+    A cross-site ``<form>`` can only send ``text/plain``, urlencoded or
+    multipart bodies; refusing them is a second wall behind the CSRF check.
+    """
+    if request.method != "POST":
+        return None
+    content_type = request.content_type or ""
+    if content_type == "application/json":
+        return None
+    declared = bool(request.META.get("CONTENT_TYPE", "").strip())
+    if not declared and not _content_length(request):
+        return None
+    return error_response(
+        415,
+        "unsupported_media_type",
+        "Send the body as JSON with 'Content-Type: application/json'.",
+    )
+
+
+def _content_length(request: HttpRequest) -> int:
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else MAX_BODY_BYTES + 1
 
 
 def endpoint(
@@ -75,7 +146,12 @@ def endpoint(
     OpenAPI document must say, and the test suite checks both agree.
     """
     allowed = tuple(m.upper() for m in methods)
-    declared = frozenset(statuses) | STATUS_CODES_ALWAYS | ({401, 403} if authenticated else set())
+    declared = (
+        frozenset(statuses)
+        | STATUS_CODES_ALWAYS
+        | ({401, 403} if authenticated else set())
+        | ({415} if "POST" in allowed else set())
+    )
 
     def decorate(view: View) -> View:
         @csrf_exempt
@@ -102,15 +178,17 @@ def endpoint(
             if not billing_settings.ENABLED:
                 return error_response(503, "billing_disabled", "Billing is not enabled.")
             subscriber = None
+            by_header = False
             if authenticated:
-                subscriber = billing_settings.SUBSCRIBER_RESOLVER(request)
-                if subscriber is None:
-                    return error_response(
-                        401, "not_authenticated", "Authentication credentials were not provided."
-                    )
+                try:
+                    subscriber, by_header = _resolve(request)
+                except _Unresolved as unresolved:
+                    return unresolved.response
+            rejected = _unsupported_media_type(request)
+            if rejected is None and authenticated and not by_header:
                 rejected = _csrf_failure(request)
-                if rejected is not None:
-                    return rejected
+            if rejected is not None:
+                return rejected
             try:
                 with request_time_budget():
                     status, body = view(request, subscriber, **kwargs)
@@ -137,17 +215,34 @@ def endpoint(
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
-    """The request's JSON object body; an empty body is ``{}``."""
-    if len(request.body) > MAX_BODY_BYTES:
-        raise InvalidInput("The request body is too large.", code="body_too_large")
-    if not request.body.strip():
+    """The request's JSON object body; an empty body is ``{}``.
+
+    The size is checked before the body is read, and what is parsed is
+    strict JSON: no ``NaN``/``Infinity``, no nesting deeper than
+    ``MAX_JSON_DEPTH``, no text that a database would refuse (``\\u0000``).
+    """
+    if _content_length(request) > MAX_BODY_BYTES:
+        raise InvalidInput(
+            f"The request body is too large (at most {MAX_BODY_BYTES} bytes).",
+            code="body_too_large",
+        )
+    body = request.body
+    if not body.strip():
         return {}
-    try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"The body is not valid JSON: {exc}", code="invalid_json") from exc
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise InvalidInput("The body must be a JSON object.", code="invalid_json")
+    return data
+
+
+def parse_json(body: bytes) -> Any:
+    """``body`` decoded as strict JSON, or ``InvalidInput`` (``invalid_json``) saying why."""
+    try:
+        data = strict_json.loads(body)
+    except strict_json.JSONRejected as exc:
+        raise InvalidInput(f"The body is not valid JSON: {exc}", code="invalid_json") from exc
+    if strict_json.contains_nul(data):
+        raise InvalidInput("The body contains a NUL character (\\u0000), which no field accepts.")
     return data
 
 

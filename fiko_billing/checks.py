@@ -17,6 +17,8 @@ fiko_billing.E010  A setting that cannot be read: wrong type, value out of range
                    unimportable path, unknown key, FIKO_BILLING not a dict.
 fiko_billing.E011  FIKO_BILLING_SUBSCRIBER_MODEL is malformed or names a model that
                    is not installed.
+fiko_billing.E012  FIKO_BILLING_SUBSCRIBER_MODEL is not the user model, but
+                   SUBSCRIBER_RESOLVER is the default (which returns the user).
 fiko_billing.W001  STRIPE_API_VERSION differs from the API version the installed
                    stripe SDK pins.
 
@@ -33,6 +35,7 @@ from urllib.parse import urlsplit
 
 from django.apps import AppConfig, apps
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.core import checks
 from django.core.checks import CheckMessage, Error, Tags
 from django.core.exceptions import ImproperlyConfigured
@@ -47,6 +50,7 @@ from fiko_billing.conf import (
     subscriber_model_label,
 )
 from fiko_billing.money import ISO_4217
+from fiko_billing.subscribers import get_subscriber_model, resolve_request_user
 
 TAG = "fiko_billing"
 
@@ -201,13 +205,16 @@ def _startswith(value: Any, prefixes: str | tuple[str, ...]) -> str | None:
 
 @checks.register(TAG)
 def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
-    """Readable settings (E010), the currency (E007), the subscriber model (E011), W001."""
+    """Readable settings (E010), the currency (E007), the subscriber model (E011, E012), W001."""
     snapshot, errors = _Snapshot.read()
     messages = list(errors)
     if snapshot is not None:
         messages += _check_currency(snapshot)
         messages += _check_api_version(snapshot)
-    messages += _check_subscriber_model()
+    subscriber_model_errors = _check_subscriber_model()
+    messages += subscriber_model_errors
+    if snapshot is not None and not subscriber_model_errors:
+        messages += _check_subscriber_resolver(snapshot)
     return messages
 
 
@@ -279,6 +286,29 @@ def _check_subscriber_model() -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _check_subscriber_resolver(snapshot: _Snapshot) -> list[CheckMessage]:
+    label = subscriber_model_label()
+    if get_subscriber_model() is get_user_model():
+        return []
+    if snapshot.get("SUBSCRIBER_RESOLVER") is not resolve_request_user:
+        return []
+    where = snapshot.where("SUBSCRIBER_RESOLVER")
+    default = " (the default)" if snapshot.is_default("SUBSCRIBER_RESOLVER") else ""
+    return [
+        Error(
+            f"{SUBSCRIBER_MODEL_SETTING} is {label!r}, but {where}{default} returns the "
+            f"logged-in user, not a {label}: no API request could be billed to anyone.",
+            hint=(
+                f"Set {SETTING_NAME}['SUBSCRIBER_RESOLVER'] to the dotted path of a function "
+                f"that returns the {label} a request is for (for example the organisation "
+                "of request.user), or None when there is none; see 'Who is paying' in the "
+                "checkout documentation."
+            ),
+            id="fiko_billing.E012",
+        )
+    ]
 
 
 # ------------------------------------------------------------------ keys and URLs

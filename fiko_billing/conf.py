@@ -56,7 +56,11 @@ DEFAULTS: dict[str, Any] = {
     "REFUND_SPENT_TOKENS": "debt",
     "WEBHOOK_MAX_FAILURES": 10,
     "WEBHOOK_MAX_WAIT_DAYS": 3,
+    "RESERVATION_TIMEOUT": 3600,
 }
+
+#: The longest a token reservation may hold its tokens, in seconds (30 days).
+MAX_RESERVATION_TIMEOUT = 30 * 24 * 3600
 
 #: Environment variables read when a key is absent from ``FIKO_BILLING``.
 ENV_FALLBACKS: dict[str, str] = {
@@ -387,6 +391,17 @@ class BillingSettings:
         """Hosts a client may name in a ``return_url``, besides those of our own URLs."""
         value = self._typed("ALLOWED_REDIRECT_HOSTS", (list, tuple, set, frozenset))
         return frozenset(str(host).lower() for host in value)
+
+    @property
+    def RESERVATION_TIMEOUT(self) -> int:
+        """Seconds a token reservation holds its tokens unless ``reserve`` says otherwise."""
+        value = int(self._typed("RESERVATION_TIMEOUT", int))
+        if not 0 < value <= MAX_RESERVATION_TIMEOUT:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['RESERVATION_TIMEOUT'] must be a number of seconds above 0 "
+                f"and at most {MAX_RESERVATION_TIMEOUT} (30 days), not {value!r}."
+            )
+        return value
 
 
 def _flat(kind: type | tuple[type, ...]) -> tuple[type, ...]:

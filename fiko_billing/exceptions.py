@@ -41,9 +41,21 @@ class ReferenceConflict(TokenError, ValueError):
 
 
 class ReservationClosed(TokenError):
-    """The reservation has already been settled or released."""
+    """The reservation has already been settled, released or has expired."""
 
     code = "reservation_closed"
+
+
+class ReservationExpired(ReservationClosed):
+    """The reservation passed its ``expires_at`` before it was settled; its tokens went back."""
+
+    code = "reservation_expired"
+
+
+class ReservationNotFound(TokenError, LookupError):
+    """No such reservation for this subscriber (it may be another subscriber's)."""
+
+    code = "reservation_not_found"
 
 
 class RequestError(BillingError):

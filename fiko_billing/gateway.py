@@ -409,6 +409,10 @@ class StripeGateway:
         """Customers matching ``params`` (``email``, ``created[gte]``...), newest first."""
         return self.list_all("/v1/customers", params)
 
+    def delete_customer(self, customer_id: str) -> StripeDict:
+        """Delete a customer (what a privacy request asks); its payments stay in Stripe."""
+        return self.request("delete", f"/v1/customers/{customer_id}")
+
     # ------------------------------------------------------------------ checkout and portal
 
     def create_checkout_session(

@@ -1,8 +1,10 @@
-"""Money is integer minor units; this module only turns it into text for display."""
+"""Money is integer minor units; this module checks currencies and turns amounts into text."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+
+from babel.numbers import get_currency_name, is_currency
 
 # Stripe's zero-decimal and three-decimal currencies
 # (https://docs.stripe.com/currencies#special-cases). Everything else has two.
@@ -54,3 +56,63 @@ _STRIPE_CURRENCIES = """
     top try ttd twd tzs uah ugx usd uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw
 """
 ISO_4217 = frozenset(_STRIPE_CURRENCIES.split())
+
+#: Stripe's minimum charge per presentment currency, in minor units
+#: (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
+#: Stripe refuses a charge below it; for a currency not listed, the minimum
+#: is the equivalent of the account's settlement currency's, which depends on
+#: the exchange rate of the day and is left to Stripe.
+MINIMUM_CHARGE: dict[str, int] = {
+    "usd": 50,
+    "aed": 200,
+    "aud": 50,
+    "bgn": 100,
+    "brl": 50,
+    "cad": 50,
+    "chf": 50,
+    "czk": 1500,
+    "dkk": 250,
+    "eur": 50,
+    "gbp": 30,
+    "hkd": 400,
+    "huf": 17500,
+    "inr": 50,
+    "jpy": 50,
+    "mxn": 1000,
+    "myr": 200,
+    "nok": 300,
+    "nzd": 50,
+    "pln": 200,
+    "ron": 200,
+    "sek": 300,
+    "sgd": 50,
+    "thb": 1000,
+}
+
+
+def normalise_currency(code: str) -> str:
+    """Stripe's spelling of a currency code: trimmed, lower case."""
+    return code.strip().lower()
+
+
+def currency_problem(code: object) -> str | None:
+    """Why ``code`` is not a currency Stripe charges in, or ``None`` when it is one.
+
+    ISO 4217 membership comes from Babel's copy of the Unicode CLDR, which
+    tracks the standard; whether Stripe accepts the currency from Stripe's
+    own list above.
+    """
+    if not isinstance(code, str) or len(code.strip()) != 3 or not code.strip().isascii():
+        return f"{code!r} is not a three-letter ISO 4217 currency code"
+    normal = normalise_currency(code)
+    if not normal.isalpha() or not is_currency(normal.upper()):
+        return f"{normal.upper()} is not an ISO 4217 currency code"
+    if normal not in ISO_4217:
+        name = get_currency_name(normal.upper(), locale="en")
+        return f"Stripe does not charge in {normal.upper()} ({name})"
+    return None
+
+
+def minimum_charge(currency: str) -> int:
+    """The smallest amount Stripe charges in ``currency``, in minor units (1 when unknown)."""
+    return MINIMUM_CHARGE.get(normalise_currency(currency), 1)

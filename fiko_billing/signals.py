@@ -14,6 +14,8 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import Signal
 
+from fiko_billing.subscribers import ensure_subscriber
+
 #: Tokens were added to a subscriber's balance.
 #: Arguments: ``subscriber``, ``entry`` (the ``TokenEntry``), ``amount`` (int, > 0),
 #: ``balance`` (int, the stored balance after the credit).
@@ -79,5 +81,15 @@ webhook_event_processed = Signal()
 
 
 def send_on_commit(signal: Signal, sender: Any, **kwargs: Any) -> None:
-    """Send ``signal`` once the current transaction commits (at once outside one)."""
+    """Send ``signal`` once the current transaction commits (at once outside one).
+
+    A ``subscriber`` argument is checked now, inside the transaction: a
+    receiver is never handed anything but an instance of the subscriber model.
+    Rows whose subscriber was erased (``subscriber`` is ``None``) have nobody
+    to tell, so nothing is sent for them.
+    """
+    if "subscriber" in kwargs:
+        if kwargs["subscriber"] is None:
+            return
+        ensure_subscriber(kwargs["subscriber"])
     transaction.on_commit(lambda: signal.send(sender=sender, **kwargs))

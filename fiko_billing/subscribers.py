@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
@@ -42,12 +43,31 @@ def ensure_subscriber(subscriber: object) -> models.Model:
     return subscriber
 
 
+@dataclass(frozen=True)
+class HeaderAuthenticated:
+    """What a ``SUBSCRIBER_RESOLVER`` returns for a request it authenticated by a
+    credential the client put in a header itself (a Bearer/JWT token, an API key).
+
+    The JSON API checks CSRF on every ``POST`` unless the resolver says, by
+    returning this wrapper, that the request was authenticated without the
+    session cookie. A browser never adds such a header on its own to a request
+    another site makes, so that request cannot be forged. Never return it for
+    credentials a browser sends by itself: the session or any other cookie,
+    HTTP Basic, Digest, Negotiate or NTLM, a client certificate. Whatever
+    headers a request carries, a plain subscriber (the default resolver's
+    answer) keeps the CSRF check.
+    """
+
+    subscriber: Any
+
+
 def resolve_request_user(request: HttpRequest) -> Any:
     """Default ``SUBSCRIBER_RESOLVER``: the authenticated ``request.user``, else ``None``.
 
     Projects whose subscriber is not the user (an organisation, a team) or that
     authenticate with Bearer tokens point ``SUBSCRIBER_RESOLVER`` at their own
-    function of the same signature.
+    function of the same signature (the ``fiko_billing.E012`` system check
+    insists on it when the subscriber is not the user model).
     """
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

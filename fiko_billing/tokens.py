@@ -2,7 +2,11 @@
 
 Rules this module keeps, on PostgreSQL and SQLite alike:
 
-* amounts are positive ``int`` (0, negatives, floats and bools raise ``ValueError``);
+* the subscriber is a saved instance of the subscriber model (anything else,
+  such as ``request.user`` when an organisation pays, raises ``TypeError``);
+* amounts are positive ``int`` of at most ``MAX_AMOUNT`` (0, negatives, floats
+  and bools raise ``ValueError``), and a balance stays within ``MAX_BALANCE``
+  either way; texts are checked before the database sees them;
 * an operation repeated with the same ``reference`` returns the first result and
   changes nothing (a different operation under a used reference raises
   ``ReferenceConflict``);
@@ -11,6 +15,9 @@ Rules this module keeps, on PostgreSQL and SQLite alike:
 * ``consume`` and ``reserve`` never take the balance below zero; only
   ``revoke`` (a refund taking tokens back) may leave a debt, which blocks
   spending until new credits cover it;
+* a reservation holds its tokens until it is settled, released or expires
+  (``RESERVATION_TIMEOUT``, or ``expires_in``); every write to the account and
+  ``expire_due`` give expired holds back;
 * every write for one subscriber runs in one transaction holding that
   subscriber's account row, so parallel requests never spend the same tokens.
 """
@@ -20,19 +27,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, F, OuterRef, Q, Subquery, Sum
+from django.db.models import BigIntegerField, F, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fiko_billing import signals
+from fiko_billing.conf import MAX_RESERVATION_TIMEOUT, billing_settings
 from fiko_billing.exceptions import (
     InsufficientTokens,
     ReferenceConflict,
     ReservationClosed,
+    ReservationExpired,
+    ReservationNotFound,
 )
 from fiko_billing.models import (
     CREDIT_KINDS,
@@ -46,6 +56,8 @@ from fiko_billing.models import (
 from fiko_billing.subscribers import ensure_subscriber
 
 __all__ = [
+    "MAX_AMOUNT",
+    "MAX_BALANCE",
     "InsufficientTokens",
     "Reservation",
     "adjust",
@@ -54,6 +66,7 @@ __all__ = [
     "credit",
     "expire_credit",
     "expire_due",
+    "get_reservation",
     "lock_account",
     "reinstate",
     "release",
@@ -71,24 +84,64 @@ REVOCABLE_KINDS = frozenset({EntryKind.REFUND, EntryKind.ADJUSTMENT})
 CLAIM_KINDS = frozenset({EntryKind.REFUND, EntryKind.DISPUTE})
 RESERVE_PREFIX = "reserve:"
 
+#: The most tokens one operation may move. Far beyond any real purchase, it
+#: keeps every sum of amounts far below the 64-bit limit of the columns.
+MAX_AMOUNT = 10**12
+#: The most a balance may hold, and the most it may owe: a credit that would
+#: take it above, or a revocation that would take it below ``-MAX_BALANCE``,
+#: raises ``ValueError`` and changes nothing.
+MAX_BALANCE = 10**15
+#: The longest ``description``, ``reason`` and ``reference`` (the columns' size).
+MAX_TEXT_LENGTH = 255
+
 
 def _check_amount(amount: object, name: str = "amount") -> int:
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise ValueError(f"{name} must be a positive int, not {amount!r}")
     if amount <= 0:
         raise ValueError(f"{name} must be a positive int, not {amount}")
+    if amount > MAX_AMOUNT:
+        raise ValueError(f"{name} must be at most {MAX_AMOUNT:,} (tokens.MAX_AMOUNT)")
     return amount
+
+
+def _check_text(value: object, name: str, max_length: int = MAX_TEXT_LENGTH) -> str:
+    """``value`` if it is text a database column of ``max_length`` accepts as it is."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a str, not {type(value).__name__}")
+    if len(value) > max_length:
+        raise ValueError(f"{name} must be at most {max_length} characters, not {len(value)}")
+    if "\x00" in value:
+        raise ValueError(f"{name} must not contain NUL (\\x00)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} must be valid Unicode text (it holds a lone surrogate)") from exc
+    return value
+
+
+def _check_expiry(expires_at: object, now: datetime) -> datetime | None:
+    if expires_at is None:
+        return None
+    if not isinstance(expires_at, datetime):
+        raise ValueError(f"expires_at must be a datetime, not {type(expires_at).__name__}")
+    if timezone.is_naive(expires_at):
+        raise ValueError("expires_at must be timezone-aware")
+    if expires_at <= now:
+        raise ValueError("expires_at is in the past")
+    return expires_at
 
 
 #: Prefixes of the references the ledger writes itself; callers cannot use them.
 INTERNAL_PREFIXES = ("reserve:", "release:", "expiry:", "reservation:")
 
 
-def _check_reference(reference: object, max_length: int = 255) -> str | None:
+def _check_reference(reference: object, max_length: int = MAX_TEXT_LENGTH) -> str | None:
     if reference is None:
         return None
     if not isinstance(reference, str) or not reference or len(reference) > max_length:
         raise ValueError(f"reference must be a non-empty str of at most {max_length} characters")
+    _check_text(reference, "reference", max_length)
     if reference.startswith(INTERNAL_PREFIXES):
         raise ValueError(
             f"references starting with {', '.join(INTERNAL_PREFIXES)} are the ledger's own"
@@ -97,10 +150,8 @@ def _check_reference(reference: object, max_length: int = 255) -> str | None:
 
 
 def _pk(subscriber: Any) -> Any:
-    pk = getattr(subscriber, "pk", None)
-    if pk is None:
-        raise ValueError("subscriber must be a saved model instance")
-    return pk
+    """The primary key of ``subscriber``, once it is known to be one (``TypeError`` if not)."""
+    return ensure_subscriber(subscriber).pk
 
 
 # --------------------------------------------------------------------------- reading
@@ -112,6 +163,7 @@ def balance(subscriber: Any, *, now: datetime | None = None) -> int:
     Credits past their expiry no longer count, even before ``expire_due`` has
     written their expiry entries. One query.
     """
+    subscriber_pk = _pk(subscriber)
     now = now or timezone.now()
     expired = (
         TokenEntry.objects.filter(account=OuterRef("pk"), remaining__gt=0, expires_at__lte=now)
@@ -120,7 +172,7 @@ def balance(subscriber: Any, *, now: datetime | None = None) -> int:
         .values("total")
     )
     row = (
-        TokenAccount.objects.filter(subscriber_id=_pk(subscriber))
+        TokenAccount.objects.filter(subscriber_id=subscriber_pk)
         .annotate(expired=Coalesce(Subquery(expired, output_field=BigIntegerField()), 0))
         .values_list("balance", "expired")
         .first()
@@ -132,6 +184,12 @@ def balance(subscriber: Any, *, now: datetime | None = None) -> int:
 
 
 # --------------------------------------------------------------------------- locking
+
+
+def _locked_account_by_pk(account_pk: int) -> TokenAccount:
+    """An existing account, locked as ``_locked_account`` locks (it may have no subscriber)."""
+    TokenAccount.objects.filter(pk=account_pk).update(updated=timezone.now())
+    return TokenAccount.objects.get(pk=account_pk)
 
 
 def _locked_account(subscriber_pk: Any) -> TokenAccount:
@@ -235,8 +293,45 @@ def _draw(account: TokenAccount, amount: int, now: datetime) -> list[tuple[Token
 
 def _save_account(account: TokenAccount) -> None:
     TokenAccount.objects.filter(pk=account.pk).update(
-        balance=account.balance, updated=timezone.now()
+        balance=account.balance, holds_expire_at=account.holds_expire_at, updated=timezone.now()
     )
+
+
+def _release_expired_holds_locked(
+    account: TokenAccount, now: datetime, *, force: bool = False
+) -> list[TokenEntry]:
+    """Give back what every reservation past its ``expires_at`` still holds.
+
+    ``holds_expire_at`` is never later than the earliest expiry of a held
+    reservation, so while it lies in the future there is nothing to look for
+    and no query is made. Returns the expiry entries of credits that had
+    expired while their tokens were held.
+    """
+    if not force and (account.holds_expire_at is None or account.holds_expire_at > now):
+        return []
+    due = list(
+        TokenReservation.objects.filter(
+            account=account, status=ReservationStatus.HELD, expires_at__lte=now
+        ).order_by("expires_at", "pk")
+    )
+    expired: list[TokenEntry] = []
+    for held in due:
+        expired += _put_back(account, held, held.amount, now)
+        held.settled_amount = 0
+        held.status = ReservationStatus.EXPIRED
+        held.closed_at = now
+        held.save(update_fields=["settled_amount", "status", "closed_at"])
+        logger.info(
+            "reservation %s of subscriber=%s expired: %d tokens given back",
+            held.pk,
+            account.subscriber_id,
+            held.amount,
+        )
+    account.holds_expire_at = TokenReservation.objects.filter(
+        account=account, status=ReservationStatus.HELD
+    ).aggregate(first=Min("expires_at"))["first"]
+    _save_account(account)
+    return expired
 
 
 def _announce(entry: TokenEntry, account: TokenAccount) -> None:
@@ -254,7 +349,8 @@ def _announce(entry: TokenEntry, account: TokenAccount) -> None:
 
     def send() -> None:
         # Loading the subscriber costs a query; skip it when nobody listens.
-        if not signal.has_listeners(TokenEntry):
+        # An account whose subscriber was erased has nobody to tell.
+        if subscriber_pk is None or not signal.has_listeners(TokenEntry):
             return
         signal.send(
             sender=TokenEntry,
@@ -278,9 +374,15 @@ def _debit_locked(
     allow_debt: bool,
     from_grant: TokenEntry | None = None,
 ) -> tuple[TokenEntry, list[tuple[TokenEntry, int]]]:
+    _release_expired_holds_locked(account, now)
     _expire_due_locked(account, now)
     if not allow_debt and account.balance < amount:
         raise InsufficientTokens(amount, account.balance)
+    if account.balance - amount < -MAX_BALANCE:
+        raise ValueError(
+            f"taking {amount:,} tokens would leave a debt beyond {MAX_BALANCE:,} "
+            "(tokens.MAX_BALANCE)"
+        )
     taken: list[tuple[TokenEntry, int]] = []
     left = amount
     if from_grant is not None:
@@ -329,20 +431,27 @@ def credit(
     credit idempotent; pass ``None`` only for credits that may legitimately
     repeat. Tokens first pay off any debt.
     """
+    subscriber_pk = _pk(subscriber)
     amount = _check_amount(amount)
     reference = _check_reference(reference)
+    description = _check_text(description, "description")
     if kind not in CREDITABLE_KINDS:
         raise ValueError(f"kind must be one of {sorted(CREDITABLE_KINDS)}, not {kind!r}")
     now = timezone.now()
-    if expires_at is not None and expires_at <= now:
-        raise ValueError("expires_at is in the past")
+    expires_at = _check_expiry(expires_at, now)
     with transaction.atomic():
-        account = _locked_account(_pk(subscriber))
+        account = _locked_account(subscriber_pk)
         existing = _existing(account, reference)
         if existing is not None:
             assert reference is not None  # noqa: S101
             return _same_or_conflict(existing, kinds=[kind], amount=amount, reference=reference)
+        _release_expired_holds_locked(account, now)
         _expire_due_locked(account, now)
+        if account.balance + amount > MAX_BALANCE:
+            raise ValueError(
+                f"crediting {amount:,} tokens would take the balance beyond {MAX_BALANCE:,} "
+                "(tokens.MAX_BALANCE)"
+            )
         debt = max(0, -account.balance)
         account.balance += amount
         entry = TokenEntry.objects.create(
@@ -364,10 +473,12 @@ def consume(
     subscriber: Any, amount: int, *, reference: str | None = None, description: str = ""
 ) -> TokenEntry:
     """Spend ``amount`` tokens or raise ``InsufficientTokens`` without spending any."""
+    subscriber_pk = _pk(subscriber)
     amount = _check_amount(amount)
     reference = _check_reference(reference)
+    description = _check_text(description, "description")
     with transaction.atomic():
-        account = _locked_account(_pk(subscriber))
+        account = _locked_account(subscriber_pk)
         existing = _existing(account, reference)
         if existing is not None:
             assert reference is not None  # noqa: S101
@@ -401,19 +512,22 @@ def revoke(
     purchase, first from what is left of that purchase's credit (named by
     ``grant_reference``), then from other credits, and records the rest as debt.
     """
+    subscriber_pk = _pk(subscriber)
     amount = _check_amount(amount)
     checked_reference = _check_reference(reference)
+    checked_grant_reference = _check_reference(grant_reference)
+    description = _check_text(description, "description")
     if kind not in REVOCABLE_KINDS:
         raise ValueError(f"kind must be one of {sorted(REVOCABLE_KINDS)}, not {kind!r}")
     with transaction.atomic():
-        account = _locked_account(_pk(subscriber))
+        account = _locked_account(subscriber_pk)
         existing = _existing(account, checked_reference)
         if existing is not None:
             assert checked_reference is not None  # noqa: S101
             return _same_or_conflict(
                 existing, kinds=[kind], amount=-amount, reference=checked_reference
             )
-        grant = _existing(account, _check_reference(grant_reference))
+        grant = _existing(account, checked_grant_reference)
         if grant is not None and (grant.kind not in CREDITABLE_KINDS or grant.amount <= 0):
             grant = None  # only a credit can be the source tokens are taken back from
         entry, _taken = _debit_locked(
@@ -433,10 +547,13 @@ def adjust(
     subscriber: Any, delta: int, *, reason: str, reference: str | None = None
 ) -> TokenEntry:
     """A manual correction: ``delta`` > 0 credits, < 0 takes back (a debt is allowed)."""
+    _pk(subscriber)
     if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
         raise ValueError(f"delta must be a non-zero int, not {delta!r}")
-    if not reason or not reason.strip():
+    _check_amount(abs(delta), "delta")
+    if not isinstance(reason, str) or not reason.strip():
         raise ValueError("an adjustment needs a reason")
+    _check_text(reason, "reason")
     if delta > 0:
         return credit(
             subscriber, delta, kind=EntryKind.ADJUSTMENT, reference=reference, description=reason
@@ -455,12 +572,17 @@ def adjust(
 
 @dataclass(frozen=True)
 class Reservation:
-    """Tokens held by ``reserve``; call ``settle(actual)`` or ``release()`` exactly once."""
+    """Tokens held by ``reserve``; call ``settle(actual)`` or ``release()`` exactly once.
+
+    Another process can get the same object back with ``get_reservation``.
+    """
 
     pk: int
     subscriber: Any
     amount: int
     reference: str | None
+    #: When the hold ends by itself if it is neither settled nor released.
+    expires_at: datetime | None = None
 
     def settle(self, actual: int) -> TokenReservation:
         return settle(self, actual)
@@ -469,18 +591,46 @@ class Reservation:
         return release(self)
 
 
+def _hold_expiry(expires_in: object, now: datetime) -> datetime:
+    if expires_in is None:
+        return now + timedelta(seconds=billing_settings.RESERVATION_TIMEOUT)
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | timedelta):
+        raise ValueError(f"expires_in must be a timedelta or seconds, not {expires_in!r}")
+    seconds = expires_in if isinstance(expires_in, int) else expires_in.total_seconds()
+    if not 0 < seconds <= MAX_RESERVATION_TIMEOUT:
+        raise ValueError(
+            f"expires_in must be more than 0 and at most {MAX_RESERVATION_TIMEOUT} seconds"
+        )
+    return now + timedelta(seconds=seconds)
+
+
+def _reservation(row: TokenReservation, subscriber: Any) -> Reservation:
+    return Reservation(row.pk, subscriber, row.amount, row.reference, row.expires_at)
+
+
 def reserve(
-    subscriber: Any, amount: int, *, reference: str | None = None, description: str = ""
+    subscriber: Any,
+    amount: int,
+    *,
+    reference: str | None = None,
+    description: str = "",
+    expires_in: timedelta | int | None = None,
 ) -> Reservation:
     """Hold ``amount`` tokens (they leave the spendable balance) until settled or released.
 
-    ``reference`` may be at most 247 characters: the hold's ledger entry
-    stores it behind a prefix.
+    The hold ends by itself after ``expires_in`` (a ``timedelta`` or seconds;
+    default ``FIKO_BILLING['RESERVATION_TIMEOUT']``), so a worker that dies
+    before settling does not keep the tokens. ``reference`` may be at most 247
+    characters: the hold's ledger entry stores it behind a prefix.
     """
+    subscriber_pk = _pk(subscriber)
     amount = _check_amount(amount)
-    reference = _check_reference(reference, max_length=255 - len(RESERVE_PREFIX))
+    reference = _check_reference(reference, max_length=MAX_TEXT_LENGTH - len(RESERVE_PREFIX))
+    description = _check_text(description, "description")
+    now = timezone.now()
+    expires_at = _hold_expiry(expires_in, now)
     with transaction.atomic():
-        account = _locked_account(_pk(subscriber))
+        account = _locked_account(subscriber_pk)
         if reference is not None:
             held = TokenReservation.objects.filter(account=account, reference=reference).first()
             if held is not None:
@@ -488,14 +638,17 @@ def reserve(
                     raise ReferenceConflict(
                         f"reference {reference!r} already reserved {held.amount} tokens"
                     )
-                return Reservation(held.pk, subscriber, held.amount, reference)
+                return _reservation(held, subscriber)
+        _release_expired_holds_locked(account, now)
+        # Saved with the debit below; the earliest expiry is all the sweep needs.
+        account.holds_expire_at = min(filter(None, (account.holds_expire_at, expires_at)))
         entry, taken = _debit_locked(
             account,
             amount,
             kind=EntryKind.RESERVE,
             reference=None if reference is None else f"{RESERVE_PREFIX}{reference}",
             description=description,
-            now=timezone.now(),
+            now=now,
             allow_debt=False,
         )
         TokenAllocation.objects.bulk_create(
@@ -507,40 +660,87 @@ def reserve(
             reference=reference,
             entry=entry,
             description=description,
+            expires_at=expires_at,
         )
-    return Reservation(held.pk, subscriber, amount, reference)
+    return _reservation(held, subscriber)
+
+
+def get_reservation(subscriber: Any, reference: str) -> Reservation:
+    """The reservation ``subscriber`` made under ``reference``, to settle or release it.
+
+    For a hold made by another process (a web request reserves, a worker
+    settles). Raises ``ReservationNotFound`` when the subscriber has none with
+    that reference; a reservation already closed is returned as well (closing
+    it again the same way is harmless, differently raises ``ReservationClosed``).
+    """
+    subscriber_pk = _pk(subscriber)
+    checked = _check_reference(reference, max_length=MAX_TEXT_LENGTH - len(RESERVE_PREFIX))
+    if checked is None:
+        raise ValueError("reference must be a non-empty str")
+    row = TokenReservation.objects.filter(
+        account__subscriber_id=subscriber_pk, reference=checked
+    ).first()
+    if row is None:
+        raise ReservationNotFound(f"this subscriber has no reservation {checked!r}")
+    return _reservation(row, subscriber)
 
 
 def _close(reservation: Reservation, actual: int) -> TokenReservation:
+    if not isinstance(reservation, Reservation):
+        raise TypeError(f"expected a tokens.Reservation, got {type(reservation).__name__}")
+    subscriber_pk = _pk(reservation.subscriber)
     with transaction.atomic():
-        account = _locked_account(_pk(reservation.subscriber))
-        held = TokenReservation.objects.get(pk=reservation.pk, account=account)
-        if held.status != ReservationStatus.HELD:
-            if held.settled_amount == actual:
-                return held  # the same settle/release, repeated
-            raise ReservationClosed(f"reservation {held.pk} is already {held.status}")
-        now = timezone.now()
-        extra = actual - held.amount
-        if extra > 0:
-            _debit_locked(
-                account,
-                extra,
-                kind=EntryKind.CONSUME,
-                reference=f"reservation:{held.pk}:overage",
-                description=held.description or "Reservation overage",
-                now=now,
-                allow_debt=False,
+        account = _locked_account(subscriber_pk)
+        held = TokenReservation.objects.filter(pk=reservation.pk, account=account).first()
+        if held is None:
+            raise ReservationNotFound(
+                f"reservation {reservation.pk} does not belong to this subscriber"
             )
-        elif extra < 0:
-            _put_back(account, held, -extra, now)
-        held.settled_amount = actual
-        held.status = ReservationStatus.RELEASED if actual == 0 else ReservationStatus.SETTLED
-        held.closed_at = now
-        held.save(update_fields=["settled_amount", "status", "closed_at"])
+        now = timezone.now()
+        if held.status == ReservationStatus.HELD and (
+            held.expires_at is not None and held.expires_at <= now
+        ):
+            _release_expired_holds_locked(account, now, force=True)
+            held.refresh_from_db()
+        if held.status == ReservationStatus.HELD:
+            return _settle_held(account, held, actual, now)
+        if held.settled_amount == actual:
+            return held  # the same settle/release, repeated (or a release after expiry)
+    # Outside the transaction, so a hold found expired just now stays given back.
+    if held.status == ReservationStatus.EXPIRED:
+        raise ReservationExpired(
+            f"reservation {held.pk} expired at {held.expires_at:%Y-%m-%d %H:%M:%S %Z}; "
+            "its tokens were given back"
+        )
+    raise ReservationClosed(f"reservation {held.pk} is already {held.status}")
+
+
+def _settle_held(
+    account: TokenAccount, held: TokenReservation, actual: int, now: datetime
+) -> TokenReservation:
+    extra = actual - held.amount
+    if extra > 0:
+        _debit_locked(
+            account,
+            extra,
+            kind=EntryKind.CONSUME,
+            reference=f"reservation:{held.pk}:overage",
+            description=held.description or "Reservation overage",
+            now=now,
+            allow_debt=False,
+        )
+    elif extra < 0:
+        _put_back(account, held, -extra, now)
+    held.settled_amount = actual
+    held.status = ReservationStatus.RELEASED if actual == 0 else ReservationStatus.SETTLED
+    held.closed_at = now
+    held.save(update_fields=["settled_amount", "status", "closed_at"])
     return held
 
 
-def _put_back(account: TokenAccount, held: TokenReservation, amount: int, now: datetime) -> None:
+def _put_back(
+    account: TokenAccount, held: TokenReservation, amount: int, now: datetime
+) -> list[TokenEntry]:
     """Return ``amount`` of a reservation to the credits it came from, latest expiry first."""
     # Tokens returned while a debt is outstanding pay the debt first.
     to_grants = amount - min(amount, max(0, -account.balance))
@@ -570,8 +770,9 @@ def _put_back(account: TokenAccount, held: TokenReservation, amount: int, now: d
     )
     _announce(entry, account)
     # A credit that expired while its tokens were held expires now.
-    _expire_due_locked(account, now, cause=f":release:{held.pk}")
+    expired = _expire_due_locked(account, now, cause=f":release:{held.pk}")
     _save_account(account)
+    return expired
 
 
 def settle(reservation: Reservation, actual: int) -> TokenReservation:
@@ -583,6 +784,8 @@ def settle(reservation: Reservation, actual: int) -> TokenReservation:
     """
     if isinstance(actual, bool) or not isinstance(actual, int) or actual < 0:
         raise ValueError(f"actual must be an int of zero or more, not {actual!r}")
+    if actual > MAX_AMOUNT:
+        raise ValueError(f"actual must be at most {MAX_AMOUNT:,} (tokens.MAX_AMOUNT)")
     return _close(reservation, actual)
 
 
@@ -595,28 +798,38 @@ def release(reservation: Reservation) -> TokenReservation:
 
 
 def expire_due(*, now: datetime | None = None, subscriber: Any = None) -> int:
-    """Write the expiry entries of credits past their ``expires_at``; return tokens expired.
+    """Expire what is due; return the number of credit tokens expired.
 
+    Writes the expiry entries of credits past their ``expires_at`` and gives
+    back what reservations past theirs still hold (a worker that reserved and
+    died never settles). Accounts whose subscriber was erased are swept too.
     Safe to run at any time and from several processes: each account is
     handled in its own short transaction under its lock.
     """
+    subscriber_pk = None if subscriber is None else _pk(subscriber)
     now = now or timezone.now()
     due = TokenEntry.objects.filter(remaining__gt=0, expires_at__lte=now)
-    if subscriber is not None:
-        due = due.filter(account__subscriber_id=_pk(subscriber))
-    subscriber_pks = list(
-        due.values_list("account__subscriber_id", flat=True).distinct().order_by()
+    holds = TokenReservation.objects.filter(status=ReservationStatus.HELD, expires_at__lte=now)
+    if subscriber_pk is not None:
+        due = due.filter(account__subscriber_id=subscriber_pk)
+        holds = holds.filter(account__subscriber_id=subscriber_pk)
+    account_pks = sorted(
+        {
+            *due.values_list("account_id", flat=True).distinct().order_by(),
+            *holds.values_list("account_id", flat=True).distinct().order_by(),
+        }
     )
     total = 0
-    for subscriber_pk in subscriber_pks:
+    for account_pk in account_pks:
         with transaction.atomic():
-            account = _locked_account(subscriber_pk)
+            account = _locked_account_by_pk(account_pk)
             written = _expire_due_locked(account, now)
             if written:
                 _save_account(account)
+            written += _release_expired_holds_locked(account, now, force=True)
             total += sum(-entry.amount for entry in written)
-    if total:
-        logger.info("tokens expired total=%d accounts=%d", total, len(subscriber_pks))
+    if total or account_pks:
+        logger.info("tokens expired total=%d accounts=%d", total, len(account_pks))
     return total
 
 

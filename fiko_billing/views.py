@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +38,8 @@ logger = logging.getLogger("fiko_billing.api")
 
 Answer = tuple[int, dict[str, Any]]
 MAX_PAGE_SIZE = 100
+#: What a Stripe object id looks like (``cs_test_a1B2…``): ASCII letters, digits, ``_``.
+STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
 def _price_json(price: Price) -> dict[str, Any]:
@@ -201,6 +204,9 @@ def _may_ask_stripe(payment: Payment) -> bool:
 @endpoint(methods=["GET"], statuses=[200, 404, 502])
 def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: str) -> Answer:
     """Where a checkout stands; fulfils it if Stripe says it is paid and no webhook did yet."""
+    if not STRIPE_ID.fullmatch(session_id):
+        # Not an id Stripe makes: it names nothing of ours, and never reaches the database.
+        raise NotFound("No such checkout session.", code="checkout_session_not_found")
     payment = Payment.objects.filter(
         stripe_checkout_session_id=session_id, subscriber=subscriber
     ).first()

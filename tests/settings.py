@@ -73,9 +73,6 @@ TEMPLATES = [
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-if os.environ.get("FIKO_TEST_SUBSCRIBER") == "organisation":
-    FIKO_BILLING_SUBSCRIBER_MODEL = "testapp.Organisation"
-
 FIKO_BILLING = {
     "ENABLED": True,
     "TEST_MODE": True,
@@ -83,3 +80,8 @@ FIKO_BILLING = {
     "STRIPE_PUBLISHABLE_KEY": "pk_test_fiko",
     "STRIPE_WEBHOOK_SECRET": "whsec_test_fiko",
 }
+
+if os.environ.get("FIKO_TEST_SUBSCRIBER") == "organisation":
+    FIKO_BILLING_SUBSCRIBER_MODEL = "testapp.Organisation"
+    # A session user acts for the organisation it is a member of.
+    FIKO_BILLING["SUBSCRIBER_RESOLVER"] = "tests.resolvers.session_subscriber"

@@ -27,6 +27,7 @@ from fiko_billing.models import (
     Payment,
     Plan,
     Price,
+    RejectedEvent,
     Subscription,
     TokenAccount,
     TokenEntry,
@@ -82,6 +83,17 @@ def make_event() -> WebhookEvent:
     return WebhookEventFactory(stripe_created=EVENT_TIME)
 
 
+def make_rejected() -> RejectedEvent:
+    return RejectedEvent.objects.create(
+        body_sha256=uuid.uuid4().hex * 2,
+        reason="invalid_event",
+        message="'created' must be an integer Unix time.",
+        stripe_event_id="evt_rejected",
+        type="invoice.paid",
+        body='{"id": "evt_rejected"}',
+    )
+
+
 def make_account() -> TokenAccount:
     return TokenAccount.objects.get(subscriber=funded_subscriber())
 
@@ -104,11 +116,12 @@ ROWS: dict[type[models.Model], tuple[Callable[[], Any], Callable[[Any], str]]] =
     Subscription: (SubscriptionFactory, lambda sub: sub.stripe_subscription_id),
     Payment: (PaymentFactory, lambda payment: escape(str(payment.subscriber))),
     WebhookEvent: (make_event, lambda event: event.stripe_event_id),
+    RejectedEvent: (make_rejected, lambda rejected: rejected.stripe_event_id),
     TokenAccount: (make_account, lambda account: escape(str(account.subscriber))),
     TokenEntry: (make_entry, lambda entry: f"cs_{entry.account.subscriber.pk}"),
     TokenReservation: (make_reservation, lambda reservation: "job-1"),
 }
-MIRRORED = (Customer, Subscription, Payment, WebhookEvent)
+MIRRORED = (Customer, Subscription, Payment, WebhookEvent, RejectedEvent)
 LEDGER = (TokenAccount, TokenEntry, TokenReservation)
 
 

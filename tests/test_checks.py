@@ -22,6 +22,9 @@ from fiko_billing import checks as billing_checks
 from fiko_billing.conf import ENV_FALLBACKS, PINNED_API_VERSION, reload_billing_settings
 from fiko_billing.money import ISO_4217, SYMBOLS, THREE_DECIMAL, ZERO_DECIMAL
 
+#: Resolves the subscriber of either model (the suite also runs with organisations).
+ORGANISATION_RESOLVER = "tests.resolvers.session_subscriber"
+
 # A working test-mode configuration.
 CLEAN: dict[str, Any] = {
     "ENABLED": True,
@@ -29,7 +32,10 @@ CLEAN: dict[str, Any] = {
     "STRIPE_SECRET_KEY": "sk_test_S3CR3T",
     "STRIPE_PUBLISHABLE_KEY": "pk_test_PUBL1C",
     "STRIPE_WEBHOOK_SECRET": "whsec_S1GN",
+    "SUBSCRIBER_RESOLVER": ORGANISATION_RESOLVER,
 }
+#: The same, leaving the resolver at its default (which returns the user).
+WITHOUT_RESOLVER = {key: value for key, value in CLEAN.items() if key != "SUBSCRIBER_RESOLVER"}
 
 HTTPS_URLS: dict[str, Any] = {
     "SUCCESS_URL": "https://shop.example/billing/success/?session_id={CHECKOUT_SESSION_ID}",
@@ -39,6 +45,7 @@ HTTPS_URLS: dict[str, Any] = {
 
 # A working production configuration.
 LIVE: dict[str, Any] = {
+    "SUBSCRIBER_RESOLVER": ORGANISATION_RESOLVER,
     "ENABLED": True,
     "TEST_MODE": False,
     "STRIPE_SECRET_KEY": "sk_live_S3CR3T",
@@ -84,13 +91,18 @@ def set_env(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     reload_billing_settings()
 
 
-def run_checks(config: Any) -> list[CheckMessage]:
+def run_checks(config: Any, *, default_resolver: bool = False) -> list[CheckMessage]:
     """The messages of the checks tagged ``fiko_billing`` for ``FIKO_BILLING = config``.
+
+    The suite also runs with an organisation as the subscriber, which needs a
+    resolver of its own (E012): one is added unless ``default_resolver``.
 
     Django keeps registered checks in a set, so the order of the two check
     functions is not fixed; ordering by id makes the list comparable. Messages
     of one id come from one function, in the order it produced them.
     """
+    if isinstance(config, dict) and not default_resolver:
+        config = {"SUBSCRIBER_RESOLVER": ORGANISATION_RESOLVER, **config}
     with override_settings(FIKO_BILLING=config):
         return sorted(checks.run_checks(tags=[billing_checks.TAG]), key=lambda m: str(m.id))
 
@@ -708,10 +720,11 @@ def test_e010_an_unknown_key() -> None:
         "ALLOW_MULTIPLE_SUBSCRIPTIONS, ALLOW_PROMOTION_CODES, CANCEL_URL, "
         "CHECKOUT_STATUS_POLL_INTERVAL, CURRENCY, ENABLED, "
         "GRACE_PERIOD_DAYS, MAX_QUANTITY, PORTAL_RETURN_URL, PRORATION_BEHAVIOR, "
-        "REFUND_SPENT_TOKENS, STRIPE_API_BASE, STRIPE_API_VERSION, STRIPE_COMMAND_TIME_BUDGET, "
-        "STRIPE_MAX_NETWORK_RETRIES, STRIPE_PUBLISHABLE_KEY, STRIPE_REQUEST_TIME_BUDGET, "
-        "STRIPE_SECRET_KEY, STRIPE_TIMEOUT, STRIPE_WEBHOOK_SECRET, SUBSCRIBER_RESOLVER, "
-        "SUCCESS_URL, TEST_MODE, TOKEN_ROLLOVER, WEBHOOK_MAX_FAILURES, WEBHOOK_MAX_WAIT_DAYS, "
+        "REFUND_SPENT_TOKENS, RESERVATION_TIMEOUT, STRIPE_API_BASE, STRIPE_API_VERSION, "
+        "STRIPE_COMMAND_TIME_BUDGET, STRIPE_MAX_NETWORK_RETRIES, STRIPE_PUBLISHABLE_KEY, "
+        "STRIPE_REQUEST_TIME_BUDGET, STRIPE_SECRET_KEY, STRIPE_TIMEOUT, "
+        "STRIPE_WEBHOOK_SECRET, SUBSCRIBER_RESOLVER, SUCCESS_URL, TEST_MODE, "
+        "TOKEN_ROLLOVER, WEBHOOK_MAX_FAILURES, WEBHOOK_MAX_WAIT_DAYS, "
         "WEBHOOK_PROCESSING, WEBHOOK_TOLERANCE.",
         hint="Remove the unknown key from FIKO_BILLING or correct its spelling to one of the "
         "known keys listed above.",
@@ -792,6 +805,49 @@ def test_e011_is_reported_even_when_fiko_billing_is_unreadable() -> None:
         assert [m.id for m in run_checks({"NOPE": 1})] == [
             "fiko_billing.E010",
             "fiko_billing.E011",
+        ]
+
+
+# ------------------------------------------------------------------ E012
+
+E012_HINT = (
+    "Set FIKO_BILLING['SUBSCRIBER_RESOLVER'] to the dotted path of a function that returns "
+    "the testapp.Organisation a request is for (for example the organisation of "
+    "request.user), or None when there is none; see 'Who is paying' in the checkout "
+    "documentation."
+)
+
+
+def test_e012_a_subscriber_model_other_than_the_user_with_the_default_resolver() -> None:
+    with override_settings(FIKO_BILLING_SUBSCRIBER_MODEL="testapp.Organisation"):
+        assert run_checks(WITHOUT_RESOLVER, default_resolver=True) == [
+            Error(
+                "FIKO_BILLING_SUBSCRIBER_MODEL is 'testapp.Organisation', but "
+                "FIKO_BILLING['SUBSCRIBER_RESOLVER'] (the default) returns the logged-in user, "
+                "not a testapp.Organisation: no API request could be billed to anyone.",
+                hint=E012_HINT,
+                id="fiko_billing.E012",
+            )
+        ]
+
+
+def test_e012_naming_the_default_resolver_explicitly_is_the_same_mistake() -> None:
+    config = {**CLEAN, "SUBSCRIBER_RESOLVER": "fiko_billing.subscribers.resolve_request_user"}
+    with override_settings(FIKO_BILLING_SUBSCRIBER_MODEL="testapp.Organisation"):
+        messages = run_checks(config, default_resolver=True)
+    assert [m.id for m in messages] == ["fiko_billing.E012"]
+    assert "FIKO_BILLING['SUBSCRIBER_RESOLVER'] returns the logged-in user" in messages[0].msg
+
+
+def test_e012_the_user_model_needs_no_resolver() -> None:
+    with override_settings(FIKO_BILLING_SUBSCRIBER_MODEL="auth.User"):
+        assert run_checks(WITHOUT_RESOLVER, default_resolver=True) == []
+
+
+def test_e012_is_not_raised_over_e011() -> None:
+    with override_settings(FIKO_BILLING_SUBSCRIBER_MODEL="testapp.Team"):
+        assert [m.id for m in run_checks(WITHOUT_RESOLVER, default_resolver=True)] == [
+            "fiko_billing.E011"
         ]
 
 
@@ -918,6 +974,6 @@ def test_a_silenced_id_is_not_reported() -> None:
 def test_every_id_is_listed_in_the_comment_block_at_the_top() -> None:
     source = inspect.getsource(billing_checks)
     used = set(re.findall(r'id="(fiko_billing\.[EW]\d{3})"', source))
-    assert len(used) == 12
+    assert len(used) == 13
     listed = set(re.findall(r"^(fiko_billing\.[EW]\d{3}) ", billing_checks.__doc__ or "", re.M))
     assert used <= listed

@@ -179,6 +179,7 @@ def test_every_default(configure: Any) -> None:
         "REFUND_SPENT_TOKENS": "debt",
         "WEBHOOK_MAX_FAILURES": 10,
         "WEBHOOK_MAX_WAIT_DAYS": 3,
+        "RESERVATION_TIMEOUT": 3600,
     }
     # A key added to DEFAULTS without a property (or to this test) fails here.
     assert set(expected) == set(DEFAULTS)
@@ -438,6 +439,18 @@ def test_a_secret_of_the_wrong_type_is_not_quoted(
         ("GRACE_PERIOD_DAYS", -1, "FIKO_BILLING['GRACE_PERIOD_DAYS'] must be zero or more."),
         ("MAX_QUANTITY", 0, "FIKO_BILLING['MAX_QUANTITY'] must be 1 or more."),
         (
+            "RESERVATION_TIMEOUT",
+            0,
+            "FIKO_BILLING['RESERVATION_TIMEOUT'] must be a number of seconds above 0 and at "
+            "most 2592000 (30 days), not 0.",
+        ),
+        (
+            "RESERVATION_TIMEOUT",
+            30 * 86400 + 1,
+            "FIKO_BILLING['RESERVATION_TIMEOUT'] must be a number of seconds above 0 and at "
+            "most 2592000 (30 days), not 2592001.",
+        ),
+        (
             "WEBHOOK_PROCESSING",
             "celery",
             "FIKO_BILLING['WEBHOOK_PROCESSING'] must be 'sync' or 'task', not 'celery'.",
@@ -494,6 +507,8 @@ def test_a_value_out_of_range_names_the_key(
         ("WEBHOOK_TOLERANCE", 1, 1),
         ("GRACE_PERIOD_DAYS", 0, 0),
         ("MAX_QUANTITY", 1, 1),
+        ("RESERVATION_TIMEOUT", 1, 1),
+        ("RESERVATION_TIMEOUT", 30 * 86400, 30 * 86400),
         ("WEBHOOK_PROCESSING", "task", "task"),
         ("PRORATION_BEHAVIOR", "always_invoice", "always_invoice"),
         ("PRORATION_BEHAVIOR", "none", "none"),

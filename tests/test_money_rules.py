@@ -606,3 +606,23 @@ def test_a_refund_of_a_charge_made_outside_fiko_billing_is_placed_by_one_questio
     assert all_processed() == []
     assert not Refund.objects.exists()
     assert balance_at(world.now(), world.subscriber) == 1_000
+
+
+def test_refunds_and_renewals_of_an_erased_subscriber_are_recorded_without_a_ledger(world, send):
+    from fiko_billing.services.erasure import erase_subscriber
+
+    world.checkout(world.monthly)
+    invoice = world.subscription()["latest_invoice"]
+    send(world.events())
+    world.mark()
+    with at_time(START + DAY):
+        erase_subscriber(world.subscriber)  # cancels the subscription in Stripe too
+    world.refund(world.intent_of(invoice))
+
+    send(world.events())
+
+    assert all_processed() == []
+    payment = Payment.objects.get(stripe_invoice_id=invoice)
+    assert (payment.subscriber, payment.status) == (None, PaymentStatus.REFUNDED)
+    assert Subscription.objects.get().status == SubscriptionStatus.CANCELED
+    assert not TokenEntry.objects.filter(kind=EntryKind.REFUND).exists()

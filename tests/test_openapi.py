@@ -44,7 +44,9 @@ PLAIN_VIEWS: dict[str, tuple[tuple[str, ...], frozenset[int]]] = {
 ERROR_CODES = frozenset(
     {
         "not_authenticated",
+        "no_billing_account",
         "csrf_failed",
+        "unsupported_media_type",
         "billing_disabled",
         "method_not_allowed",
         "invalid_json",

@@ -23,6 +23,7 @@ from fiko_billing.models import (
     TokenEntry,
     TokenReservation,
 )
+from fiko_billing.subscribers import get_subscriber_model
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -122,7 +123,10 @@ def test_reference_must_be_a_short_non_empty_str(subscriber, reference):
 
 
 def test_unsaved_subscriber_is_refused(db):
-    with pytest.raises(ValueError, match="saved model instance"):
+    unsaved = get_subscriber_model()()
+    with pytest.raises(ValueError, match="must be saved"):
+        tokens.credit(unsaved, 10, kind="grant", reference="cs_1")
+    with pytest.raises(TypeError, match="expected an instance of"):
         tokens.credit(object(), 10, kind="grant", reference="cs_1")
     assert TokenAccount.objects.count() == 0
 
@@ -771,7 +775,7 @@ def test_held_tokens_of_an_expired_credit_expire_on_release(subscriber, clock):
 
 def test_held_tokens_expire_on_release_after_the_sweep_ran(subscriber, clock):
     grant = tokens.credit(subscriber, 100, kind="grant", reference="in_1", expires_at=NOW + DAY)
-    held = tokens.reserve(subscriber, 40)
+    held = tokens.reserve(subscriber, 40, expires_in=7 * DAY)  # the hold outlives its credit
     assert tokens.expire_due(now=NOW + 2 * DAY) == 60
     clock.move_to(NOW + 2 * DAY)
 
@@ -891,7 +895,7 @@ def test_expiry_and_release_send_their_signals(
 ):
     tokens.credit(subscriber, 100, kind="grant", reference="in_1", expires_at=NOW + DAY)
     tokens.credit(subscriber, 50, kind="purchase", reference="cs_1")
-    held = tokens.reserve(subscriber, 20)
+    held = tokens.reserve(subscriber, 20, expires_in=7 * DAY)  # the hold outlives its credit
     clock.move_to(NOW + 2 * DAY)
     with django_capture_on_commit_callbacks(execute=True):
         tokens.expire_due()

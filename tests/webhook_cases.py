@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from fiko_billing.models import WebhookEvent
+from fiko_billing.models import RejectedEvent, WebhookEvent
 from fiko_billing.testing.webhooks import post_event, signed_headers
 
 URL = "/billing/stripe/webhook/"
@@ -38,6 +38,7 @@ class WebhookSecurityCases:
         assert response.status_code == 400, response.content
         assert response.json()["error"]["code"] == code
         assert WebhookEvent.objects.count() == 0
+        assert RejectedEvent.objects.count() == 0  # what Stripe did not sign is never kept
 
     @pytest.mark.django_db
     def test_missing_signature_header(self) -> None:
@@ -80,14 +81,22 @@ class WebhookSecurityCases:
         body = json.dumps(self.make_event()).encode()
         self.assert_rejected(self._post_raw(body, {"HTTP_STRIPE_SIGNATURE": "t=abc,v0=zzz"}))
 
+    def assert_signed_but_rejected(self, response: Any, code: str) -> None:
+        """Stripe signed it, so a retry brings the same body: 200, recorded, not stored."""
+        assert response.status_code == 200, response.content
+        assert response.json()["outcome"] == "rejected"
+        assert response.json()["error"]["code"] == code
+        assert WebhookEvent.objects.count() == 0
+        assert RejectedEvent.objects.get().reason == code
+
     @pytest.mark.django_db
     def test_signed_non_json_body(self) -> None:
         body = b"not json at all"
         response = self._post_raw(body, signed_headers(body, secret="whsec_current"))
-        self.assert_rejected(response, code="invalid_json")
+        self.assert_signed_but_rejected(response, "invalid_json")
 
     @pytest.mark.django_db
     def test_signed_json_that_is_not_an_event(self) -> None:
         body = json.dumps({"object": "customer", "id": "cus_1"}).encode()
         response = self._post_raw(body, signed_headers(body, secret="whsec_current"))
-        self.assert_rejected(response, code="invalid_event")
+        self.assert_signed_but_rejected(response, "invalid_event")

@@ -40,6 +40,7 @@ from fiko_billing.admin.ledger import (
 from fiko_billing.admin.mirrored import (
     CustomerAdmin,
     PaymentAdmin,
+    RejectedEventAdmin,
     SubscriptionAdmin,
     WebhookEventAdmin,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "PlanPriceInline",
     "PriceAdmin",
     "PriceInline",
+    "RejectedEventAdmin",
     "SubscriptionAdmin",
     "TokenAccountAdmin",
     "TokenEntryAdmin",

@@ -92,7 +92,14 @@ class TokenAccountAdmin(LedgerAdmin[TokenAccount]):
     list_filter = (BalanceFilter,)
     list_select_related = ("subscriber",)
     search_fields = SUBSCRIBER_SEARCH
-    fields = ("subscriber", "balance", "updated", "entries_link", "reservations_link")
+    fields = (
+        "subscriber",
+        "balance",
+        "holds_expire_at",
+        "updated",
+        "entries_link",
+        "reservations_link",
+    )
     readonly_fields = fields
     actions = ("adjust_tokens",)
     change_form_template = "fiko_billing/admin/tokenaccount_change_form.html"
@@ -352,6 +359,7 @@ class TokenReservationAdmin(AccountRowAdmin[TokenReservation]):
         "settled_amount",
         "status",
         "reference",
+        "expires_at",
         "closed_at",
         "description",
     )
@@ -368,6 +376,7 @@ class TokenReservationAdmin(AccountRowAdmin[TokenReservation]):
         "description",
         "entry",
         "created",
+        "expires_at",
         "closed_at",
     )
     readonly_fields = fields

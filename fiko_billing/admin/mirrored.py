@@ -15,12 +15,22 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from fiko_billing.admin.common import SUBSCRIBER_SEARCH, MirroredAdmin, TabularInline
-from fiko_billing.models import Customer, Dispute, Payment, Refund, Subscription, WebhookEvent
+from fiko_billing.admin.erasure import ErasureActionMixin
+from fiko_billing.models import (
+    Customer,
+    Dispute,
+    Payment,
+    Refund,
+    RejectedEvent,
+    Subscription,
+    WebhookEvent,
+)
 from fiko_billing.money import format_amount
 
 
 @admin.register(Customer)
-class CustomerAdmin(MirroredAdmin[Customer]):
+class CustomerAdmin(ErasureActionMixin, MirroredAdmin[Customer]):
+    actions = ("erase_billing_data",)
     list_display = ("subscriber", "stripe_customer_id", "livemode", "deleted_at", "created")
     list_filter = ("livemode", ("deleted_at", admin.EmptyFieldListFilter))
     list_select_related = ("subscriber",)
@@ -331,3 +341,24 @@ class WebhookEventAdmin(MirroredAdmin[WebhookEvent]):
     def pretty_payload(self, obj: WebhookEvent) -> SafeString:
         text = json.dumps(obj.payload, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre class="fiko-billing-payload">{}</pre>', text)
+
+
+@admin.register(RejectedEvent)
+class RejectedEventAdmin(MirroredAdmin[RejectedEvent]):
+    """Signed deliveries that were no usable event: read, then delete when understood."""
+
+    list_display = ("stripe_event_id", "type", "reason", "deliveries", "last_received_at")
+    list_filter = ("reason",)
+    search_fields = ("stripe_event_id", "type", "body_sha256")
+    date_hierarchy = "received_at"
+    readonly_fields = (
+        "stripe_event_id",
+        "type",
+        "reason",
+        "message",
+        "deliveries",
+        "received_at",
+        "last_received_at",
+        "body_sha256",
+        "body",
+    )

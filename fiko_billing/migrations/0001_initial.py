@@ -3,10 +3,13 @@
 
 import django.core.validators
 import django.db.models.deletion
+import django.db.models.functions.text
 import django.utils.timezone
 import model_utils.fields
 from django.db import migrations, models
 
+import fiko_billing.models.deletion
+import fiko_billing.models.fields
 from fiko_billing.conf import subscriber_model_label
 
 
@@ -18,6 +21,56 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.CreateModel(
+            name="RejectedEvent",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "body_sha256",
+                    models.CharField(
+                        max_length=64, unique=True, verbose_name="SHA-256 of the body"
+                    ),
+                ),
+                ("reason", models.CharField(max_length=32, verbose_name="reason")),
+                ("message", models.CharField(max_length=500, verbose_name="message")),
+                (
+                    "stripe_event_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="As far as it is readable.",
+                        max_length=255,
+                        verbose_name="Stripe event id",
+                    ),
+                ),
+                ("type", models.CharField(blank=True, max_length=100, verbose_name="type")),
+                (
+                    "body",
+                    models.TextField(
+                        help_text="The raw body as text (U+0000 and undecodable bytes escaped).",
+                        verbose_name="body",
+                    ),
+                ),
+                ("deliveries", models.PositiveIntegerField(default=1, verbose_name="deliveries")),
+                (
+                    "received_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="first received"),
+                ),
+                (
+                    "last_received_at",
+                    models.DateTimeField(auto_now=True, verbose_name="last received"),
+                ),
+            ],
+            options={
+                "verbose_name": "rejected webhook delivery",
+                "verbose_name_plural": "rejected webhook deliveries",
+                "ordering": ("-last_received_at", "-pk"),
+            },
+        ),
         migrations.CreateModel(
             name="Customer",
             fields=[
@@ -69,7 +122,9 @@ class Migration(migrations.Migration):
                 (
                     "subscriber",
                     models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
                         related_name="billing_customer",
                         to=subscriber_model_label(),
                         verbose_name="subscriber",
@@ -178,21 +233,14 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "currency",
-                    models.CharField(
-                        max_length=3,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^[a-z]{3}$",
-                                "Use a lower-case three-letter ISO 4217 currency code, such as 'usd'.",
-                            )
-                        ],
-                        verbose_name="currency",
+                    fiko_billing.models.fields.CurrencyField(
+                        max_length=3, verbose_name="currency"
                     ),
                 ),
                 (
                     "unit_amount",
                     models.PositiveIntegerField(
-                        help_text="In the currency's minor unit: cents for USD, yen for JPY.",
+                        help_text="In the currency's minor unit: cents for USD, yen for JPY. At least Stripe's minimum charge for the currency (0.50 USD, 50 JPY, …); a plan may also be free (0).",
                         verbose_name="amount",
                     ),
                 ),
@@ -242,11 +290,22 @@ class Migration(migrations.Migration):
                         verbose_name="balance",
                     ),
                 ),
+                (
+                    "holds_expire_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Never later than the earliest expiry of a held reservation: until then no ledger write needs to look for expired holds.",
+                        null=True,
+                        verbose_name="first hold expires at",
+                    ),
+                ),
                 ("updated", models.DateTimeField(auto_now=True, verbose_name="updated")),
                 (
                     "subscriber",
                     models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
                         related_name="token_account",
                         to=subscriber_model_label(),
                         verbose_name="subscriber",
@@ -544,7 +603,9 @@ class Migration(migrations.Migration):
                 (
                     "subscriber",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
+                        blank=True,
+                        null=True,
+                        on_delete=fiko_billing.models.deletion.keep_unless_live,
                         related_name="billing_subscriptions",
                         to=subscriber_model_label(),
                         verbose_name="subscriber",
@@ -670,7 +731,9 @@ class Migration(migrations.Migration):
                 (
                     "subscriber",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
                         related_name="billing_payments",
                         to=subscriber_model_label(),
                         verbose_name="subscriber",
@@ -734,6 +797,7 @@ class Migration(migrations.Migration):
                             ("held", "Held"),
                             ("settled", "Settled"),
                             ("released", "Released"),
+                            ("expired", "Expired"),
                         ],
                         default="held",
                         max_length=8,
@@ -747,6 +811,15 @@ class Migration(migrations.Migration):
                 ),
                 ("description", models.CharField(blank=True, max_length=255)),
                 ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "expires_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Unless settled or released by then, the hold is given back.",
+                        null=True,
+                        verbose_name="expires at",
+                    ),
+                ),
                 ("closed_at", models.DateTimeField(blank=True, null=True)),
                 (
                     "account",
@@ -790,7 +863,7 @@ class Migration(migrations.Migration):
                     models.CharField(blank=True, max_length=64, verbose_name="API version"),
                 ),
                 ("livemode", models.BooleanField(default=False)),
-                ("payload", models.JSONField(verbose_name="payload")),
+                ("payload", fiko_billing.models.fields.NulSafeJSONField(verbose_name="payload")),
                 (
                     "status",
                     models.CharField(
@@ -982,6 +1055,16 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="price",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("currency", django.db.models.functions.text.Lower("currency"))
+                ),
+                name="fiko_price_currency_lower_case",
+                violation_error_message="The currency is stored in lower case.",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="price",
             constraint=models.UniqueConstraint(
                 condition=models.Q(("plan__isnull", False)),
                 fields=("plan", "currency"),
@@ -1051,6 +1134,14 @@ class Migration(migrations.Migration):
             model_name="tokenreservation",
             index=models.Index(fields=["status", "created"], name="fiko_reservation_status"),
         ),
+        migrations.AddIndex(
+            model_name="tokenreservation",
+            index=models.Index(
+                condition=models.Q(("status", "held")),
+                fields=["expires_at"],
+                name="fiko_reservation_expiring",
+            ),
+        ),
         migrations.AddConstraint(
             model_name="tokenreservation",
             constraint=models.CheckConstraint(
@@ -1060,7 +1151,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="tokenreservation",
             constraint=models.CheckConstraint(
-                condition=models.Q(("status__in", ["held", "settled", "released"])),
+                condition=models.Q(("status__in", ["held", "settled", "released", "expired"])),
                 name="fiko_reservation_status_valid",
             ),
         ),

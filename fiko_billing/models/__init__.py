@@ -19,6 +19,7 @@ from fiko_billing.models.payments import (
     PaymentStatus,
     Refund,
 )
+from fiko_billing.models.rejections import RejectedEvent
 from fiko_billing.models.subscriptions import (
     ENTITLED_STATUSES,
     TERMINAL_STATUSES,
@@ -43,6 +44,7 @@ __all__ = [
     "Plan",
     "Price",
     "Refund",
+    "RejectedEvent",
     "ReservationStatus",
     "Subscription",
     "SubscriptionStatus",

@@ -6,17 +6,16 @@ Stripe ids are stored back on the rows.
 
 from __future__ import annotations
 
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from model_utils.models import TimeStampedModel
 
-from fiko_billing.money import format_amount
-
-currency_validator = RegexValidator(
-    r"^[a-z]{3}$", _("Use a lower-case three-letter ISO 4217 currency code, such as 'usd'.")
-)
+from fiko_billing.models.fields import CurrencyField
+from fiko_billing.money import currency_problem, format_amount, minimum_charge
 
 
 class Interval(models.TextChoices):
@@ -107,9 +106,13 @@ class Price(TimeStampedModel):
     package = models.ForeignKey(
         TokenPackage, on_delete=models.CASCADE, related_name="prices", null=True, blank=True
     )
-    currency = models.CharField(_("currency"), max_length=3, validators=[currency_validator])
+    currency = CurrencyField(_("currency"))
     unit_amount = models.PositiveIntegerField(
-        _("amount"), help_text=_("In the currency's minor unit: cents for USD, yen for JPY.")
+        _("amount"),
+        help_text=_(
+            "In the currency's minor unit: cents for USD, yen for JPY. At least Stripe's "
+            "minimum charge for the currency (0.50 USD, 50 JPY, …); a plan may also be free (0)."
+        ),
     )
     active = models.BooleanField(_("active"), default=True)
     stripe_price_id = models.CharField(
@@ -130,6 +133,11 @@ class Price(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(unit_amount__gte=0), name="fiko_price_amount_gte_0"
             ),
+            models.CheckConstraint(
+                condition=Q(currency=Lower("currency")),
+                name="fiko_price_currency_lower_case",
+                violation_error_message=_("The currency is stored in lower case."),
+            ),
             models.UniqueConstraint(
                 fields=("plan", "currency"),
                 condition=Q(plan__isnull=False),
@@ -147,6 +155,31 @@ class Price(TimeStampedModel):
     def __str__(self) -> str:
         item = self.plan or self.package
         return f"{item}: {self.display}"
+
+    def clean(self) -> None:
+        """Stripe's minimum charge: a package's price must reach it, a plan's may also be 0."""
+        super().clean()
+        if self.unit_amount is None or currency_problem(self.currency) is not None:
+            return  # the field's own validation reports these
+        least = minimum_charge(self.currency)
+        free_plan = self.plan_id is not None and self.unit_amount == 0
+        if self.unit_amount < least and not free_plan:
+            raise ValidationError(
+                {
+                    "unit_amount": ValidationError(
+                        _(
+                            "Stripe charges at least %(minimum)s in %(currency)s; "
+                            "%(amount)s is below that."
+                        ),
+                        code="below_minimum_charge",
+                        params={
+                            "minimum": format_amount(least, self.currency),
+                            "currency": self.currency.upper(),
+                            "amount": format_amount(self.unit_amount, self.currency),
+                        },
+                    )
+                }
+            )
 
     @property
     def item(self) -> Plan | TokenPackage:

@@ -16,9 +16,12 @@ class Customer(TimeStampedModel):
     customer, so payment history stays attached to the subscriber.
     """
 
+    # Kept when the subscriber is deleted (see models.deletion).
     subscriber = models.OneToOneField(
         subscriber_model_label(),
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="billing_customer",
         verbose_name=_("subscriber"),
     )

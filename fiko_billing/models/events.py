@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from fiko_billing.models.fields import NulSafeJSONField
+
 
 class EventStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
@@ -20,7 +22,8 @@ class WebhookEvent(models.Model):
     type = models.CharField(_("type"), max_length=100)
     api_version = models.CharField(_("API version"), max_length=64, blank=True)
     livemode = models.BooleanField(default=False)
-    payload = models.JSONField(_("payload"))
+    # Stripe passes customer text through as it is, U+0000 included.
+    payload = NulSafeJSONField(_("payload"))
     status = models.CharField(
         _("status"), max_length=10, choices=EventStatus.choices, default=EventStatus.PENDING
     )

@@ -16,14 +16,26 @@ class TokenAccount(models.Model):
     subscriber.
     """
 
+    # Kept when the subscriber is deleted, with its entries (see models.deletion).
     subscriber = models.OneToOneField(
         subscriber_model_label(),
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="token_account",
         verbose_name=_("subscriber"),
     )
     balance = models.BigIntegerField(
         _("balance"), default=0, help_text=_("Negative while a refund left a debt.")
+    )
+    holds_expire_at = models.DateTimeField(
+        _("first hold expires at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Never later than the earliest expiry of a held reservation: until then no "
+            "ledger write needs to look for expired holds."
+        ),
     )
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -123,6 +135,7 @@ class ReservationStatus(models.TextChoices):
     HELD = "held", _("Held")
     SETTLED = "settled", _("Settled")
     RELEASED = "released", _("Released")
+    EXPIRED = "expired", _("Expired")
 
 
 class TokenReservation(models.Model):
@@ -141,6 +154,12 @@ class TokenReservation(models.Model):
     entry = models.OneToOneField(TokenEntry, on_delete=models.PROTECT, related_name="reservation")
     description = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(
+        _("expires at"),
+        null=True,
+        blank=True,
+        help_text=_("Unless settled or released by then, the hold is given back."),
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -159,7 +178,15 @@ class TokenReservation(models.Model):
                 name="fiko_reservation_unique_reference",
             ),
         ]
-        indexes = [models.Index(fields=("status", "created"), name="fiko_reservation_status")]
+        indexes = [
+            models.Index(fields=("status", "created"), name="fiko_reservation_status"),
+            # expire_due: held reservations past their expiry, across all accounts.
+            models.Index(
+                fields=("expires_at",),
+                condition=Q(status="held"),
+                name="fiko_reservation_expiring",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.amount} tokens ({self.status})"

@@ -32,9 +32,12 @@ class PaymentStatus(models.TextChoices):
 
 
 class Payment(TimeStampedModel):
+    # Kept when the subscriber is deleted: an accounting record (see models.deletion).
     subscriber = models.ForeignKey(
         subscriber_model_label(),
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="billing_payments",
         verbose_name=_("subscriber"),
     )

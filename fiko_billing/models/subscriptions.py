@@ -10,6 +10,7 @@ from model_utils.models import TimeStampedModel
 from fiko_billing.conf import subscriber_model_label
 from fiko_billing.models.catalogue import Plan, Price, TokenPackage
 from fiko_billing.models.customers import Customer
+from fiko_billing.models.deletion import keep_unless_live
 
 
 class SubscriptionStatus(models.TextChoices):
@@ -41,9 +42,12 @@ class SubscriptionQuerySet(models.QuerySet["Subscription"]):
 class Subscription(TimeStampedModel):
     """A subscription to a plan (or to a recurring token package), as Stripe last told us."""
 
+    # Kept when the subscriber is deleted, unless still live in Stripe (see models.deletion).
     subscriber = models.ForeignKey(
         subscriber_model_label(),
-        on_delete=models.CASCADE,
+        on_delete=keep_unless_live,
+        null=True,
+        blank=True,
         related_name="billing_subscriptions",
         verbose_name=_("subscriber"),
     )

@@ -62,6 +62,7 @@ from fiko_billing.models import (
     TokenPackage,
 )
 from fiko_billing.services.customers import ensure_customer, subscriber_metadata
+from fiko_billing.subscribers import ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.checkout")
 
@@ -157,6 +158,7 @@ def _session_params(
 
 def has_active_plan(subscriber: Any) -> bool:
     """Whether the subscriber holds a plan subscription that grants its benefits."""
+    ensure_subscriber(subscriber)
     return (
         Subscription.objects.entitled().filter(subscriber=subscriber, plan__isnull=False).exists()
     )
@@ -178,6 +180,7 @@ def start_checkout(
     ``StripeGatewayError`` with nothing written but the subscriber's Stripe
     customer (which is valid on its own) and the sessions already expired.
     """
+    ensure_subscriber(subscriber)
     currency = (currency or billing_settings.CURRENCY).lower()
     if plan_type == "full" and has_active_plan(subscriber):
         raise Conflict(

@@ -31,6 +31,7 @@ from fiko_billing.gateway import (
 )
 from fiko_billing.models import Customer
 from fiko_billing.services.stripe_data import metadata
+from fiko_billing.subscribers import ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.stripe")
 
@@ -42,6 +43,7 @@ ATTEMPT_WINDOW = timedelta(minutes=15)
 
 def subscriber_metadata(subscriber: Any) -> dict[str, str]:
     """Metadata that lets any Stripe object lead back to its subscriber."""
+    ensure_subscriber(subscriber)
     return {
         "fiko_subscriber": str(subscriber.pk),
         "fiko_subscriber_model": subscriber_model_label(),
@@ -121,6 +123,7 @@ def ensure_customer(
     ``StripeGatewayError``; after one whose outcome is unknown the next call
     adopts what that attempt may have created instead of creating another.
     """
+    ensure_subscriber(subscriber)
     failure: StripeUnavailable | None = None
     with transaction.atomic():
         row = _locked_row(subscriber)
@@ -187,4 +190,5 @@ def ensure_customer(
 
 def customer_of(subscriber: Any) -> Customer | None:
     """The subscriber's customer row if it has a Stripe customer, else ``None``."""
+    ensure_subscriber(subscriber)
     return Customer.objects.filter(subscriber=subscriber, stripe_customer_id__isnull=False).first()

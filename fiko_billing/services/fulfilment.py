@@ -62,6 +62,8 @@ def _payment_for(session: dict[str, Any]) -> Payment | None:
         .first()
     )
     if payment is not None:
+        if payment.subscriber_id is None:
+            return None  # the subscriber's billing data was erased
         tokens.lock_account(payment.subscriber)
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         locked.subscriber = payment.subscriber
@@ -177,7 +179,7 @@ def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) ->
     logger.info(
         "checkout session %s fulfilled for subscriber %s (%s)",
         session["id"],
-        subscriber.pk,
+        payment.subscriber_id,
         payment.get_kind_display(),
     )
     return payment

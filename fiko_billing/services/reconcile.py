@@ -84,8 +84,14 @@ def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) ->
     """
     with transaction.atomic():
         row = Subscription.objects.select_related("subscriber").get(pk=pk)
-        tokens.lock_account(row.subscriber)
-        row = Subscription.objects.select_for_update().select_related("subscriber").get(pk=pk)
+        if row.subscriber_id is not None:
+            tokens.lock_account(row.subscriber)
+        # of=("self",): the subscriber is an outer join since it may be erased (NULL).
+        row = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("subscriber")
+            .get(pk=pk)
+        )
         if row.status not in ENTITLED_STATUSES:
             return False
         if remote is not None:
@@ -101,7 +107,8 @@ def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) ->
                 ended_at=row.ended_at or row.current_period_end or now,
                 reason=f"period ended (was {row.status})",
             )
-        tokens.expire_due(now=now, subscriber=row.subscriber)
+        if row.subscriber_id is not None:
+            tokens.expire_due(now=now, subscriber=row.subscriber)
     logger.info("subscription %s deactivated: its period ended", row.stripe_subscription_id)
     return True
 

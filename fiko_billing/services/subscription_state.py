@@ -35,6 +35,7 @@ from fiko_billing.models import (
 from fiko_billing.services import ordering
 from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
 from fiko_billing.services.stripe_data import metadata, object_id, subscription_period, ts
+from fiko_billing.subscribers import ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -167,7 +168,7 @@ def mirror_subscription(
     """
     stripe_id = str(data["id"])
     row, subscriber, customer = _locked(stripe_id, data, subscriber)
-    if subscriber is None:
+    if row is None and subscriber is None:
         logger.warning("subscription %s belongs to no known subscriber; skipped", stripe_id)
         return None
     at = _stamp(state_at)
@@ -196,7 +197,13 @@ def mirror_subscription(
 def _locked(
     stripe_id: str, data: dict[str, Any] | None, subscriber: Any, *, held: bool = False
 ) -> tuple[Subscription | None, Any, Customer | None]:
-    """The row (locked, after its subscriber's ledger lock), its subscriber and customer."""
+    """The row (locked, after its subscriber's ledger lock), its subscriber and customer.
+
+    A row whose subscriber was erased (NULL) is still kept up to date, with no
+    subscriber to lock; a new row needs one.
+    """
+    if subscriber is not None:
+        ensure_subscriber(subscriber)
     known = (
         Subscription.objects.filter(stripe_subscription_id=stripe_id)
         .select_related("subscriber")
@@ -204,26 +211,28 @@ def _locked(
         .first()
     )
     customer = None
-    if known is not None:
-        subscriber = subscriber or known.subscriber
     if data is not None and (known is None or known.customer_id is None):
         customer = (
             Customer.objects.filter(stripe_customer_id=object_id(data.get("customer")))
             .select_related("subscriber")
             .first()
         )
+    if known is not None:
+        subscriber = subscriber or known.subscriber
+    else:
         if subscriber is None and customer is not None:
             subscriber = customer.subscriber
-        if subscriber is None:
+        if subscriber is None and data is not None:
             subscriber = subscriber_for(customer_id=None, metadata=metadata(data))
-    if subscriber is None:
-        return None, None, None
-    if not held:
+        if subscriber is None:
+            return None, None, None
+    if subscriber is not None and not held:
         tokens.lock_account(subscriber)
     row = None
     if known is not None:
         row = Subscription.objects.select_for_update().get(pk=known.pk)
-        row.subscriber = subscriber
+        if subscriber is not None:
+            row.subscriber = subscriber
     return row, subscriber, customer
 
 
@@ -287,9 +296,7 @@ def record_status(
     ``lock_held``: the caller holds ``subscriber``'s ledger lock already.
     """
     row, subscriber, _customer = _locked(stripe_id, None, subscriber, held=lock_held)
-    if subscriber is None:
-        return None
-    if row is None and create is None:
+    if row is None and (create is None or subscriber is None):
         return None
     states = copy.deepcopy(row.ordering_state) if row is not None else {}
     updated = _observe(
@@ -419,14 +426,14 @@ def _announce(
     logger.info(
         "subscription %s of subscriber %s: %s (%s)",
         row.stripe_subscription_id,
-        subscriber.pk,
+        row.subscriber_id,
         row.status,
         ", ".join(sorted(changed)),
     )
 
 
 def _became_entitled(row: Subscription) -> None:
-    if row.plan_id is None:
+    if row.plan_id is None or row.subscriber_id is None:
         return  # recurring token packages may be held side by side
     from fiko_billing.services.duplicates import enforce_single_subscription
 

@@ -18,6 +18,7 @@ from fiko_billing.gateway import StripeGateway, new_idempotency_key
 from fiko_billing.models import Plan, Price, Subscription
 from fiko_billing.services.stripe_data import first_item, state_time
 from fiko_billing.services.subscription_state import mirror_subscription
+from fiko_billing.subscribers import ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -29,6 +30,7 @@ __all__ = ["cancel", "change_plan", "current_subscription", "mirror_subscription
 
 def current_subscription(subscriber: Any) -> Subscription | None:
     """The subscriber's plan subscription that still grants benefits, newest first."""
+    ensure_subscriber(subscriber)
     return (
         Subscription.objects.entitled()
         .filter(subscriber=subscriber, plan__isnull=False)

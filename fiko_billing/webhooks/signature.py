@@ -26,12 +26,20 @@ def signature_header(payload: bytes, secret: str, timestamp: int | None = None) 
     return f"t={timestamp},v1={sign(payload, secret, timestamp)}"
 
 
+#: Digits of a Unix time for the next few thousand years; more is never a timestamp.
+MAX_TIMESTAMP_DIGITS = 12
+
+
 def _parse(header: str) -> tuple[int, list[str]]:
     timestamp: int | None = None
     signatures: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        # isdigit() alone accepts "²" and other digits int() refuses, and any
+        # length, up to numbers too large for a float or for int() itself.
+        if key == "t" and value.isascii() and value.isdigit():
+            if len(value) > MAX_TIMESTAMP_DIGITS:
+                raise WebhookSignatureError("Stripe-Signature timestamp is not a Unix time")
             timestamp = int(value)
         elif key == "v1" and value:
             signatures.append(value)

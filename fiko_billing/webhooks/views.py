@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from django.db import transaction
@@ -13,6 +12,7 @@ from fiko_billing.api import error_response
 from fiko_billing.conf import billing_settings
 from fiko_billing.webhooks.intake import EventShapeError, process_event, store_event
 from fiko_billing.webhooks.signature import WebhookSignatureError, verify
+from fiko_billing.webhooks.validation import EventRejected, parse_event, record_rejected
 
 logger = logging.getLogger("fiko_billing.webhooks")
 
@@ -20,8 +20,9 @@ logger = logging.getLogger("fiko_billing.webhooks")
 @csrf_exempt
 @transaction.non_atomic_requests
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    """Stripe retries anything but a 2xx, so: 400 for what is not a genuine event
-    (a retry cannot fix it), 500 when processing failed (a retry can).
+    """Stripe retries anything but a 2xx, so: 400 for what Stripe did not sign,
+    200 ``rejected`` (recorded) for a signed body that is no usable event (a
+    retry cannot fix it), 500 when processing failed (a retry can).
 
     An event that waits for its cause (a refund before its payment) is stored
     and answered 200 ``"waiting"``: Stripe need not retry it, it runs again by
@@ -53,11 +54,20 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("webhook rejected: %s", exc)
         return error_response(400, "invalid_signature", str(exc))
     try:
-        stored = store_event(json.loads(payload))
-    except (ValueError, UnicodeDecodeError) as exc:
-        code = "invalid_event" if isinstance(exc, EventShapeError) else "invalid_json"
-        logger.warning("webhook rejected: %s", exc)
-        return error_response(400, code, f"Not a Stripe event: {exc}")
+        stored = store_event(parse_event(payload))
+    except (EventRejected, EventShapeError) as exc:
+        # Signed by Stripe, so a retry would bring the same body: answer 2xx.
+        rejection = (
+            exc if isinstance(exc, EventRejected) else EventRejected("invalid_event", str(exc))
+        )
+        record_rejected(payload, rejection)
+        return JsonResponse(
+            {
+                "received": True,
+                "outcome": "rejected",
+                "error": {"code": rejection.code, "message": str(rejection)},
+            }
+        )
     event = stored.event
     if billing_settings.WEBHOOK_PROCESSING == "task":
         from fiko_billing.tasks import enqueue_event

@@ -122,6 +122,8 @@ def _claim(
     row.save()
     claims.put(row)
     label = "Refund" if kind == EntryKind.REFUND else "Dispute"
+    if payment.subscriber_id is None:
+        return  # an erased subscriber's ledger is closed
     if row.tokens:
         tokens.take_back(
             payment.subscriber,
@@ -149,6 +151,8 @@ def _settle_rest(payment: Payment, claims: Claims) -> None:
         return
     rest = payment.tokens - sum(r.tokens for r in live)
     if sum(r.amount for r in live) < payment.amount or rest <= 0:
+        return
+    if payment.subscriber_id is None:
         return
     anchor = payment.stripe_invoice_id or payment.stripe_checkout_session_id or str(payment.pk)
     tokens.take_back(

@@ -71,10 +71,12 @@ def wake_keys(payment: Payment) -> list[str]:
 
 
 def locked(payment: Payment) -> Payment:
-    tokens.lock_account(payment.subscriber)
-    locked = Payment.objects.select_for_update().get(pk=payment.pk)
-    locked.subscriber = payment.subscriber
-    return locked
+    """The payment, locked after its subscriber's ledger lock (none once erased)."""
+    if payment.subscriber_id is not None:
+        tokens.lock_account(payment.subscriber)
+    row = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
+    row.subscriber = payment.subscriber
+    return row
 
 
 def link_ids(payment: Payment) -> list[str]:

@@ -139,7 +139,7 @@ def _invoice_paid(
             )
         entry = (
             allowance.grant(payment.subscriber, invoice, bought, subscription_id=subscription_id)
-            if bought is not None
+            if bought is not None and payment.subscriber_id is not None
             else None
         )
         payment.tokens = entry.amount if entry is not None else 0

@@ -14,6 +14,8 @@
     return_url_not_allowed: "The billing portal cannot send you back to that address.",
     not_authenticated: "Please log in first (demo / demo).",
     csrf_failed: "Your session has changed since this page loaded. Reload the page and try again.",
+    no_billing_account: "Your account has no billing account yet.",
+    unsupported_media_type: "The page sent a request the server does not accept. Reload the page and try again.",
     plan_not_found: "That plan or package is no longer for sale. Reload the page.",
     checkout_session_not_found:
       "This checkout is unknown, or it was started by another account.",
