@@ -53,8 +53,9 @@ def _invoice_payment_row(
     outcome: str,
 ) -> Payment:
     """The payment row of a subscription invoice, created if needed, locked."""
+    # of=("self",): the subscriber is an outer join (it may be erased: NULL).
     row = (
-        Payment.objects.select_for_update()
+        Payment.objects.select_for_update(of=("self",))
         .select_related("subscriber")
         .filter(stripe_invoice_id=invoice["id"])
         .first()
