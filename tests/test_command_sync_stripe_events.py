@@ -284,3 +284,14 @@ def test_a_failure_on_a_later_page_stores_nothing(account, stripe_stub):
 
     assert str(error) == "Stripe failed: Try again (request req_stub000002)"
     assert WebhookEvent.objects.count() == 0
+
+
+def test_an_event_set_aside_fails_the_command_too(account, stripe_stub, monkeypatch, settings):
+    settings.FIKO_BILLING = {**settings.FIKO_BILLING, "WEBHOOK_MAX_FAILURES": 1}
+    Outage(monkeypatch, "charge.succeeded")
+    serve(stripe_stub, [account.charge_event("evt_charge", at=T0 + 5)], page_size=100)
+
+    error, _out = run_failing()
+
+    assert str(error) == "1 event(s) failed: evt_charge"
+    assert WebhookEvent.objects.get().status == EventStatus.DEAD

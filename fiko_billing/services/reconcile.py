@@ -224,7 +224,7 @@ def sync_events(
         report.stored += int(stored.created)
         outcome = process_event(stored.event.pk)
         report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-        if outcome == "failed":
+        if outcome in ("failed", "dead"):
             report.failed.append(data["id"])
     return report
 
