@@ -10,3 +10,4 @@ class FikoBillingConfig(AppConfig):
 
     def ready(self) -> None:
         from fiko_billing import checks  # noqa: F401 - registers the system checks
+        from fiko_billing.webhooks import intake  # noqa: F401 - wakes events that wait

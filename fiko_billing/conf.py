@@ -52,6 +52,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_QUANTITY": 100,
     "PRORATION_BEHAVIOR": "create_prorations",
     "ALLOWED_REDIRECT_HOSTS": (),
+    "ALLOW_MULTIPLE_SUBSCRIPTIONS": False,
+    "REFUND_SPENT_TOKENS": "debt",
+    "WEBHOOK_MAX_FAILURES": 10,
+    "WEBHOOK_MAX_WAIT_DAYS": 3,
     "RESERVATION_TIMEOUT": 3600,
 }
 
@@ -76,6 +80,7 @@ IMPORT_STRINGS = frozenset({"SUBSCRIBER_RESOLVER"})
 
 WEBHOOK_PROCESSING_MODES = ("sync", "task")
 PRORATION_BEHAVIORS = ("create_prorations", "always_invoice", "none")
+REFUND_SPENT_TOKENS_POLICIES = ("debt", "forgive")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -344,6 +349,42 @@ class BillingSettings:
                 f"{', '.join(PRORATION_BEHAVIORS)}, not {value!r}."
             )
         return str(value)
+
+    @property
+    def ALLOW_MULTIPLE_SUBSCRIPTIONS(self) -> bool:
+        """Whether a subscriber may hold several plan subscriptions at once."""
+        return bool(self._typed("ALLOW_MULTIPLE_SUBSCRIPTIONS", bool))
+
+    @property
+    def REFUND_SPENT_TOKENS(self) -> Literal["debt", "forgive"]:
+        """What a refund or dispute does with tokens of its payment already spent."""
+        value = self._typed("REFUND_SPENT_TOKENS", str)
+        if value not in REFUND_SPENT_TOKENS_POLICIES:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['REFUND_SPENT_TOKENS'] must be 'debt' or 'forgive', "
+                f"not {value!r}."
+            )
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def WEBHOOK_MAX_FAILURES(self) -> int:
+        """Failed attempts after which a stored event is set aside (status ``dead``)."""
+        value = int(self._typed("WEBHOOK_MAX_FAILURES", int))
+        if value < 1:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['WEBHOOK_MAX_FAILURES'] must be 1 or more."
+            )
+        return value
+
+    @property
+    def WEBHOOK_MAX_WAIT_DAYS(self) -> int:
+        """Days an event may wait for its cause before it is set aside (status ``dead``)."""
+        value = int(self._typed("WEBHOOK_MAX_WAIT_DAYS", int))
+        if value < 1:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['WEBHOOK_MAX_WAIT_DAYS'] must be 1 or more."
+            )
+        return value
 
     @property
     def ALLOWED_REDIRECT_HOSTS(self) -> frozenset[str]:

@@ -509,6 +509,22 @@ class StripeGateway:
             "post", f"/v1/webhook_endpoints/{endpoint_id}", params, idempotency_key=idempotency_key
         )
 
+    # ------------------------------------------------------------------ money going back
+
+    def create_refund(self, params: Mapping[str, Any], *, idempotency_key: str) -> StripeDict:
+        return self.request("post", "/v1/refunds", params, idempotency_key=idempotency_key)
+
+    def list_invoice_payments(
+        self, *, invoice: str | None = None, payment_intent: str | None = None
+    ) -> Iterator[StripeDict]:
+        """The payments of an invoice, or the invoice payments of a PaymentIntent."""
+        params: dict[str, Any] = {}
+        if invoice is not None:
+            params["invoice"] = invoice
+        if payment_intent is not None:
+            params["payment"] = {"type": "payment_intent", "payment_intent": payment_intent}
+        return self.list_all("/v1/invoice_payments", params)
+
 
 _cached: tuple[tuple[Any, ...], StripeGateway] | None = None
 

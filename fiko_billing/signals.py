@@ -61,6 +61,20 @@ payment_action_required = Signal()
 #: Arguments: ``subscriber``, ``payment``, ``dispute_id`` (str), ``reason`` (str or None).
 payment_disputed = Signal()
 
+#: A payment was refunded, in full or in part (a refund was recorded or changed).
+#: Arguments: ``subscriber``, ``payment``, ``refund_id`` (str), ``amount`` (int, minor units).
+payment_refunded = Signal()
+
+#: A dispute of a payment was closed. Arguments: ``subscriber``, ``payment``,
+#: ``dispute_id`` (str), ``status`` (str: ``"won"``, ``"lost"``, ``"warning_closed"``...).
+payment_dispute_closed = Signal()
+
+#: A second paid plan subscription was canceled at once and its first payment refunded
+#: (``ALLOW_MULTIPLE_SUBSCRIPTIONS`` is off). Arguments: ``subscriber``,
+#: ``subscription`` (the canceled one), ``kept`` (the subscription kept),
+#: ``refund_id`` (str, or None when nothing was paid).
+subscription_duplicate_canceled = Signal()
+
 #: A stored webhook event finished processing (whatever the outcome).
 #: Arguments: ``event`` (the ``WebhookEvent``), ``outcome`` (str).
 webhook_event_processed = Signal()

@@ -34,9 +34,10 @@ def _run(event_pk: int) -> str:
     from fiko_billing.webhooks.intake import process_event
 
     outcome = process_event(event_pk)
-    if outcome == "failed":
-        # A failed task shows in the task backend; process_webhook_events --failed retries.
-        raise RuntimeError(f"webhook event {event_pk} failed; see WebhookEvent.last_error")
+    if outcome in ("failed", "dead"):
+        # A failed task shows in the task backend; process_webhook_events --failed (or
+        # --dead) retries. A waiting event is no failure: it runs again by itself.
+        raise RuntimeError(f"webhook event {event_pk} {outcome}; see WebhookEvent.last_error")
     return outcome
 
 

@@ -45,6 +45,7 @@ from fiko_billing.exceptions import (
     ReservationNotFound,
 )
 from fiko_billing.models import (
+    CREDIT_KINDS,
     EntryKind,
     ReservationStatus,
     TokenAccount,
@@ -63,18 +64,24 @@ __all__ = [
     "balance",
     "consume",
     "credit",
+    "expire_credit",
     "expire_due",
     "get_reservation",
+    "lock_account",
+    "reinstate",
     "release",
     "reserve",
     "revoke",
     "settle",
+    "take_back",
 ]
 
 logger = logging.getLogger("fiko_billing.tokens")
 
 CREDITABLE_KINDS = frozenset({EntryKind.GRANT, EntryKind.PURCHASE, EntryKind.ADJUSTMENT})
 REVOCABLE_KINDS = frozenset({EntryKind.REFUND, EntryKind.ADJUSTMENT})
+#: Debits that take back tokens because the money that bought them went back.
+CLAIM_KINDS = frozenset({EntryKind.REFUND, EntryKind.DISPUTE})
 RESERVE_PREFIX = "reserve:"
 
 #: The most tokens one operation may move. Far beyond any real purchase, it
@@ -832,3 +839,181 @@ def expire_due(*, now: datetime | None = None, subscriber: Any = None) -> int:
     if total or account_pks:
         logger.info("tokens expired total=%d accounts=%d", total, len(account_pks))
     return total
+
+
+# --------------------------------------------------------------------------- money going back
+
+
+def lock_account(subscriber: Any) -> None:
+    """Hold ``subscriber``'s ledger lock until the current transaction ends.
+
+    Billing state of one subscriber (subscriptions, payments, tokens) is
+    always changed under this lock, taken first, so two processes working for
+    one subscriber queue up instead of deadlocking. Must run in a transaction.
+    """
+    ensure_subscriber(subscriber)
+    touched = TokenAccount.objects.filter(subscriber_id=subscriber.pk).update(
+        updated=timezone.now()
+    )
+    if touched:
+        return
+    try:
+        with transaction.atomic():
+            TokenAccount.objects.create(subscriber_id=subscriber.pk)
+    except IntegrityError:
+        # Created by a concurrent transaction: wait for its lock like everyone else.
+        TokenAccount.objects.filter(subscriber_id=subscriber.pk).update(updated=timezone.now())
+
+
+def _claimed_from(credit: TokenEntry) -> tuple[int, int, int]:
+    """Of ``credit``: tokens expired, tokens claims took from it, tokens claims took in all."""
+    totals = TokenEntry.objects.filter(grant=credit).aggregate(
+        expired=Sum("amount", filter=Q(kind=EntryKind.EXPIRY)),
+        net=Sum("amount", filter=Q(kind__in=[*CLAIM_KINDS, EntryKind.REINSTATE])),
+    )
+    from_credit = (
+        TokenAllocation.objects.filter(grant=credit, debit__kind__in=CLAIM_KINDS).aggregate(
+            total=Sum("amount")
+        )["total"]
+        or 0
+    )
+    return -(totals["expired"] or 0), from_credit, -(totals["net"] or 0)
+
+
+def take_back(
+    subscriber: Any,
+    tokens: int,
+    *,
+    credit_reference: str,
+    reference: str,
+    claimed_before: int = 0,
+    kind: str = EntryKind.REFUND,
+    forgive_spent: bool = False,
+    description: str = "",
+) -> TokenEntry | None:
+    """Take back ``tokens`` of the credit ``credit_reference`` because its money went back.
+
+    What is still there of that credit is taken from it. Its expired tokens
+    are not taken a second time. Tokens of it the subscriber already spent
+    are taken anyway, from other credits and then as a debt (a negative
+    balance), unless ``forgive_spent``. ``claimed_before`` is what earlier
+    claims on the same credit asked for (refunds, disputes): the credit's
+    expired part is set against the claims in turn, never twice.
+
+    ``kind`` is ``"refund"`` or ``"dispute"``. Idempotent by ``reference``;
+    returns the entry, or ``None`` when there was nothing to take (or no such
+    credit).
+    """
+    ensure_subscriber(subscriber)
+    tokens = _check_amount(tokens, "tokens")
+    if kind not in CLAIM_KINDS:
+        raise ValueError(f"kind must be one of {sorted(CLAIM_KINDS)}, not {kind!r}")
+    if isinstance(claimed_before, bool) or not isinstance(claimed_before, int):
+        raise ValueError(f"claimed_before must be an int, not {claimed_before!r}")
+    checked_reference = _check_reference(reference)
+    with transaction.atomic():
+        account = _locked_account(subscriber.pk)
+        existing = _existing(account, checked_reference)
+        if existing is not None:
+            return existing
+        credit_entry = _existing(account, _check_reference(credit_reference))
+        if credit_entry is None or credit_entry.kind not in CREDIT_KINDS:
+            return None
+        now = timezone.now()
+        _expire_due_locked(account, now)
+        credit_entry.refresh_from_db(fields=["remaining"])
+        expired, from_credit, taken_before = _claimed_from(credit_entry)
+        there = credit_entry.remaining + from_credit
+        used = max(0, credit_entry.amount - there - expired)
+
+        def ideal(claimed: int) -> int:
+            # Of ``claimed`` tokens asked back in all: what is there first,
+            # then the expired part (never taken), then the spent part.
+            take = min(claimed, there)
+            if not forgive_spent:
+                take += min(used, max(0, claimed - there - expired))
+            return take
+
+        due = ideal(max(0, claimed_before) + tokens) - taken_before
+        if due <= 0:
+            return None
+        entry, taken = _debit_locked(
+            account,
+            due,
+            kind=kind,
+            reference=checked_reference,
+            description=description,
+            now=now,
+            allow_debt=True,
+            from_grant=credit_entry,
+        )
+        TokenAllocation.objects.bulk_create(
+            TokenAllocation(debit=entry, grant=grant, amount=part) for grant, part in taken
+        )
+    return entry
+
+
+def reinstate(
+    subscriber: Any, *, claim_reference: str, reference: str, description: str = ""
+) -> TokenEntry | None:
+    """Give back what the claim ``claim_reference`` took (a dispute that was won).
+
+    The tokens come back as a new credit that expires when the credit they
+    were taken from does (at once if that time has passed). Idempotent by
+    ``reference``; ``None`` when the claim took nothing.
+    """
+    ensure_subscriber(subscriber)
+    checked_reference = _check_reference(reference)
+    with transaction.atomic():
+        account = _locked_account(subscriber.pk)
+        existing = _existing(account, checked_reference)
+        if existing is not None:
+            return existing
+        claim = _existing(account, _check_reference(claim_reference))
+        if claim is None or claim.kind not in CLAIM_KINDS:
+            return None
+        now = timezone.now()
+        _expire_due_locked(account, now)
+        amount = -claim.amount
+        debt = max(0, -account.balance)
+        account.balance += amount
+        source = claim.grant
+        expires_at = source.expires_at if source is not None else None
+        entry = TokenEntry.objects.create(
+            account=account,
+            kind=EntryKind.REINSTATE,
+            amount=amount,
+            balance_after=account.balance,
+            reference=checked_reference,
+            grant=source,
+            expires_at=expires_at,
+            remaining=max(0, amount - debt),
+            description=description,
+        )
+        _announce(entry, account)
+        if expires_at is not None and expires_at <= now:
+            _expire_due_locked(account, now)
+        _save_account(account)
+    return entry
+
+
+def expire_credit(subscriber: Any, credit_reference: str, *, now: datetime | None = None) -> int:
+    """End the credit ``credit_reference`` now: what is left of it expires.
+
+    Used when the period a plan's allowance was granted for is cut short (a
+    plan change that starts a new period). Returns the tokens expired.
+    """
+    ensure_subscriber(subscriber)
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = _locked_account(subscriber.pk)
+        credit_entry = _existing(account, _check_reference(credit_reference))
+        if credit_entry is None or credit_entry.kind not in CREDIT_KINDS:
+            return 0
+        if credit_entry.expires_at is None or credit_entry.expires_at > now:
+            credit_entry.expires_at = now
+            credit_entry.save(update_fields=["expires_at"])
+        written = _expire_due_locked(account, now)
+        if written:
+            _save_account(account)
+    return sum(-entry.amount for entry in written if entry.grant_id == credit_entry.pk)

@@ -14,11 +14,19 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import OperationalError
 from django.dispatch import Signal
 
 from fiko_billing import signals
 from fiko_billing.testing import payloads
-from tests.factories import CustomerFactory, PlanPriceFactory
+from fiko_billing.webhooks import registry
+from tests import stripe_shapes
+from tests.factories import (
+    CustomerFactory,
+    PackagePriceFactory,
+    PaymentFactory,
+    PlanPriceFactory,
+)
 
 DAY = 86400
 
@@ -70,13 +78,20 @@ class Story:
         )
 
     def subscription_event(
-        self, kind: str, *, at: int, event_id: str | None = None, **fields: Any
+        self,
+        kind: str,
+        *,
+        at: int,
+        event_id: str | None = None,
+        previous_attributes: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> dict[str, Any]:
         return payloads.event(
             f"customer.subscription.{kind}",
             self.subscription(**fields),
             id=event_id,
             created=at,
+            previous_attributes=previous_attributes,
         )
 
     def invoice(
@@ -103,16 +118,58 @@ class Story:
             created=at,
         )
 
+    def package_checkout(self) -> Any:
+        """A token package checkout started here and not completed yet (no PaymentIntent)."""
+        return PaymentFactory(
+            subscriber=self.subscriber,
+            kind="token_package",
+            package=PackagePriceFactory().package,
+            amount=500,
+            tokens=0,
+            stripe_checkout_session_id=f"cs_test_{self.customer_id}",
+        )
+
     def refund_event(self, event_id: str, *, at: int) -> dict[str, Any]:
-        """A refund of a charge whose payment this site has not recorded yet: it fails."""
+        """A refund of a charge whose payment this site has not recorded yet: it waits
+        (with a ``package_checkout`` in progress, it is taken to be that one's)."""
         charge = payloads.charge(
             id="ch_1",
             amount=500,
             amount_refunded=500,
             payment_intent="pi_1",
+            customer=self.customer_id,
             metadata={"fiko_subscriber": str(self.subscriber.pk)},
         )
-        return payloads.event("charge.refunded", charge, id=event_id, created=at)
+        refund = stripe_shapes.refund(charge=charge, amount=500, refund_id="re_1")
+        return payloads.event("refund.created", refund, id=event_id, created=at)
+
+    def charge_event(self, event_id: str, *, at: int) -> dict[str, Any]:
+        """A charge of this customer (``charge.succeeded``)."""
+        charge = payloads.charge(
+            id="ch_2", amount=500, payment_intent="pi_2", customer=self.customer_id
+        )
+        return payloads.event("charge.succeeded", charge, id=event_id, created=at)
+
+
+class Outage:
+    """While on, processing ``event_type`` fails as a database outage would."""
+
+    message = "OperationalError: the database is unavailable"
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, event_type: str) -> None:
+        self.on = True
+        original = registry.handler_for(event_type)
+        assert original is not None
+
+        def handler(obj: dict[str, Any], event: Any) -> None:
+            if self.on:
+                raise OperationalError("the database is unavailable")
+            original(obj, event)
+
+        monkeypatch.setitem(registry._HANDLERS, event_type, handler)
+
+    def end(self) -> None:
+        self.on = False
 
 
 @contextmanager

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 
 from fiko_billing.management.progress import format_table
 from fiko_billing.models import (
+    Charge,
     EventStatus,
     PaymentStatus,
     Subscription,
@@ -19,8 +21,8 @@ from fiko_billing.models import (
 )
 from fiko_billing.testing import payloads
 from fiko_billing.webhooks.intake import process_event, store_event
-from tests.factories import PaymentFactory
 from tests.stories import (
+    Outage,
     Story,
     activated_subscription_ids,
     command_failure,
@@ -32,12 +34,18 @@ pytestmark = pytest.mark.django_db
 
 T0 = int(datetime(2031, 3, 1, 12, 0, tzinfo=UTC).timestamp())
 HEADERS = ["event", "type", "outcome", "attempts", "error"]
-NOT_YET_KNOWN = "PaymentNotYetKnown: charge ch_1 belongs to a payment not yet fulfilled"
+WAITING = "waiting: the payment of pi_1 is not recorded yet"
 
 
 @pytest.fixture
 def shop(db: None) -> Story:
     return Story("p", start=T0, tokens_per_period=10_000)
+
+
+@pytest.fixture
+def outage(monkeypatch: pytest.MonkeyPatch) -> Outage:
+    """``charge.succeeded`` fails until ``outage.end()``."""
+    return Outage(monkeypatch, "charge.succeeded")
 
 
 def stored(event: dict[str, Any]) -> WebhookEvent:
@@ -123,8 +131,8 @@ def test_limit_takes_the_oldest(shop):
 # --------------------------------------------------------------------------- failed
 
 
-def test_failed_events_are_retried_only_with_failed(shop):
-    failed(shop.refund_event("evt_refund", at=T0))
+def test_failed_events_are_retried_only_with_failed(shop, outage):
+    failed(shop.charge_event("evt_charge", at=T0))
     stored(shop.subscription_event("created", event_id="evt_sub", at=T0 + 5))
 
     out = run()
@@ -133,33 +141,21 @@ def test_failed_events_are_retried_only_with_failed(shop):
         format_table(HEADERS, [("evt_sub", "customer.subscription.created", "processed", 1, "")])
         + "\n1 event(s): 1 processed.\n"
     )
-    assert state("evt_refund") == (EventStatus.FAILED, 1)
+    assert state("evt_charge") == (EventStatus.FAILED, 1)
 
-    # The payment the refund needs is recorded now, so a retry succeeds.
-    payment = PaymentFactory(
-        subscriber=shop.subscriber,
-        status=PaymentStatus.SUCCEEDED,
-        stripe_payment_intent_id="pi_1",
-        amount=500,
-        tokens=0,
-    )
+    outage.end()
     out = run("--failed")
 
     assert out == (
-        format_table(HEADERS, [("evt_refund", "charge.refunded", "processed", 2, "")])
+        format_table(HEADERS, [("evt_charge", "charge.succeeded", "processed", 2, "")])
         + "\n1 event(s): 1 processed.\n"
     )
-    assert state("evt_refund") == (EventStatus.PROCESSED, 2)
-    payment.refresh_from_db()
-    assert (payment.status, payment.amount_refunded, payment.stripe_charge_id) == (
-        PaymentStatus.REFUNDED,
-        500,
-        "ch_1",
-    )
+    assert state("evt_charge") == (EventStatus.PROCESSED, 2)
+    assert Charge.objects.get().stripe_payment_intent_id == "pi_2"
 
 
-def test_a_still_failing_event_fails_the_command_after_the_others(shop):
-    failed(shop.refund_event("evt_refund", at=T0))
+def test_a_still_failing_event_fails_the_command_after_the_others(shop, outage):
+    failed(shop.charge_event("evt_charge", at=T0))
     stored(shop.subscription_event("created", event_id="evt_sub", at=T0 + 5))
 
     error, out = run_failing("--failed")
@@ -170,15 +166,113 @@ def test_a_still_failing_event_fails_the_command_after_the_others(shop):
         format_table(
             HEADERS,
             [
-                ("evt_refund", "charge.refunded", "failed", 2, NOT_YET_KNOWN[:60]),
+                ("evt_charge", "charge.succeeded", "failed", 2, Outage.message[:60]),
                 ("evt_sub", "customer.subscription.created", "processed", 1, ""),
             ],
         )
         + "\n2 event(s): 1 failed, 1 processed.\n"
     )
-    row = WebhookEvent.objects.get(stripe_event_id="evt_refund")
-    assert (row.status, row.attempts, row.last_error) == (EventStatus.FAILED, 2, NOT_YET_KNOWN)
+    row = WebhookEvent.objects.get(stripe_event_id="evt_charge")
+    assert (row.status, row.attempts, row.failures, row.last_error) == (
+        EventStatus.FAILED,
+        2,
+        2,
+        Outage.message,
+    )
     assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
+
+
+# --------------------------------------------------------------------------- waiting and dead
+
+
+def test_a_waiting_event_is_pending_and_runs_when_its_payment_is_recorded(shop):
+    checkout = shop.package_checkout()
+    waiting = stored(shop.refund_event("evt_refund", at=T0))
+    assert process_event(waiting.pk) == "waiting"
+
+    out = run()  # still waiting: nothing failed
+
+    assert out == (
+        format_table(HEADERS, [("evt_refund", "refund.created", "waiting", 2, WAITING[:60])])
+        + "\n1 event(s): 1 waiting.\n"
+    )
+    row = WebhookEvent.objects.get(stripe_event_id="evt_refund")
+    assert (row.status, row.failures, row.waiting_for) == (
+        EventStatus.PENDING,
+        0,
+        "payment_intent:pi_1",
+    )
+    # The refunded payment is recorded (here by hand): the next run processes it.
+    checkout.status = PaymentStatus.SUCCEEDED
+    checkout.stripe_payment_intent_id = "pi_1"
+    checkout.credited_at = datetime(2031, 3, 1, tzinfo=UTC)
+    checkout.save()
+    assert run().splitlines()[-1] == "1 event(s): 1 processed."
+    checkout.refresh_from_db()
+    assert (checkout.status, checkout.amount_refunded) == (PaymentStatus.REFUNDED, 500)
+
+
+def test_the_list_shows_waiting_failed_and_dead_events(shop, outage, settings):
+    settings.FIKO_BILLING = {**settings.FIKO_BILLING, "WEBHOOK_MAX_FAILURES": 2}
+    shop.package_checkout()
+    assert process_event(stored(shop.refund_event("evt_refund", at=T0)).pk) == "waiting"
+    failed(shop.charge_event("evt_charge", at=T0 + 1))
+    dead = stored(
+        payloads.event(
+            "charge.succeeded",
+            payloads.charge(id="ch_3", amount=500, payment_intent="pi_3"),
+            id="evt_dead",
+            created=T0 + 2,
+        )
+    )
+    assert process_event(dead.pk) == "failed"
+    assert process_event(dead.pk) == "dead"
+    assert process_event(dead.pk) == "dead"  # set aside: not run again
+    stored(shop.subscription_event("created", event_id="evt_sub", at=T0 + 3))
+
+    out = run("--list")
+
+    assert out == (
+        format_table(
+            ["event", "type", "state", "attempts", "failures", "detail"],
+            [
+                ("evt_refund", "refund.created", "waiting", 1, 0, "payment_intent:pi_1"),
+                ("evt_charge", "charge.succeeded", "failed", 1, 1, Outage.message[:60]),
+                ("evt_dead", "charge.succeeded", "dead", 2, 2, Outage.message[:60]),
+                ("evt_sub", "customer.subscription.created", "pending", 0, 0, ""),
+            ],
+        )
+        + "\n4 event(s) need attention.\n"
+    )
+    assert state("evt_dead") == (EventStatus.DEAD, 2)  # --list processes nothing
+
+
+def test_dead_events_are_replayed_only_with_dead(shop, outage, settings):
+    settings.FIKO_BILLING = {**settings.FIKO_BILLING, "WEBHOOK_MAX_FAILURES": 1}
+    assert process_event(stored(shop.charge_event("evt_charge", at=T0)).pk) == "dead"
+    outage.end()
+
+    assert run("--failed") == "0 event(s): nothing to do.\n"
+    out = run("--dead")
+
+    assert out.splitlines()[-1] == "1 event(s): 1 processed."
+    assert state("evt_charge") == (EventStatus.PROCESSED, 2)
+
+
+def test_an_event_that_waited_too_long_is_set_aside(shop, settings):
+    shop.package_checkout()
+    row = stored(shop.refund_event("evt_refund", at=T0))
+    assert process_event(row.pk) == "waiting"
+    later = row.received_at + timedelta(days=3, seconds=1)
+    with time_machine.travel(later, tick=False):
+        error, out = run_failing()
+    assert out.splitlines()[-1] == "1 event(s): 1 dead."
+    assert str(error) == "1 event(s) failed; see the error column."
+    row.refresh_from_db()
+    assert (row.status, row.last_error) == (
+        EventStatus.DEAD,
+        "gave up waiting: the payment of pi_1 is not recorded yet",
+    )
 
 
 # --------------------------------------------------------------------------- one event
@@ -200,12 +294,12 @@ def test_event_option_processes_that_event_only(shop):
     assert Subscription.objects.get().cancel_at_period_end is True
 
 
-def test_event_option_on_a_failed_event_retries_it(shop):
-    failed(shop.refund_event("evt_refund", at=T0))
-    error, out = run_failing("--event", "evt_refund")
+def test_event_option_on_a_failed_event_retries_it(shop, outage):
+    failed(shop.charge_event("evt_charge", at=T0))
+    error, out = run_failing("--event", "evt_charge")
     assert str(error) == "1 event(s) failed; see the error column."
     assert out.splitlines()[-1] == "1 event(s): 1 failed."
-    assert state("evt_refund") == (EventStatus.FAILED, 2)
+    assert state("evt_charge") == (EventStatus.FAILED, 2)
 
 
 def test_event_option_on_a_processed_event_does_not_run_it_again(shop):

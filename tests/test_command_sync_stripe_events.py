@@ -15,6 +15,7 @@ from fiko_billing.testing import payloads
 from fiko_billing.webhooks.intake import store_event
 from fiko_billing.webhooks.registry import handled_event_types
 from tests.stories import (
+    Outage,
     Story,
     activated_subscription_ids,
     command_failure,
@@ -59,22 +60,29 @@ def account(db: None) -> Account:
 
 
 def serve(stub: StripeStub, events: list[dict[str, Any]], *, page_size: int) -> None:
-    """``GET /v1/events`` pages through ``events`` by ``starting_after``, as Stripe does."""
-    ids = [e["id"] for e in events]
+    """``GET /v1/events`` pages through ``events`` of the ``types`` asked for, by
+    ``starting_after``, as Stripe does."""
 
     def answer(request: Recorded) -> dict[str, Any]:
+        types = {v for k, v in request.params.items() if k.startswith("types[")}
+        chosen = [e for e in events if e["type"] in types]
+        ids = [e["id"] for e in chosen]
         after = request.params.get("starting_after")
         start = 0 if after is None else ids.index(after) + 1
-        page = events[start : start + page_size]
-        return payloads.list_of(page, url="/v1/events", has_more=start + page_size < len(events))
+        page = chosen[start : start + page_size]
+        return payloads.list_of(page, url="/v1/events", has_more=start + page_size < len(chosen))
 
     stub.on("GET", "/v1/events", answer)
 
 
-def listing_params(since: datetime, **extra: str) -> dict[str, str]:
-    """The form parameters of one ``GET /v1/events`` as the SDK encodes them."""
+def listing_params(since: datetime, part: int = 0, **extra: str) -> dict[str, str]:
+    """The form parameters of one ``GET /v1/events`` as the SDK encodes them.
+
+    Stripe takes at most 20 ``types`` at once: ``part`` is which 20.
+    """
     params = {"created[gte]": str(int(since.timestamp())), "limit": "100"}
-    params.update({f"types[{i}]": name for i, name in enumerate(handled_event_types())})
+    names = handled_event_types()[20 * part : 20 * (part + 1)]
+    params.update({f"types[{i}]": name for i, name in enumerate(names)})
     params.update(extra)
     return params
 
@@ -105,7 +113,9 @@ def test_lists_handled_types_since_and_follows_pages(account, stripe_stub):
     assert [(r.method, r.path, r.params) for r in stripe_stub.requests] == [
         ("GET", "/v1/events", listing_params(since)),
         ("GET", "/v1/events", listing_params(since, starting_after="evt_2")),
+        ("GET", "/v1/events", listing_params(since, part=1)),
     ]
+    assert len(handled_event_types()) <= 40  # two listings cover them
     # The handled types are the ones the registry dispatches, and no others.
     assert "customer.subscription.deleted" in handled_event_types()
     assert "product.created" not in handled_event_types()
@@ -122,8 +132,10 @@ def test_lists_handled_types_since_and_follows_pages(account, stripe_stub):
 def test_since_units(account, stripe_stub, since, delta):
     serve(stripe_stub, [], page_size=100)
     out = run("--since", since)
-    (request,) = stripe_stub.requests
-    assert request.params == listing_params(NOW - delta)
+    assert [r.params for r in stripe_stub.requests] == [
+        listing_params(NOW - delta),
+        listing_params(NOW - delta, part=1),
+    ]
     assert out == (
         f"0 event(s) at Stripe since {NOW - delta:%Y-%m-%d %H:%M} UTC; 0 stored: none missing.\n"
     )
@@ -209,22 +221,23 @@ def test_dry_run_counts_and_stores_nothing(account, stripe_stub):
         ("evt_1", EventStatus.PENDING)
     ]
     assert Subscription.objects.count() == 0
-    assert len(stripe_stub.requests) == 2
+    assert len(stripe_stub.requests) == 3  # two pages of the first 20 types, one of the rest
 
 
-def test_a_failing_event_fails_the_command_after_the_others(account, stripe_stub):
-    refund = account.refund_event("evt_refund", at=T0 + 5)
+def test_a_failing_event_fails_the_command_after_the_others(account, stripe_stub, monkeypatch):
+    Outage(monkeypatch, "charge.succeeded")
+    charge = account.charge_event("evt_charge", at=T0 + 5)
     events = account.lifecycle()
-    serve(stripe_stub, [events[0], refund, *events[1:]], page_size=100)
+    serve(stripe_stub, [events[0], charge, *events[1:]], page_size=100)
 
     error, out = run_failing()
 
-    assert str(error) == "1 event(s) failed: evt_refund"
+    assert str(error) == "1 event(s) failed: evt_charge"
     assert error.returncode == 1
     assert out == (
         "5 event(s) at Stripe since 2031-03-07 12:00 UTC; 5 stored: 1 failed, 4 processed.\n"
     )
-    failed = WebhookEvent.objects.get(stripe_event_id="evt_refund")
+    failed = WebhookEvent.objects.get(stripe_event_id="evt_charge")
     assert (failed.status, failed.attempts) == (EventStatus.FAILED, 1)
     assert Subscription.objects.get().status == SubscriptionStatus.CANCELED
 
@@ -271,3 +284,14 @@ def test_a_failure_on_a_later_page_stores_nothing(account, stripe_stub):
 
     assert str(error) == "Stripe failed: Try again (request req_stub000002)"
     assert WebhookEvent.objects.count() == 0
+
+
+def test_an_event_set_aside_fails_the_command_too(account, stripe_stub, monkeypatch, settings):
+    settings.FIKO_BILLING = {**settings.FIKO_BILLING, "WEBHOOK_MAX_FAILURES": 1}
+    Outage(monkeypatch, "charge.succeeded")
+    serve(stripe_stub, [account.charge_event("evt_charge", at=T0 + 5)], page_size=100)
+
+    error, _out = run_failing()
+
+    assert str(error) == "1 event(s) failed: evt_charge"
+    assert WebhookEvent.objects.get().status == EventStatus.DEAD

@@ -175,6 +175,10 @@ def test_every_default(configure: Any) -> None:
         "MAX_QUANTITY": 100,
         "PRORATION_BEHAVIOR": "create_prorations",
         "ALLOWED_REDIRECT_HOSTS": frozenset(),
+        "ALLOW_MULTIPLE_SUBSCRIPTIONS": False,
+        "REFUND_SPENT_TOKENS": "debt",
+        "WEBHOOK_MAX_FAILURES": 10,
+        "WEBHOOK_MAX_WAIT_DAYS": 3,
         "RESERVATION_TIMEOUT": 3600,
     }
     # A key added to DEFAULTS without a property (or to this test) fails here.

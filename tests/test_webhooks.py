@@ -23,6 +23,7 @@ from fiko_billing.models import (
 from fiko_billing.testing import payloads
 from fiko_billing.testing.webhooks import post_event
 from fiko_billing.webhooks import registry
+from tests import stripe_shapes
 from tests.factories import PackagePriceFactory, PaymentFactory
 from tests.stories import DAY, Story, recorded
 from tests.webhook_cases import WebhookSecurityCases
@@ -269,12 +270,7 @@ def test_token_rollover_grants_without_expiry(world, settings):
 
 
 @pytest.mark.django_db
-def test_invoices_not_buying_a_period_grant_nothing(world):
-    deliver(
-        world.invoice_event(
-            "paid", "in_u", start=world.t0, reason="subscription_update", at=world.t0
-        )
-    )
+def test_a_manual_invoice_grants_nothing(world):
     deliver(world.invoice_event("paid", "in_m", start=world.t0, reason="manual", at=world.t0))
     assert TokenEntry.objects.count() == 0
 
@@ -430,12 +426,13 @@ def test_partial_then_full_refund_takes_back_the_share_once(world, package_purch
     payment, session = package_purchase
     deliver(payloads.event("checkout.session.completed", session))
     tokens.consume(world.subscriber, 100)
-    partial = payloads.charge(id="ch_1", amount=1_000, payment_intent="pi_pk", amount_refunded=250)
-    full = payloads.charge(id="ch_1", amount=1_000, payment_intent="pi_pk", amount_refunded=1_000)
-    deliver(payloads.event("charge.refunded", partial))
+    charge = payloads.charge(id="ch_1", amount=1_000, payment_intent="pi_pk", customer="cus_w")
+    partial = stripe_shapes.refund(charge=charge, amount=250, refund_id="re_1")
+    rest = stripe_shapes.refund(charge=charge, amount=750, refund_id="re_2")
+    deliver(payloads.event("refund.created", partial))
     assert tokens.balance(world.subscriber) == 900 - 250
-    deliver(payloads.event("charge.refunded", full))
-    deliver(payloads.event("charge.refunded", partial))  # late, older: no effect
+    deliver(payloads.event("refund.created", rest))
+    deliver(payloads.event("refund.updated", partial))  # again, later: no effect
     assert tokens.balance(world.subscriber) == -100  # the spent 100 became a debt
     payment.refresh_from_db()
     assert (payment.status, payment.amount_refunded) == (PaymentStatus.REFUNDED, 1_000)
@@ -445,20 +442,32 @@ def test_partial_then_full_refund_takes_back_the_share_once(world, package_purch
 
 
 @pytest.mark.django_db
-def test_refund_before_fulfilment_is_retried(world, package_purchase):
+def test_refund_before_fulfilment_waits_then_runs_when_the_payment_arrives(
+    world, package_purchase, caplog
+):
     _payment, session = package_purchase
     charge = payloads.charge(
         id="ch_early",
         amount=1_000,
         payment_intent="pi_pk",
-        amount_refunded=1_000,
+        customer="cus_w",
         metadata={"fiko_subscriber": str(world.subscriber.pk)},
     )
-    first = deliver(payloads.event("charge.refunded", charge, id="evt_refund"))
-    assert first.status_code == 500
+    early = payloads.event(
+        "refund.created", stripe_shapes.refund(charge=charge, amount=1_000), id="evt_refund"
+    )
+    with caplog.at_level("INFO", logger="fiko_billing.webhooks"):
+        first = deliver(early)
+    assert (first.status_code, first.json()["outcome"]) == (200, "waiting")
+    stored = WebhookEvent.objects.get(stripe_event_id="evt_refund")
+    assert (stored.status, stored.waiting_for) == (EventStatus.PENDING, "payment_intent:pi_pk")
+    assert not [r for r in caplog.records if r.exc_info]  # a wait is no error
+    # The payment arrives: the refund runs at once, in the same transaction.
     deliver(payloads.event("checkout.session.completed", session))
-    assert deliver(payloads.event("charge.refunded", charge, id="evt_refund")).status_code == 200
+    stored.refresh_from_db()
+    assert (stored.status, stored.waiting_for) == (EventStatus.PROCESSED, "")
     assert tokens.balance(world.subscriber) == 0
+    assert deliver(early).json()["outcome"] == "duplicate"
 
 
 @pytest.mark.django_db
@@ -569,5 +578,14 @@ def test_an_event_of_the_same_second_as_an_api_read_is_applied(world):
     deliver(world.subscription_event("created", at=t))
     with time_machine.travel(t + 5.6, tick=False):
         _apply(world.subscription())  # e.g. the answer to a resume, at t+5.6 s
-    deliver(world.subscription_event("updated", at=t + 5, cancel_at_period_end=True))
+    # A cancellation in the same second, after that read: Stripe's event says
+    # what it changed, from the state the answer showed.
+    deliver(
+        world.subscription_event(
+            "updated",
+            at=t + 5,
+            cancel_at_period_end=True,
+            previous_attributes={"cancel_at_period_end": False},
+        )
+    )
     assert Subscription.objects.get().cancel_at_period_end is True

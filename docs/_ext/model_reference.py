@@ -39,9 +39,9 @@ WRITERS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "Subscription": (
-        "the webhook handlers and the `subscription/` endpoints, mirroring Stripe; "
-        "`check_subscription_status`",
-        {},
+        "one service (`services.subscription_state`), called by the webhook handlers, "
+        "the `subscription/` endpoints, fulfilment and `check_subscription_status`",
+        {"canceled_as_duplicate_of": "the duplicate-subscription safety net"},
     ),
     "Payment": (
         "checkout (a pending row), then the webhook handlers and "
@@ -53,10 +53,20 @@ WRITERS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "status": "event processing (the webhook, a task or `process_webhook_events`)",
             "attempts": "event processing",
+            "failures": "event processing",
+            "waiting_for": "event processing",
             "last_error": "event processing",
             "processed_at": "event processing",
         },
     ),
+    "InvoicePayment": ("the `invoice_payment.paid` webhook handler", {}),
+    "Charge": ("the `charge.*` webhook handlers", {}),
+    "Refund": (
+        "the `charge.refunded` and `refund.*` webhook handlers; "
+        "the duplicate-subscription safety net",
+        {},
+    ),
+    "Dispute": ("the `charge.dispute.*` webhook handlers", {}),
     "RejectedEvent": ("the webhook endpoint, for a signed body it cannot store", {}),
     "TokenAccount": ("`fiko_billing.tokens` only", {}),
     "TokenEntry": ("`fiko_billing.tokens` only", {}),

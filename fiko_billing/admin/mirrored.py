@@ -6,15 +6,25 @@ Stripe is the source of truth and webhooks keep these rows current.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from fiko_billing.admin.common import SUBSCRIBER_SEARCH, MirroredAdmin
+from fiko_billing.admin.common import SUBSCRIBER_SEARCH, MirroredAdmin, TabularInline
 from fiko_billing.admin.erasure import ErasureActionMixin
-from fiko_billing.models import Customer, Payment, RejectedEvent, Subscription, WebhookEvent
+from fiko_billing.models import (
+    Customer,
+    Dispute,
+    Payment,
+    Refund,
+    RejectedEvent,
+    Subscription,
+    WebhookEvent,
+)
 from fiko_billing.money import format_amount
 
 
@@ -74,7 +84,10 @@ class SubscriptionAdmin(MirroredAdmin[Subscription]):
         "cancel_at",
         "canceled_at",
         "ended_at",
+        "canceled_as_duplicate_of",
+        "stripe_created",
         "stripe_state_at",
+        "ordering_state",
         "created",
         "modified",
     )
@@ -84,15 +97,73 @@ class SubscriptionAdmin(MirroredAdmin[Subscription]):
         (_("Period"), {"fields": ("current_period_start", "current_period_end", "trial_end")}),
         (
             _("Cancellation"),
-            {"fields": ("cancel_at_period_end", "cancel_at", "canceled_at", "ended_at")},
+            {
+                "fields": (
+                    "cancel_at_period_end",
+                    "cancel_at",
+                    "canceled_at",
+                    "ended_at",
+                    "canceled_as_duplicate_of",
+                )
+            },
         ),
-        (_("Synchronisation"), {"fields": ("livemode", "stripe_state_at", "created", "modified")}),
+        (
+            _("Synchronisation"),
+            {
+                "fields": (
+                    "livemode",
+                    "stripe_created",
+                    "stripe_state_at",
+                    "ordering_state",
+                    "created",
+                    "modified",
+                )
+            },
+        ),
     )
 
     @admin.display(description=_("plan or package"))
     def item(self, obj: Subscription) -> str | None:
         item = obj.plan or obj.package
         return None if item is None else str(item)
+
+
+class _ReadOnlyInline(TabularInline[Any, Any]):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RefundInline(_ReadOnlyInline):
+    model = Refund
+    fields = readonly_fields = (
+        "stripe_refund_id",
+        "amount",
+        "currency",
+        "status",
+        "tokens",
+        "created",
+    )
+
+
+class DisputeInline(_ReadOnlyInline):
+    model = Dispute
+    fields = readonly_fields = (
+        "stripe_dispute_id",
+        "amount",
+        "currency",
+        "status",
+        "reason",
+        "funds_withdrawn",
+        "funds_reinstated",
+        "tokens",
+        "created",
+    )
 
 
 @admin.register(Payment)
@@ -136,18 +207,35 @@ class PaymentAdmin(MirroredAdmin[Payment]):
         "stripe_payment_intent_id",
         "stripe_invoice_id",
         "stripe_charge_id",
+        "stripe_subscription_id",
+        "period_start",
+        "period_end",
         "hosted_invoice_url",
         "failure_message",
         "fulfilled_at",
+        "credited_at",
         "livemode",
         "created",
         "modified",
     )
+    inlines = (RefundInline, DisputeInline)
     fieldsets = (
         (None, {"fields": ("subscriber", "kind", "status", "failure_message")}),
         (
             _("Item"),
-            {"fields": ("plan", "package", "subscription", "quantity", "tokens", "fulfilled_at")},
+            {
+                "fields": (
+                    "plan",
+                    "package",
+                    "subscription",
+                    "quantity",
+                    "period_start",
+                    "period_end",
+                    "tokens",
+                    "fulfilled_at",
+                    "credited_at",
+                )
+            },
         ),
         (
             _("Amount"),
@@ -169,6 +257,7 @@ class PaymentAdmin(MirroredAdmin[Payment]):
                     "stripe_payment_intent_id",
                     "stripe_invoice_id",
                     "stripe_charge_id",
+                    "stripe_subscription_id",
                     "hosted_invoice_url",
                     "livemode",
                     "created",
@@ -201,6 +290,7 @@ class WebhookEventAdmin(MirroredAdmin[WebhookEvent]):
         "type",
         "status",
         "attempts",
+        "waiting_for",
         "stripe_created",
         "received_at",
         "processed_at",
@@ -218,6 +308,8 @@ class WebhookEventAdmin(MirroredAdmin[WebhookEvent]):
         "pretty_payload",
         "status",
         "attempts",
+        "failures",
+        "waiting_for",
         "last_error",
         "stripe_created",
         "received_at",
@@ -230,7 +322,17 @@ class WebhookEventAdmin(MirroredAdmin[WebhookEvent]):
         ),
         (
             _("Processing"),
-            {"fields": ("status", "attempts", "last_error", "received_at", "processed_at")},
+            {
+                "fields": (
+                    "status",
+                    "attempts",
+                    "failures",
+                    "waiting_for",
+                    "last_error",
+                    "received_at",
+                    "processed_at",
+                )
+            },
         ),
         (_("Payload"), {"fields": ("pretty_payload",)}),
     )

@@ -22,6 +22,105 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
+            name="Charge",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "stripe_charge_id",
+                    models.CharField(
+                        help_text="Refunds and disputes name the charge; this row leads to its PaymentIntent.",
+                        max_length=255,
+                        unique=True,
+                        verbose_name="Stripe charge id",
+                    ),
+                ),
+                (
+                    "stripe_payment_intent_id",
+                    models.CharField(
+                        blank=True,
+                        db_index=True,
+                        max_length=255,
+                        null=True,
+                        verbose_name="Stripe PaymentIntent id",
+                    ),
+                ),
+                (
+                    "amount",
+                    models.BigIntegerField(
+                        default=0, help_text="In the currency's minor unit.", verbose_name="amount"
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                ("status", models.CharField(max_length=20, verbose_name="status")),
+                ("created", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+            ],
+            options={
+                "verbose_name": "charge",
+                "verbose_name_plural": "charges",
+                "ordering": ("-created", "-pk"),
+            },
+        ),
+        migrations.CreateModel(
+            name="InvoicePayment",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "stripe_id",
+                    models.CharField(
+                        help_text="The InvoicePayment object (inpay_...) that invoice_payment.paid named.",
+                        max_length=255,
+                        unique=True,
+                        verbose_name="Stripe invoice payment id",
+                    ),
+                ),
+                (
+                    "stripe_invoice_id",
+                    models.CharField(
+                        db_index=True,
+                        help_text="The invoice this payment paid (part of).",
+                        max_length=255,
+                        verbose_name="Stripe invoice id",
+                    ),
+                ),
+                (
+                    "stripe_payment_intent_id",
+                    models.CharField(
+                        blank=True,
+                        db_index=True,
+                        max_length=255,
+                        null=True,
+                        verbose_name="Stripe PaymentIntent id",
+                    ),
+                ),
+                (
+                    "amount_paid",
+                    models.BigIntegerField(
+                        default=0,
+                        help_text="In the currency's minor unit.",
+                        verbose_name="amount paid",
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                ("status", models.CharField(max_length=20, verbose_name="status")),
+                ("created", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+            ],
+            options={
+                "verbose_name": "invoice payment",
+                "verbose_name_plural": "invoice payments",
+                "ordering": ("-created", "-pk"),
+            },
+        ),
+        migrations.CreateModel(
             name="RejectedEvent",
             fields=[
                 (
@@ -172,6 +271,328 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
+            name="Payment",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created",
+                    model_utils.fields.AutoCreatedField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="created"
+                    ),
+                ),
+                (
+                    "modified",
+                    model_utils.fields.AutoLastModifiedField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="modified"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("subscription", "Subscription (first payment)"),
+                            ("renewal", "Subscription renewal"),
+                            ("plan_change", "Plan change"),
+                            ("token_package", "Token package"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("requires_action", "Requires action"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("expired", "Expired"),
+                            ("refunded", "Refunded"),
+                            ("partially_refunded", "Partially refunded"),
+                            ("disputed", "Disputed"),
+                            ("dispute_lost", "Dispute lost"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "quantity",
+                    models.PositiveIntegerField(
+                        default=1,
+                        help_text="Packages bought in this payment.",
+                        verbose_name="quantity",
+                    ),
+                ),
+                (
+                    "amount",
+                    models.PositiveBigIntegerField(
+                        help_text="What was charged, in the currency's minor unit.",
+                        verbose_name="amount",
+                    ),
+                ),
+                (
+                    "amount_refunded",
+                    models.PositiveBigIntegerField(
+                        default=0,
+                        help_text="Refunded so far, in minor units.",
+                        verbose_name="amount refunded",
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                (
+                    "tokens",
+                    models.PositiveBigIntegerField(
+                        default=0, help_text="Tokens this payment grants.", verbose_name="tokens"
+                    ),
+                ),
+                (
+                    "stripe_checkout_session_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The Checkout Session that started this payment.",
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="Stripe Checkout Session id",
+                    ),
+                ),
+                (
+                    "stripe_payment_intent_id",
+                    models.CharField(
+                        blank=True,
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="Stripe PaymentIntent id",
+                    ),
+                ),
+                (
+                    "stripe_invoice_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The invoice of a subscription payment.",
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="Stripe invoice id",
+                    ),
+                ),
+                (
+                    "stripe_charge_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="Refunds and disputes are matched to the payment by it.",
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="Stripe charge id",
+                    ),
+                ),
+                (
+                    "hosted_invoice_url",
+                    models.URLField(
+                        blank=True,
+                        help_text="Stripe's page of the invoice, for the customer.",
+                        max_length=2000,
+                        verbose_name="invoice page",
+                    ),
+                ),
+                (
+                    "failure_message",
+                    models.TextField(
+                        blank=True,
+                        help_text="Why the payment failed, as Stripe tells the customer.",
+                        verbose_name="failure message",
+                    ),
+                ),
+                (
+                    "fulfilled_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When its tokens or subscription were granted; set once.",
+                        null=True,
+                        verbose_name="fulfilled at",
+                    ),
+                ),
+                (
+                    "livemode",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Whether the payment was made in live mode.",
+                        verbose_name="live mode",
+                    ),
+                ),
+                (
+                    "stripe_subscription_id",
+                    models.CharField(
+                        blank=True,
+                        db_index=True,
+                        help_text="The subscription of the invoice this payment pays.",
+                        max_length=255,
+                        null=True,
+                        verbose_name="Stripe subscription id",
+                    ),
+                ),
+                (
+                    "period_start",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="The billing period it pays for.",
+                        null=True,
+                        verbose_name="period start",
+                    ),
+                ),
+                (
+                    "period_end",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="The end of that billing period.",
+                        null=True,
+                        verbose_name="period end",
+                    ),
+                ),
+                (
+                    "credited_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the tokens this payment buys were credited (or found to be none); its refunds and disputes wait for this.",
+                        null=True,
+                        verbose_name="tokens credited at",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="billing_payments",
+                        to=subscriber_model_label(),
+                        verbose_name="subscriber",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "payment",
+                "verbose_name_plural": "payments",
+                "ordering": ("-created", "-pk"),
+            },
+        ),
+        migrations.CreateModel(
+            name="Dispute",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created",
+                    model_utils.fields.AutoCreatedField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="created"
+                    ),
+                ),
+                (
+                    "modified",
+                    model_utils.fields.AutoLastModifiedField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="modified"
+                    ),
+                ),
+                (
+                    "stripe_dispute_id",
+                    models.CharField(
+                        help_text="One row per Stripe dispute (chargeback).",
+                        max_length=255,
+                        unique=True,
+                        verbose_name="Stripe dispute id",
+                    ),
+                ),
+                (
+                    "stripe_charge_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The charge the customer's bank disputes.",
+                        max_length=255,
+                        verbose_name="Stripe charge id",
+                    ),
+                ),
+                (
+                    "amount",
+                    models.PositiveBigIntegerField(
+                        help_text="Disputed, in the currency's minor unit.", verbose_name="amount"
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                ("status", models.CharField(max_length=30, verbose_name="status")),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True,
+                        help_text="The bank's reason code as Stripe gives it (fraudulent, duplicate, ...).",
+                        max_length=40,
+                        verbose_name="reason",
+                    ),
+                ),
+                (
+                    "funds_withdrawn",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Stripe took the disputed amount from the balance.",
+                        verbose_name="funds withdrawn",
+                    ),
+                ),
+                (
+                    "funds_reinstated",
+                    models.BooleanField(
+                        default=False,
+                        help_text="The dispute was won and the amount returned to the balance.",
+                        verbose_name="funds reinstated",
+                    ),
+                ),
+                (
+                    "status_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Stripe time of the status shown.",
+                        null=True,
+                        verbose_name="status as of",
+                    ),
+                ),
+                (
+                    "tokens",
+                    models.PositiveBigIntegerField(
+                        default=0,
+                        help_text="The share of the payment's tokens it holds.",
+                        verbose_name="tokens",
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        help_text="The payment disputed.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disputes",
+                        to="fiko_billing.payment",
+                        verbose_name="payment",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "dispute",
+                "verbose_name_plural": "disputes",
+                "ordering": ("-created", "-pk"),
+            },
+        ),
+        migrations.CreateModel(
             name="Plan",
             fields=[
                 (
@@ -260,6 +681,19 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.AddField(
+            model_name="payment",
+            name="plan",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The plan paid for, if any.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="payments",
+                to="fiko_billing.plan",
+                verbose_name="plan",
+            ),
+        ),
         migrations.CreateModel(
             name="Price",
             fields=[
@@ -336,6 +770,311 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
+            name="Refund",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created",
+                    model_utils.fields.AutoCreatedField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="created"
+                    ),
+                ),
+                (
+                    "modified",
+                    model_utils.fields.AutoLastModifiedField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="modified"
+                    ),
+                ),
+                (
+                    "stripe_refund_id",
+                    models.CharField(
+                        help_text="One row per Stripe refund object; its tokens are taken back once.",
+                        max_length=255,
+                        unique=True,
+                        verbose_name="Stripe refund id",
+                    ),
+                ),
+                (
+                    "stripe_charge_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The charge the refund returns money from.",
+                        max_length=255,
+                        verbose_name="Stripe charge id",
+                    ),
+                ),
+                (
+                    "amount",
+                    models.PositiveBigIntegerField(
+                        help_text="Refunded, in the currency's minor unit.", verbose_name="amount"
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                ("status", models.CharField(max_length=20, verbose_name="status")),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True,
+                        help_text="Stripe's reason code (duplicate, fraudulent, requested_by_customer).",
+                        max_length=40,
+                        verbose_name="reason",
+                    ),
+                ),
+                (
+                    "tokens",
+                    models.PositiveBigIntegerField(
+                        default=0,
+                        help_text="The share of the payment's tokens it takes back.",
+                        verbose_name="tokens",
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        help_text="The payment refunded.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="fiko_billing.payment",
+                        verbose_name="payment",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "refund",
+                "verbose_name_plural": "refunds",
+                "ordering": ("-created", "-pk"),
+            },
+        ),
+        migrations.CreateModel(
+            name="Subscription",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created",
+                    model_utils.fields.AutoCreatedField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="created"
+                    ),
+                ),
+                (
+                    "modified",
+                    model_utils.fields.AutoLastModifiedField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="modified"
+                    ),
+                ),
+                (
+                    "stripe_subscription_id",
+                    models.CharField(
+                        max_length=255, unique=True, verbose_name="Stripe subscription id"
+                    ),
+                ),
+                (
+                    "quantity",
+                    models.PositiveIntegerField(
+                        default=1, help_text="Units billed each period.", verbose_name="quantity"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("incomplete", "Incomplete"),
+                            ("incomplete_expired", "Incomplete, expired"),
+                            ("trialing", "Trialing"),
+                            ("active", "Active"),
+                            ("past_due", "Past due"),
+                            ("canceled", "Canceled"),
+                            ("unpaid", "Unpaid"),
+                            ("paused", "Paused"),
+                        ],
+                        default="incomplete",
+                        help_text="Stripe's status; active, trialing and past_due give the plan's benefits.",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "current_period_start",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="current period start"
+                    ),
+                ),
+                (
+                    "current_period_end",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="The paid period ends (and renews) then; its granted tokens expire then.",
+                        null=True,
+                        verbose_name="current period end",
+                    ),
+                ),
+                (
+                    "cancel_at_period_end",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Cancellation requested: it stays active until the period ends.",
+                        verbose_name="cancel at period end",
+                    ),
+                ),
+                (
+                    "cancel_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="A cancellation set for this moment (in the Customer Portal or Stripe).",
+                        null=True,
+                        verbose_name="cancel at",
+                    ),
+                ),
+                (
+                    "canceled_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the cancellation was requested.",
+                        null=True,
+                        verbose_name="canceled at",
+                    ),
+                ),
+                (
+                    "ended_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the subscription ended.",
+                        null=True,
+                        verbose_name="ended at",
+                    ),
+                ),
+                (
+                    "trial_end",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the free trial ends.",
+                        null=True,
+                        verbose_name="trial end",
+                    ),
+                ),
+                (
+                    "livemode",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Whether the subscription exists in Stripe's live mode.",
+                        verbose_name="live mode",
+                    ),
+                ),
+                (
+                    "stripe_state_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Creation time of the newest Stripe event this row reflects; older events are ignored.",
+                        null=True,
+                        verbose_name="Stripe state as of",
+                    ),
+                ),
+                (
+                    "stripe_created",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Stripe's ``created``.",
+                        null=True,
+                        verbose_name="created in Stripe",
+                    ),
+                ),
+                (
+                    "ordering_state",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Per group of fields: the Stripe time of the state shown and what was learnt in that second, so events in any order end in Stripe's state.",
+                        verbose_name="ordering state",
+                    ),
+                ),
+                (
+                    "canceled_as_duplicate_of",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Set when a second paid subscription was canceled and refunded at once.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="fiko_billing.subscription",
+                        verbose_name="canceled as a duplicate of",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subscriptions",
+                        to="fiko_billing.customer",
+                        verbose_name="billing customer",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The plan subscribed to; empty for a recurring token package.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subscriptions",
+                        to="fiko_billing.plan",
+                        verbose_name="plan",
+                    ),
+                ),
+                (
+                    "price",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The price billed each period.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subscriptions",
+                        to="fiko_billing.price",
+                        verbose_name="price",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=fiko_billing.models.deletion.keep_unless_live,
+                        related_name="billing_subscriptions",
+                        to=subscriber_model_label(),
+                        verbose_name="subscriber",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "subscription",
+                "verbose_name_plural": "subscriptions",
+                "ordering": ("-created", "-pk"),
+            },
+        ),
+        migrations.AddField(
+            model_name="payment",
+            name="subscription",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The subscription a first payment or renewal belongs to.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="payments",
+                to="fiko_billing.subscription",
+                verbose_name="subscription",
+            ),
+        ),
+        migrations.CreateModel(
             name="TokenAccount",
             fields=[
                 (
@@ -407,6 +1146,8 @@ class Migration(migrations.Migration):
                             ("release", "Released reservation"),
                             ("expiry", "Expired"),
                             ("refund", "Taken back after a refund"),
+                            ("dispute", "Held during a dispute"),
+                            ("reinstate", "Given back after a dispute was won"),
                         ],
                         max_length=12,
                         verbose_name="kind",
@@ -628,198 +1369,18 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.CreateModel(
-            name="Subscription",
-            fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created",
-                    model_utils.fields.AutoCreatedField(
-                        default=django.utils.timezone.now, editable=False, verbose_name="created"
-                    ),
-                ),
-                (
-                    "modified",
-                    model_utils.fields.AutoLastModifiedField(
-                        default=django.utils.timezone.now, editable=False, verbose_name="modified"
-                    ),
-                ),
-                (
-                    "stripe_subscription_id",
-                    models.CharField(
-                        max_length=255, unique=True, verbose_name="Stripe subscription id"
-                    ),
-                ),
-                (
-                    "quantity",
-                    models.PositiveIntegerField(
-                        default=1, help_text="Units billed each period.", verbose_name="quantity"
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("incomplete", "Incomplete"),
-                            ("incomplete_expired", "Incomplete, expired"),
-                            ("trialing", "Trialing"),
-                            ("active", "Active"),
-                            ("past_due", "Past due"),
-                            ("canceled", "Canceled"),
-                            ("unpaid", "Unpaid"),
-                            ("paused", "Paused"),
-                        ],
-                        default="incomplete",
-                        help_text="Stripe's status; active, trialing and past_due give the plan's benefits.",
-                        max_length=20,
-                        verbose_name="status",
-                    ),
-                ),
-                (
-                    "current_period_start",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="current period start"
-                    ),
-                ),
-                (
-                    "current_period_end",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="The paid period ends (and renews) then; its granted tokens expire then.",
-                        null=True,
-                        verbose_name="current period end",
-                    ),
-                ),
-                (
-                    "cancel_at_period_end",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Cancellation requested: it stays active until the period ends.",
-                        verbose_name="cancel at period end",
-                    ),
-                ),
-                (
-                    "cancel_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="A cancellation set for this moment (in the Customer Portal or Stripe).",
-                        null=True,
-                        verbose_name="cancel at",
-                    ),
-                ),
-                (
-                    "canceled_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="When the cancellation was requested.",
-                        null=True,
-                        verbose_name="canceled at",
-                    ),
-                ),
-                (
-                    "ended_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="When the subscription ended.",
-                        null=True,
-                        verbose_name="ended at",
-                    ),
-                ),
-                (
-                    "trial_end",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="When the free trial ends.",
-                        null=True,
-                        verbose_name="trial end",
-                    ),
-                ),
-                (
-                    "livemode",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Whether the subscription exists in Stripe's live mode.",
-                        verbose_name="live mode",
-                    ),
-                ),
-                (
-                    "stripe_state_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="Creation time of the newest Stripe event this row reflects; older events are ignored.",
-                        null=True,
-                        verbose_name="Stripe state as of",
-                    ),
-                ),
-                (
-                    "customer",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="subscriptions",
-                        to="fiko_billing.customer",
-                        verbose_name="billing customer",
-                    ),
-                ),
-                (
-                    "plan",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The plan subscribed to; empty for a recurring token package.",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="subscriptions",
-                        to="fiko_billing.plan",
-                        verbose_name="plan",
-                    ),
-                ),
-                (
-                    "price",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The price billed each period.",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="subscriptions",
-                        to="fiko_billing.price",
-                        verbose_name="price",
-                    ),
-                ),
-                (
-                    "subscriber",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=fiko_billing.models.deletion.keep_unless_live,
-                        related_name="billing_subscriptions",
-                        to=subscriber_model_label(),
-                        verbose_name="subscriber",
-                    ),
-                ),
-                (
-                    "package",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The recurring token package subscribed to; empty for a plan.",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="subscriptions",
-                        to="fiko_billing.tokenpackage",
-                        verbose_name="token package",
-                    ),
-                ),
-            ],
-            options={
-                "verbose_name": "subscription",
-                "verbose_name_plural": "subscriptions",
-                "ordering": ("-created", "-pk"),
-            },
+        migrations.AddField(
+            model_name="subscription",
+            name="package",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The recurring token package subscribed to; empty for a plan.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="subscriptions",
+                to="fiko_billing.tokenpackage",
+                verbose_name="token package",
+            ),
         ),
         migrations.AddField(
             model_name="price",
@@ -834,217 +1395,18 @@ class Migration(migrations.Migration):
                 verbose_name="token package",
             ),
         ),
-        migrations.CreateModel(
-            name="Payment",
-            fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created",
-                    model_utils.fields.AutoCreatedField(
-                        default=django.utils.timezone.now, editable=False, verbose_name="created"
-                    ),
-                ),
-                (
-                    "modified",
-                    model_utils.fields.AutoLastModifiedField(
-                        default=django.utils.timezone.now, editable=False, verbose_name="modified"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("subscription", "Subscription (first payment)"),
-                            ("renewal", "Subscription renewal"),
-                            ("token_package", "Token package"),
-                        ],
-                        max_length=20,
-                        verbose_name="kind",
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("requires_action", "Requires action"),
-                            ("succeeded", "Succeeded"),
-                            ("failed", "Failed"),
-                            ("expired", "Expired"),
-                            ("refunded", "Refunded"),
-                            ("partially_refunded", "Partially refunded"),
-                            ("disputed", "Disputed"),
-                        ],
-                        default="pending",
-                        max_length=20,
-                        verbose_name="status",
-                    ),
-                ),
-                (
-                    "quantity",
-                    models.PositiveIntegerField(
-                        default=1,
-                        help_text="Packages bought in this payment.",
-                        verbose_name="quantity",
-                    ),
-                ),
-                (
-                    "amount",
-                    models.PositiveBigIntegerField(
-                        help_text="What was charged, in the currency's minor unit.",
-                        verbose_name="amount",
-                    ),
-                ),
-                (
-                    "amount_refunded",
-                    models.PositiveBigIntegerField(
-                        default=0,
-                        help_text="Refunded so far, in minor units.",
-                        verbose_name="amount refunded",
-                    ),
-                ),
-                ("currency", models.CharField(max_length=3, verbose_name="currency")),
-                (
-                    "tokens",
-                    models.PositiveBigIntegerField(
-                        default=0, help_text="Tokens this payment grants.", verbose_name="tokens"
-                    ),
-                ),
-                (
-                    "stripe_checkout_session_id",
-                    models.CharField(
-                        blank=True,
-                        help_text="The Checkout Session that started this payment.",
-                        max_length=255,
-                        null=True,
-                        unique=True,
-                        verbose_name="Stripe Checkout Session id",
-                    ),
-                ),
-                (
-                    "stripe_payment_intent_id",
-                    models.CharField(
-                        blank=True,
-                        max_length=255,
-                        null=True,
-                        unique=True,
-                        verbose_name="Stripe PaymentIntent id",
-                    ),
-                ),
-                (
-                    "stripe_invoice_id",
-                    models.CharField(
-                        blank=True,
-                        help_text="The invoice of a subscription payment.",
-                        max_length=255,
-                        null=True,
-                        unique=True,
-                        verbose_name="Stripe invoice id",
-                    ),
-                ),
-                (
-                    "stripe_charge_id",
-                    models.CharField(
-                        blank=True,
-                        help_text="Refunds and disputes are matched to the payment by it.",
-                        max_length=255,
-                        null=True,
-                        unique=True,
-                        verbose_name="Stripe charge id",
-                    ),
-                ),
-                (
-                    "hosted_invoice_url",
-                    models.URLField(
-                        blank=True,
-                        help_text="Stripe's page of the invoice, for the customer.",
-                        max_length=2000,
-                        verbose_name="invoice page",
-                    ),
-                ),
-                (
-                    "failure_message",
-                    models.TextField(
-                        blank=True,
-                        help_text="Why the payment failed, as Stripe tells the customer.",
-                        verbose_name="failure message",
-                    ),
-                ),
-                (
-                    "fulfilled_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="When its tokens or subscription were granted; set once.",
-                        null=True,
-                        verbose_name="fulfilled at",
-                    ),
-                ),
-                (
-                    "livemode",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Whether the payment was made in live mode.",
-                        verbose_name="live mode",
-                    ),
-                ),
-                (
-                    "subscriber",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="billing_payments",
-                        to=subscriber_model_label(),
-                        verbose_name="subscriber",
-                    ),
-                ),
-                (
-                    "plan",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The plan paid for, if any.",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="payments",
-                        to="fiko_billing.plan",
-                        verbose_name="plan",
-                    ),
-                ),
-                (
-                    "subscription",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The subscription a first payment or renewal belongs to.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="payments",
-                        to="fiko_billing.subscription",
-                        verbose_name="subscription",
-                    ),
-                ),
-                (
-                    "package",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The token package paid for, if any.",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="payments",
-                        to="fiko_billing.tokenpackage",
-                        verbose_name="token package",
-                    ),
-                ),
-            ],
-            options={
-                "verbose_name": "payment",
-                "verbose_name_plural": "payments",
-                "ordering": ("-created", "-pk"),
-            },
+        migrations.AddField(
+            model_name="payment",
+            name="package",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The token package paid for, if any.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="payments",
+                to="fiko_billing.tokenpackage",
+                verbose_name="token package",
+            ),
         ),
         migrations.CreateModel(
             name="TokenReservation",
@@ -1201,6 +1563,7 @@ class Migration(migrations.Migration):
                             ("processed", "Processed"),
                             ("ignored", "Ignored (type not handled)"),
                             ("failed", "Failed"),
+                            ("dead", "Set aside (failed too often, or waited too long)"),
                         ],
                         default="pending",
                         max_length=10,
@@ -1213,6 +1576,23 @@ class Migration(migrations.Migration):
                         default=0,
                         help_text="How many times processing was tried.",
                         verbose_name="attempts",
+                    ),
+                ),
+                (
+                    "failures",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Attempts that failed; waiting is not failing.",
+                        verbose_name="failures",
+                    ),
+                ),
+                (
+                    "waiting_for",
+                    models.CharField(
+                        blank=True,
+                        help_text="What a pending event waits for (its payment, say); it runs again then.",
+                        max_length=255,
+                        verbose_name="waiting for",
                     ),
                 ),
                 (
@@ -1257,11 +1637,16 @@ class Migration(migrations.Migration):
                         fields=["status", "stripe_created"], name="fiko_event_status_created"
                     ),
                     models.Index(fields=["type", "-stripe_created"], name="fiko_event_type"),
+                    models.Index(
+                        condition=models.Q(("waiting_for", ""), _negated=True),
+                        fields=["waiting_for"],
+                        name="fiko_event_waiting",
+                    ),
                 ],
                 "constraints": [
                     models.CheckConstraint(
                         condition=models.Q(
-                            ("status__in", ["pending", "processed", "ignored", "failed"])
+                            ("status__in", ["pending", "processed", "ignored", "failed", "dead"])
                         ),
                         name="fiko_event_status_valid",
                     )
@@ -1309,6 +1694,8 @@ class Migration(migrations.Migration):
                             "release",
                             "expiry",
                             "refund",
+                            "dispute",
+                            "reinstate",
                         ],
                     )
                 ),
@@ -1453,7 +1840,9 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="payment",
             constraint=models.CheckConstraint(
-                condition=models.Q(("kind__in", ["subscription", "renewal", "token_package"])),
+                condition=models.Q(
+                    ("kind__in", ["subscription", "renewal", "plan_change", "token_package"])
+                ),
                 name="fiko_payment_kind_valid",
             ),
         ),
@@ -1472,6 +1861,7 @@ class Migration(migrations.Migration):
                             "refunded",
                             "partially_refunded",
                             "disputed",
+                            "dispute_lost",
                         ],
                     )
                 ),

@@ -10,7 +10,15 @@ from fiko_billing.models.ledger import (
     TokenEntry,
     TokenReservation,
 )
-from fiko_billing.models.payments import Payment, PaymentKind, PaymentStatus
+from fiko_billing.models.payments import (
+    Charge,
+    Dispute,
+    InvoicePayment,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    Refund,
+)
 from fiko_billing.models.rejections import RejectedEvent
 from fiko_billing.models.subscriptions import (
     ENTITLED_STATUSES,
@@ -23,15 +31,19 @@ __all__ = [
     "CREDIT_KINDS",
     "ENTITLED_STATUSES",
     "TERMINAL_STATUSES",
+    "Charge",
     "Customer",
+    "Dispute",
     "EntryKind",
     "EventStatus",
     "Interval",
+    "InvoicePayment",
     "Payment",
     "PaymentKind",
     "PaymentStatus",
     "Plan",
     "Price",
+    "Refund",
     "RejectedEvent",
     "ReservationStatus",
     "Subscription",

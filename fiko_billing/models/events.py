@@ -14,6 +14,7 @@ class EventStatus(models.TextChoices):
     PROCESSED = "processed", _("Processed")
     IGNORED = "ignored", _("Ignored (type not handled)")
     FAILED = "failed", _("Failed")
+    DEAD = "dead", _("Set aside (failed too often, or waited too long)")
 
 
 class WebhookEvent(models.Model):
@@ -42,6 +43,15 @@ class WebhookEvent(models.Model):
     )
     attempts = models.PositiveIntegerField(
         _("attempts"), default=0, help_text=_("How many times processing was tried.")
+    )
+    failures = models.PositiveIntegerField(
+        _("failures"), default=0, help_text=_("Attempts that failed; waiting is not failing.")
+    )
+    waiting_for = models.CharField(
+        _("waiting for"),
+        max_length=255,
+        blank=True,
+        help_text=_("What a pending event waits for (its payment, say); it runs again then."),
     )
     last_error = models.TextField(
         _("last error"), blank=True, help_text=_("The error of the last failed attempt.")
@@ -75,6 +85,9 @@ class WebhookEvent(models.Model):
             # process_webhook_events: pending or failed events, oldest first.
             models.Index(fields=("status", "stripe_created"), name="fiko_event_status_created"),
             models.Index(fields=("type", "-stripe_created"), name="fiko_event_type"),
+            models.Index(
+                fields=("waiting_for",), condition=~Q(waiting_for=""), name="fiko_event_waiting"
+            ),
         ]
 
     def __str__(self) -> str:

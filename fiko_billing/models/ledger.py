@@ -58,10 +58,14 @@ class EntryKind(models.TextChoices):
     RELEASE = "release", _("Released reservation")
     EXPIRY = "expiry", _("Expired")
     REFUND = "refund", _("Taken back after a refund")
+    DISPUTE = "dispute", _("Held during a dispute")
+    REINSTATE = "reinstate", _("Given back after a dispute was won")
 
 
 #: Kinds that add tokens and so are grants that later debits draw from.
-CREDIT_KINDS = frozenset({EntryKind.GRANT, EntryKind.PURCHASE, EntryKind.ADJUSTMENT})
+CREDIT_KINDS = frozenset(
+    {EntryKind.GRANT, EntryKind.PURCHASE, EntryKind.ADJUSTMENT, EntryKind.REINSTATE}
+)
 
 
 class TokenEntry(models.Model):

@@ -143,6 +143,28 @@ class Subscription(TimeStampedModel):
         ),
     )
 
+    canceled_as_duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("canceled as a duplicate of"),
+        help_text=_("Set when a second paid subscription was canceled and refunded at once."),
+    )
+    stripe_created = models.DateTimeField(
+        _("created in Stripe"), null=True, blank=True, help_text=_("Stripe's ``created``.")
+    )
+    ordering_state = models.JSONField(
+        _("ordering state"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Per group of fields: the Stripe time of the state shown and what was learnt "
+            "in that second, so events in any order end in Stripe's state."
+        ),
+    )
+
     objects = SubscriptionQuerySet.as_manager()
 
     class Meta:

@@ -45,7 +45,7 @@ from fiko_billing.models import (
     WebhookEvent,
 )
 from fiko_billing.services.stripe_data import state_time
-from fiko_billing.services.subscriptions import mirror_subscription
+from fiko_billing.services.subscription_state import mirror_subscription, record_status
 from fiko_billing.subscribers import ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.erasure")
@@ -110,10 +110,14 @@ def _cancel(row: Subscription, gateway: StripeGateway) -> str:
         answer = None  # Stripe no longer has it, so it charges nobody
     with transaction.atomic():
         if answer is not None:
-            mirror_subscription(answer, state_at=state_time())
+            mirror_subscription(answer, state_at=state_time(), role="anchor")
         else:
-            Subscription.objects.filter(pk=row.pk).exclude(status__in=TERMINAL_STATUSES).update(
-                status=SubscriptionStatus.CANCELED, ended_at=timezone.now()
+            record_status(
+                row.stripe_subscription_id,
+                status=SubscriptionStatus.CANCELED,
+                before=row.status,
+                at=state_time(),
+                ended_at=timezone.now(),
             )
     return row.stripe_subscription_id
 

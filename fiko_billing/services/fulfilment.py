@@ -2,9 +2,10 @@
 
 The success page's status endpoint and the ``checkout.session.*`` webhooks
 both call ``fulfil_checkout_session``; whichever comes first does the work,
-the other finds it done. Token credits carry the Stripe id they pay for
-(``checkout:<session>`` or ``invoice:<invoice>``), so they happen once even
-when ``invoice.paid`` grants the same period.
+the other finds it done. A token package is credited here
+(``checkout:<session>``); a subscription's first period is credited by its
+first invoice (``invoice:<invoice>``, ``fiko_billing.services.payments``),
+whichever of the two arrives first, and both are one payment row.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from fiko_billing.models import (
     Plan,
     Subscription,
     SubscriptionStatus,
-    TokenEntry,
     TokenPackage,
 )
+from fiko_billing.services import payments, waiting
 from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
 from fiko_billing.services.stripe_data import (
     expanded,
@@ -38,13 +39,10 @@ from fiko_billing.services.stripe_data import (
     metadata,
     object_id,
     state_time,
-    ts,
 )
-from fiko_billing.services.subscriptions import mirror_subscription
+from fiko_billing.services.subscription_state import mirror_subscription, record_status
 
 logger = logging.getLogger("fiko_billing.fulfilment")
-
-GRANTING_REASONS = frozenset({"subscription_create", "subscription_cycle"})
 
 
 @dataclass(frozen=True)
@@ -55,62 +53,21 @@ class Fulfilment:
     outcome: str
 
 
-def grant_for_invoice(invoice: dict[str, Any]) -> TokenEntry | None:
-    """Credit the tokens a paid subscription invoice buys, once per invoice.
-
-    A plan grants ``tokens_per_period`` for the invoiced period, expiring at its
-    end unless ``TOKEN_ROLLOVER``; a recurring token package credits its tokens.
-    """
-    if invoice.get("billing_reason") not in GRANTING_REASONS:
-        return None
-    lines = (invoice.get("lines") or {}).get("data") or []
-    if not lines:
-        return None
-    line = lines[0]
-    details = (line.get("pricing") or {}).get("price_details") or {}
-    price_id = object_id(details.get("price")) or object_id(line.get("price"))
-    product_id = object_id(details.get("product"))
-    item, _price = item_for(price_id=price_id, product_id=product_id, metadata=metadata(line))
-    subscriber = subscriber_for(customer_id=object_id(invoice.get("customer")))
-    if item is None or subscriber is None:
-        logger.warning("invoice %s: no known item or subscriber; no tokens granted", invoice["id"])
-        return None
-    quantity = int(line.get("quantity") or 1)
-    reference = f"invoice:{invoice['id']}"
-    if isinstance(item, Plan):
-        if item.tokens_per_period == 0:
-            return None
-        period_end = ts((line.get("period") or {}).get("end"))
-        expires_at = None
-        if not billing_settings.TOKEN_ROLLOVER and period_end is not None:
-            if period_end <= timezone.now():
-                logger.info("invoice %s: its period is over; no tokens granted", invoice["id"])
-                return None
-            expires_at = period_end
-        return tokens.credit(
-            subscriber,
-            item.tokens_per_period * quantity,
-            kind=EntryKind.GRANT,
-            reference=reference,
-            expires_at=expires_at,
-            description=f"{item.name} allowance",
-        )
-    return tokens.credit(
-        subscriber,
-        item.tokens * quantity,
-        kind=EntryKind.PURCHASE,
-        reference=reference,
-        description=f"{item.name} (recurring)",
-    )
-
-
 def _payment_for(session: dict[str, Any]) -> Payment | None:
+    """The session's payment row, locked (after its subscriber's ledger lock)."""
     session_id = session["id"]
     payment = (
-        Payment.objects.select_for_update().filter(stripe_checkout_session_id=session_id).first()
+        Payment.objects.select_related("subscriber")
+        .filter(stripe_checkout_session_id=session_id)
+        .first()
     )
     if payment is not None:
-        return payment
+        if payment.subscriber_id is None:
+            return None  # the subscriber's billing data was erased
+        tokens.lock_account(payment.subscriber)
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        locked.subscriber = payment.subscriber
+        return locked
     # A session created outside our endpoint (another server, the dashboard)
     # still leads back to us through the metadata we put on it.
     meta = metadata(session)
@@ -119,6 +76,7 @@ def _payment_for(session: dict[str, Any]) -> Payment | None:
     if subscriber is None or item is None:
         return None
     quantity = int(meta.get("fiko_quantity") or 1)
+    tokens.lock_account(subscriber)
     payment, _created = Payment.objects.get_or_create(
         stripe_checkout_session_id=session_id,
         defaults={
@@ -164,7 +122,7 @@ def fulfil_checkout_session(
             return Fulfilment(payment, "expired")
         if status != "complete" or not paid:
             return Fulfilment(payment, "pending")
-        _fulfil(payment, session, state_at=state_at or state_time())
+        payment = _fulfil(payment, session, state_at=state_at or state_time())
         return Fulfilment(payment, "fulfilled")
 
 
@@ -190,21 +148,12 @@ def fail_checkout_session(session: dict[str, Any], *, reason: str) -> Fulfilment
         return Fulfilment(payment, "failed")
 
 
-def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) -> None:
+def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) -> Payment:
     subscriber = payment.subscriber
     total = session.get("amount_total")
     payment.amount = int(total) if total is not None else payment.amount
-    payment.stripe_payment_intent_id = object_id(session.get("payment_intent"))
-    payment.stripe_invoice_id = object_id(session.get("invoice"))
-    subscription_data = expanded(session.get("subscription"))
-    if subscription_data is not None:
-        payment.subscription = mirror_subscription(
-            subscription_data, state_at=state_at, subscriber=subscriber
-        )
-    elif session.get("subscription"):
-        _mark_subscription_paid(payment, str(session["subscription"]))
-    invoice = expanded(session.get("invoice"))
     if session.get("mode") == "payment":
+        payment.stripe_payment_intent_id = object_id(session.get("payment_intent"))
         tokens.credit(
             subscriber,
             payment.tokens,
@@ -212,47 +161,96 @@ def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) ->
             reference=f"checkout:{session['id']}",
             description=str(payment.package or "Token package"),
         )
-    elif invoice is not None and invoice_subscription_id(invoice):
-        grant_for_invoice(invoice)
-    payment.status = PaymentStatus.SUCCEEDED
-    payment.fulfilled_at = timezone.now()
+        payment.credited_at = payment.credited_at or state_at
+        payments.link_ids(payment)
+    else:
+        payment = _subscription_paid(payment, session, state_at=state_at)
+    first_time = payment.fulfilled_at is None
+    payment.fulfilled_at = payment.fulfilled_at or timezone.now()
+    if not payments.is_paid(payment):
+        payment.status = PaymentStatus.SUCCEEDED
+    payments.refresh(payment)
     payment.save()
-    signals.send_on_commit(
-        signals.payment_succeeded, Payment, subscriber=subscriber, payment=payment
-    )
+    if first_time:
+        signals.send_on_commit(
+            signals.payment_succeeded, Payment, subscriber=subscriber, payment=payment
+        )
+    waiting.recorded(payments.wake_keys(payment))
     logger.info(
         "checkout session %s fulfilled for subscriber %s (%s)",
         session["id"],
         payment.subscriber_id,
         payment.get_kind_display(),
     )
+    return payment
 
 
-def _mark_subscription_paid(payment: Payment, subscription_id: str) -> None:
-    """A paid subscription checkout whose subscription details have not arrived yet.
+def _subscription_paid(
+    payment: Payment, session: dict[str, Any], *, state_at: datetime
+) -> Payment:
+    """A paid subscription checkout: its first invoice's payment, and an active subscription.
 
-    The row is created active with no ``stripe_state_at``, so the first
-    ``customer.subscription.*`` event fills it in whatever its time.
+    ``invoice.paid`` of the first invoice may have been recorded already, as a
+    payment of its own; the two are one payment, kept on the invoice's row.
     """
-    row = (
-        Subscription.objects.select_for_update()
-        .filter(stripe_subscription_id=subscription_id)
-        .first()
+    invoice_id = object_id(session.get("invoice"))
+    subscription_id = object_id(session.get("subscription"))
+    if invoice_id:
+        recorded = (
+            Payment.objects.select_for_update()
+            .filter(stripe_invoice_id=invoice_id)
+            .exclude(pk=payment.pk)
+            .first()
+        )
+        if recorded is not None:
+            session_id = payment.stripe_checkout_session_id
+            plan, package, quantity = payment.plan, payment.package, payment.quantity
+            payment.delete()
+            recorded.stripe_checkout_session_id = session_id
+            recorded.kind = PaymentKind.SUBSCRIPTION
+            recorded.plan = recorded.plan or plan
+            recorded.package = recorded.package or package
+            recorded.quantity = quantity
+            payment = recorded
+        payment.stripe_invoice_id = invoice_id
+    if subscription_id:
+        payment.stripe_subscription_id = subscription_id
+    subscription_data = expanded(session.get("subscription"))
+    if subscription_data is not None:
+        payment.subscription = mirror_subscription(
+            subscription_data, state_at=state_time(), role="anchor", subscriber=payment.subscriber
+        )
+    elif subscription_id:
+        payment.subscription = _mark_subscription_paid(payment, subscription_id, state_at)
+    payments.link_ids(payment)
+    invoice = expanded(session.get("invoice"))
+    if invoice is not None and invoice_subscription_id(invoice):
+        payment.save()
+        payments.record_invoice(invoice, outcome="paid", at=state_at)
+        payment.refresh_from_db()
+    return payment
+
+
+def _mark_subscription_paid(
+    payment: Payment, subscription_id: str, at: datetime
+) -> Subscription | None:
+    """The subscription of a paid checkout is active, whether or not its events came yet.
+
+    Written as what it is, a status learnt from the checkout (incomplete →
+    active at the session's time); the subscription's own events fill in the rest.
+    """
+    customer = Customer.objects.filter(subscriber=payment.subscriber).first()
+    return record_status(
+        subscription_id,
+        status=SubscriptionStatus.ACTIVE,
+        before=SubscriptionStatus.INCOMPLETE,
+        at=at,
+        subscriber=payment.subscriber,
+        create=lambda: {
+            "plan_id": payment.plan_id,
+            "package_id": payment.package_id,
+            "quantity": payment.quantity,
+            "customer_id": customer.pk if customer is not None else None,
+            "livemode": payment.livemode,
+        },
     )
-    if row is None:
-        row = Subscription.objects.create(
-            subscriber=payment.subscriber,
-            stripe_subscription_id=subscription_id,
-            plan=payment.plan,
-            package=payment.package,
-            quantity=payment.quantity,
-            status=SubscriptionStatus.ACTIVE,
-            customer=Customer.objects.filter(subscriber=payment.subscriber).first(),
-        )
-        signals.send_on_commit(
-            signals.subscription_activated,
-            Subscription,
-            subscriber=payment.subscriber,
-            subscription=row,
-        )
-    payment.subscription = row

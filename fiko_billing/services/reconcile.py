@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from fiko_billing import signals, tokens
+from fiko_billing import tokens
 from fiko_billing.gateway import (
     StripeDisabled,
     StripeGateway,
@@ -26,7 +26,7 @@ from fiko_billing.models import (
     WebhookEvent,
 )
 from fiko_billing.services.stripe_data import state_time
-from fiko_billing.services.subscriptions import mirror_subscription
+from fiko_billing.services.subscription_state import mirror_subscription, record_status
 from fiko_billing.webhooks.intake import process_event, store_event
 from fiko_billing.webhooks.registry import handled_event_types
 
@@ -83,6 +83,9 @@ def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) ->
     Returns whether this call ended it (``False`` when a webhook got there first).
     """
     with transaction.atomic():
+        row = Subscription.objects.select_related("subscriber").get(pk=pk)
+        if row.subscriber_id is not None:
+            tokens.lock_account(row.subscriber)
         # of=("self",): the subscriber is an outer join since it may be erased (NULL).
         row = (
             Subscription.objects.select_for_update(of=("self",))
@@ -92,20 +95,17 @@ def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) ->
         if row.status not in ENTITLED_STATUSES:
             return False
         if remote is not None:
-            mirror_subscription(remote, state_at=state_time(now))  # sends its own signals
+            mirror_subscription(remote, state_at=state_time(now), role="anchor")
             row.refresh_from_db()
         if row.status in ENTITLED_STATUSES:
-            previous = row.status
-            row.status = SubscriptionStatus.CANCELED
-            row.ended_at = row.ended_at or row.current_period_end or now
-            row.stripe_state_at = state_time(now)
-            row.save(update_fields=["status", "ended_at", "stripe_state_at", "modified"])
-            signals.send_on_commit(
-                signals.subscription_deactivated,
-                Subscription,
+            record_status(
+                row.stripe_subscription_id,
+                status=SubscriptionStatus.CANCELED,
+                before=row.status,
+                at=state_time(now),
                 subscriber=row.subscriber,
-                subscription=row,
-                reason=f"period ended (was {previous})",
+                ended_at=row.ended_at or row.current_period_end or now,
+                reason=f"period ended (was {row.status})",
             )
         if row.subscriber_id is not None:
             tokens.expire_due(now=now, subscriber=row.subscriber)
@@ -163,7 +163,7 @@ def check_subscriptions(
                     row.detail = "Stripe has a newer period"
                     if not dry_run:
                         with transaction.atomic():
-                            mirror_subscription(remote, state_at=state_time(now))
+                            mirror_subscription(remote, state_at=state_time(now), role="anchor")
                     report.add(row, keep=len(report.rows) < keep_rows)
                     continue
             if dry_run:
@@ -224,18 +224,27 @@ def sync_events(
         report.stored += int(stored.created)
         outcome = process_event(stored.event.pk)
         report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-        if outcome == "failed":
+        if outcome in ("failed", "dead"):
             report.failed.append(data["id"])
     return report
 
 
+#: Stripe's ``GET /v1/events`` takes at most this many names in ``types``.
+MAX_TYPES_PER_LIST = 20
+
+
 def _event_pages(gateway: StripeGateway, since: datetime) -> Iterator[list[dict[str, Any]]]:
     page: list[dict[str, Any]] = []
-    params = {"created": {"gte": int(since.timestamp())}, "types": handled_event_types()}
-    for event in gateway.list_all("/v1/events", params):
-        page.append(event)
-        if len(page) == 100:
-            yield page
-            page = []
+    types = handled_event_types()
+    for first in range(0, len(types), MAX_TYPES_PER_LIST):
+        params = {
+            "created": {"gte": int(since.timestamp())},
+            "types": types[first : first + MAX_TYPES_PER_LIST],
+        }
+        for event in gateway.list_all("/v1/events", params):
+            page.append(event)
+            if len(page) == 100:
+                yield page
+                page = []
     if page:
         yield page

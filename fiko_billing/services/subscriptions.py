@@ -1,204 +1,30 @@
-"""The local mirror of Stripe subscriptions, and the changes a subscriber asks for."""
+"""The changes a subscriber asks for: cancel, resume, change plan.
+
+The mirror itself (``mirror_subscription``) lives in
+``fiko_billing.services.subscription_state``, the one writer of a
+subscription's state.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
-from fiko_billing import signals
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import Conflict, NotFound, ServiceUnavailable
 from fiko_billing.gateway import StripeGateway, new_idempotency_key
-from fiko_billing.models import (
-    ENTITLED_STATUSES,
-    TERMINAL_STATUSES,
-    Customer,
-    Plan,
-    Price,
-    Subscription,
-    SubscriptionStatus,
-    TokenPackage,
-)
-from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
+from fiko_billing.models import Plan, Price, Subscription
 from fiko_billing.services.checkout import not_synced_message
-from fiko_billing.services.stripe_data import (
-    first_item,
-    metadata,
-    object_id,
-    state_time,
-    subscription_period,
-    ts,
-)
+from fiko_billing.services.stripe_data import first_item, state_time
+from fiko_billing.services.subscription_state import mirror_subscription
 from fiko_billing.subscribers import ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
-# Where a status sits in a subscription's life; used only to order two states
-# that Stripe stamped with the same second.
-_LIFECYCLE_RANK: dict[str, int] = {
-    SubscriptionStatus.INCOMPLETE: 0,
-    SubscriptionStatus.TRIALING: 1,
-    SubscriptionStatus.ACTIVE: 2,
-    SubscriptionStatus.PAST_DUE: 3,
-    SubscriptionStatus.PAUSED: 3,
-    SubscriptionStatus.UNPAID: 4,
-    SubscriptionStatus.CANCELED: 5,
-    SubscriptionStatus.INCOMPLETE_EXPIRED: 5,
-}
-
-MIRRORED_FIELDS = (
-    "status",
-    "plan_id",
-    "package_id",
-    "price_id",
-    "quantity",
-    "current_period_start",
-    "current_period_end",
-    "cancel_at_period_end",
-    "cancel_at",
-    "canceled_at",
-    "ended_at",
-    "trial_end",
-    "customer_id",
-    "livemode",
-)
-
-
-def _is_stale(row: Subscription, status: str, state_at: datetime | None) -> bool:
-    """Whether Stripe state stamped ``state_at`` is older than what ``row`` reflects."""
-    if row.status in TERMINAL_STATUSES and status not in TERMINAL_STATUSES:
-        return True  # Stripe never revives an ended subscription
-    if state_at is None or row.stripe_state_at is None:
-        return False
-    if state_at != row.stripe_state_at:
-        return state_at < row.stripe_state_at
-    return _LIFECYCLE_RANK.get(status, 0) < _LIFECYCLE_RANK.get(row.status, 0)
-
-
-def _desired(data: dict[str, Any], row: Subscription | None) -> dict[str, Any]:
-    item = first_item(data) or {}
-    price_data = item.get("price") or {}
-    item_obj, price = item_for(
-        price_id=object_id(price_data),
-        product_id=object_id(price_data.get("product")) if isinstance(price_data, dict) else None,
-        metadata=metadata(data),
-    )
-    start, end = subscription_period(data)
-    customer = Customer.objects.filter(stripe_customer_id=object_id(data.get("customer"))).first()
-    return {
-        "status": data.get("status") or SubscriptionStatus.INCOMPLETE,
-        "plan_id": item_obj.pk if isinstance(item_obj, Plan) else None,
-        "package_id": item_obj.pk if isinstance(item_obj, TokenPackage) else None,
-        "price_id": price.pk if price is not None else (row.price_id if row else None),
-        "quantity": int(item.get("quantity") or 1),
-        "current_period_start": start,
-        "current_period_end": end,
-        "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
-        "cancel_at": ts(data.get("cancel_at")),
-        "canceled_at": ts(data.get("canceled_at")),
-        "ended_at": ts(data.get("ended_at")),
-        "trial_end": ts(data.get("trial_end")),
-        "customer_id": customer.pk if customer else (row.customer_id if row else None),
-        "livemode": bool(data.get("livemode", False)),
-    }
-
-
-def mirror_subscription(
-    data: dict[str, Any], *, state_at: datetime | None, subscriber: Any = None
-) -> Subscription | None:
-    """Bring the local row of a Stripe subscription up to ``data``.
-
-    ``state_at`` is when Stripe produced ``data`` (an event's ``created``, or
-    now for an API answer); older state never overwrites newer. Returns the
-    row, or ``None`` when the subscription belongs to no known subscriber.
-    Must run inside a transaction (it locks the row).
-    """
-    if subscriber is not None:
-        ensure_subscriber(subscriber)
-    stripe_id = str(data["id"])
-    row = Subscription.objects.select_for_update().filter(stripe_subscription_id=stripe_id).first()
-    if row is not None and _is_stale(row, str(data.get("status")), state_at):
-        logger.info("subscription %s: ignoring state older than what is stored", stripe_id)
-        return row
-    desired = _desired(data, row)
-    if row is None:
-        subscriber = subscriber or subscriber_for(
-            customer_id=object_id(data.get("customer")), metadata=metadata(data)
-        )
-        if subscriber is None:
-            logger.warning("subscription %s belongs to no known subscriber; skipped", stripe_id)
-            return None
-        try:
-            with transaction.atomic():
-                row = Subscription.objects.create(
-                    subscriber=subscriber,
-                    stripe_subscription_id=stripe_id,
-                    stripe_state_at=state_at,
-                    **desired,
-                )
-        except IntegrityError:
-            # Created by a concurrent delivery; apply ours on top under the lock.
-            return mirror_subscription(data, state_at=state_at, subscriber=subscriber)
-        _announce(row, before=None, changed=set(desired))
-        return row
-    before = {name: getattr(row, name) for name in MIRRORED_FIELDS}
-    changed = {name for name, value in desired.items() if before[name] != value}
-    for name in changed:
-        setattr(row, name, desired[name])
-    if state_at is not None and (row.stripe_state_at is None or state_at > row.stripe_state_at):
-        row.stripe_state_at = state_at
-        changed_fields = [*changed, "stripe_state_at"]
-    else:
-        changed_fields = list(changed)
-    if changed_fields:
-        row.save(update_fields=[*changed_fields, "modified"])
-    if changed:
-        _announce(row, before=before, changed=changed)
-    return row
-
-
-def _announce(row: Subscription, *, before: dict[str, Any] | None, changed: set[str]) -> None:
-    was_entitled = before is not None and before["status"] in ENTITLED_STATUSES
-    subscriber = row.subscriber
-    if row.is_entitled and not was_entitled:
-        signals.send_on_commit(
-            signals.subscription_activated, Subscription, subscriber=subscriber, subscription=row
-        )
-    elif was_entitled and not row.is_entitled:
-        signals.send_on_commit(
-            signals.subscription_deactivated,
-            Subscription,
-            subscriber=subscriber,
-            subscription=row,
-            reason=row.status,
-        )
-    if row.cancel_at_period_end and (before is None or not before["cancel_at_period_end"]):
-        signals.send_on_commit(
-            signals.subscription_cancellation_scheduled,
-            Subscription,
-            subscriber=subscriber,
-            subscription=row,
-            cancel_at=row.cancel_at or row.current_period_end,
-        )
-    if before is not None:
-        signals.send_on_commit(
-            signals.subscription_updated,
-            Subscription,
-            subscriber=subscriber,
-            subscription=row,
-            changed=changed,
-        )
-    logger.info(
-        "subscription %s of subscriber %s: %s (%s)",
-        row.stripe_subscription_id,
-        row.subscriber_id,
-        row.status,
-        ", ".join(sorted(changed)),
-    )
+__all__ = ["cancel", "change_plan", "current_subscription", "mirror_subscription", "resume"]
 
 
 # ---------------------------------------------------------------------- subscriber actions
@@ -225,7 +51,8 @@ def _require_current(subscriber: Any) -> Subscription:
 
 def _apply(answer: dict[str, Any]) -> Subscription:
     with transaction.atomic():
-        row = mirror_subscription(answer, state_at=state_time())
+        # An API answer is the newest state as of the second it was read.
+        row = mirror_subscription(answer, state_at=state_time(), role="anchor")
     assert row is not None  # noqa: S101 - the row existed before the call
     return row
 

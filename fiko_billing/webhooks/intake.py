@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from fiko_billing import signals
-from fiko_billing.conf import PINNED_API_VERSION
+from fiko_billing.conf import PINNED_API_VERSION, billing_settings
 from fiko_billing.models import EventStatus, WebhookEvent
+from fiko_billing.services import waiting
 from fiko_billing.webhooks.registry import handler_for
 
 logger = logging.getLogger("fiko_billing.webhooks")
@@ -69,17 +70,27 @@ def store_event(data: Any) -> Stored:
     return Stored(event, True)
 
 
-def process_event(event_pk: int) -> str:
-    """Process a stored event; returns the outcome.
+def process_event(event_pk: int, *, replay: bool = False) -> str:
+    """Process a stored event; returns the outcome. Never raises.
 
-    Outcomes: ``processed``, ``ignored`` (type not handled), ``duplicate``
-    (already done) or ``failed`` (the handler raised: its writes are rolled
-    back, the error and attempt count are recorded, and a retry may succeed).
-    The event row stays locked while its handler runs, so concurrent
-    deliveries of one event process it once.
+    Outcomes: ``processed``; ``ignored`` (type not handled); ``duplicate``
+    (already done, or being done by a concurrent delivery); ``waiting`` (what
+    it acts on is not recorded yet: it stays pending, nothing is written, and
+    it runs again as soon as that is recorded); ``failed`` (the handler or the
+    commit raised: everything is rolled back, the error and the attempt are
+    recorded, a retry may succeed); ``dead`` (set aside after
+    ``WEBHOOK_MAX_FAILURES`` failures or ``WEBHOOK_MAX_WAIT_DAYS`` of waiting;
+    ``replay=True`` runs such an event again). The event row stays locked
+    while its handler runs, so concurrent deliveries of one event process it once.
     """
     started = time.monotonic()
-    outcome, event = _process(event_pk)
+    try:
+        outcome, event = _process(event_pk, replay=replay)
+    except Exception as exc:
+        # The transaction itself failed (at COMMIT, say): nothing it wrote
+        # stays, but the attempt and the error do.
+        logger.exception("webhook event %s could not be processed", event_pk)
+        outcome, event = _record_failure(event_pk, exc)
     logger.info(
         "webhook event %s type=%s outcome=%s attempts=%d duration_ms=%.1f",
         event.stripe_event_id,
@@ -91,32 +102,51 @@ def process_event(event_pk: int) -> str:
     return outcome
 
 
-def _process(event_pk: int) -> tuple[str, WebhookEvent]:
+def _claim(event_pk: int, *, replay: bool, skip_locked: bool) -> WebhookEvent | None:
+    """The event, locked, if it is still to be processed; its attempt counted."""
+    statuses = [EventStatus.PENDING, EventStatus.FAILED] + ([EventStatus.DEAD] if replay else [])
+    if connection.features.has_select_for_update:
+        # A woken event another process is working on is left to it.
+        rows = WebhookEvent.objects.select_for_update(
+            skip_locked=skip_locked and connection.features.has_select_for_update_skip_locked
+        )
+        event = rows.filter(pk=event_pk, status__in=statuses).first()
+        if event is not None:
+            event.attempts += 1  # saved with the outcome
+        return event
+    # SQLite has no row locks: writing first takes its write lock (a read
+    # that later turns into a write could be refused under concurrency). A
+    # concurrent delivery of the same event waits here, then finds it no
+    # longer pending or failed.
+    claimed = WebhookEvent.objects.filter(pk=event_pk, status__in=statuses).update(
+        attempts=F("attempts") + 1
+    )
+    return WebhookEvent.objects.get(pk=event_pk) if claimed else None
+
+
+def _process(
+    event_pk: int, *, replay: bool = False, skip_locked: bool = False
+) -> tuple[str, WebhookEvent]:
     with transaction.atomic():
-        # Writing first takes the lock: the row lock on PostgreSQL, the write
-        # lock on SQLite (which would refuse a read that later turns into a
-        # write under concurrency). A concurrent delivery of the same event
-        # waits here, then finds it no longer pending or failed.
-        claimed = WebhookEvent.objects.filter(
-            pk=event_pk, status__in=(EventStatus.PENDING, EventStatus.FAILED)
-        ).update(attempts=F("attempts") + 1)
-        event = WebhookEvent.objects.get(pk=event_pk)
-        if not claimed:
-            return "duplicate", event
+        claimed = _claim(event_pk, replay=replay, skip_locked=skip_locked)
+        if claimed is None:
+            event = WebhookEvent.objects.get(pk=event_pk)
+            return ("dead" if event.status == EventStatus.DEAD else "duplicate"), event
+        event = claimed
         handler = handler_for(event.type)
         if handler is None:
             outcome = "ignored"
             event.status = EventStatus.IGNORED
+            woken: set[str] = set()
         else:
             try:
-                with transaction.atomic():
+                with waiting.collecting() as woken, transaction.atomic():
                     handler(event.payload["data"]["object"], event)
+            except waiting.Wait as wait:
+                return _waiting(event, wait), event
             except Exception as exc:
                 logger.exception("webhook event %s (%s) failed", event.stripe_event_id, event.type)
-                event.status = EventStatus.FAILED
-                event.last_error = f"{exc.__class__.__name__}: {exc}"[:MAX_ERROR_LENGTH]
-                event.save(update_fields=["status", "last_error"])
-                outcome = "failed"
+                outcome = _failed(event, exc)
                 signals.send_on_commit(
                     signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
                 )
@@ -125,8 +155,110 @@ def _process(event_pk: int) -> tuple[str, WebhookEvent]:
             event.status = EventStatus.PROCESSED
         event.processed_at = timezone.now()
         event.last_error = ""
-        event.save(update_fields=["status", "last_error", "processed_at"])
+        event.waiting_for = ""
+        event.save(
+            update_fields=["status", "attempts", "last_error", "waiting_for", "processed_at"]
+        )
         signals.send_on_commit(
             signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
         )
+        _wake_now(woken, exclude=event.pk)
         return outcome, event
+
+
+def _waiting(event: WebhookEvent, wait: waiting.Wait) -> str:
+    """An expected wait: the event stays pending under the key it waits for."""
+    event.waiting_for = wait.key
+    event.last_error = f"waiting: {wait}"[:MAX_ERROR_LENGTH]
+    limit = timedelta(days=billing_settings.WEBHOOK_MAX_WAIT_DAYS)
+    if event.received_at is not None and timezone.now() - event.received_at > limit:
+        event.status = EventStatus.DEAD
+        event.last_error = f"gave up waiting: {wait}"[:MAX_ERROR_LENGTH]
+        logger.error(
+            "webhook event %s (%s) set aside after waiting %s: %s",
+            event.stripe_event_id,
+            event.type,
+            limit,
+            wait,
+        )
+        outcome = "dead"
+    else:
+        event.status = EventStatus.PENDING
+        logger.info(
+            "webhook event %s (%s) waits for %s: %s",
+            event.stripe_event_id,
+            event.type,
+            wait.key,
+            wait,
+        )
+        outcome = "waiting"
+    event.save(update_fields=["status", "attempts", "waiting_for", "last_error"])
+    signals.send_on_commit(
+        signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
+    )
+    return outcome
+
+
+def _failed(event: WebhookEvent, exc: BaseException) -> str:
+    event.failures += 1
+    event.last_error = f"{exc.__class__.__name__}: {exc}"[:MAX_ERROR_LENGTH]
+    if event.failures >= billing_settings.WEBHOOK_MAX_FAILURES:
+        event.status = EventStatus.DEAD
+        logger.error(
+            "webhook event %s (%s) set aside after %d failures; replay it with "
+            "`manage.py process_webhook_events --dead`",
+            event.stripe_event_id,
+            event.type,
+            event.failures,
+        )
+        outcome = "dead"
+    else:
+        event.status = EventStatus.FAILED
+        outcome = "failed"
+    event.save(update_fields=["status", "attempts", "failures", "last_error"])
+    return outcome
+
+
+def _record_failure(event_pk: int, exc: BaseException) -> tuple[str, WebhookEvent]:
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+        if event.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
+            # Committed; what failed came after (a signal receiver).
+            return str(event.status), event
+        event.attempts += 1
+        return _failed(event, exc), event
+
+
+def _wake_now(keys: set[str], *, exclude: int) -> None:
+    """Run, in this transaction, the events that waited for what was just recorded."""
+    if not keys:
+        return
+    woken = (
+        WebhookEvent.objects.filter(status=EventStatus.PENDING, waiting_for__in=keys)
+        .exclude(pk=exclude)
+        .order_by("stripe_created", "pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in list(woken):
+        outcome, event = _process(pk, skip_locked=True)
+        logger.info(
+            "webhook event %s type=%s outcome=%s attempts=%d (woken)",
+            event.stripe_event_id,
+            event.type,
+            outcome,
+            event.attempts,
+        )
+
+
+def wake(keys: set[str]) -> None:
+    """Run the events waiting for ``keys``, each in its own transaction (after a commit)."""
+    woken = (
+        WebhookEvent.objects.filter(status=EventStatus.PENDING, waiting_for__in=keys)
+        .order_by("stripe_created", "pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in list(woken):
+        process_event(pk)
+
+
+waiting.set_waker(wake)

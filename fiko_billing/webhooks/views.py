@@ -22,7 +22,14 @@ logger = logging.getLogger("fiko_billing.webhooks")
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
     """Stripe retries anything but a 2xx, so: 400 for what Stripe did not sign,
     200 ``rejected`` (recorded) for a signed body that is no usable event (a
-    retry cannot fix it), 500 when processing failed (a retry can)."""
+    retry cannot fix it), 500 when processing failed (a retry can).
+
+    An event that waits for its cause (a refund before its payment) is stored
+    and answered 200 ``"waiting"``: Stripe need not retry it, it runs again by
+    itself as soon as the cause is recorded (and ``process_webhook_events``
+    retries it). A ``dead`` event (set aside after too many failures) is
+    answered 200 too: retrying cannot help, a person must look at it.
+    """
     if request.method != "POST":
         response = error_response(
             405, "method_not_allowed", f"{request.method} is not allowed here; use POST."
@@ -65,7 +72,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     if billing_settings.WEBHOOK_PROCESSING == "task":
         from fiko_billing.tasks import enqueue_event
 
-        if stored.created or event.status in ("pending", "failed"):
+        if stored.created or event.status in ("pending", "failed"):  # not dead: replay it
             enqueue_event(event.pk)
         return JsonResponse({"received": True, "outcome": "queued"})
     outcome = process_event(event.pk)

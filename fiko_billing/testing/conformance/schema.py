@@ -16,6 +16,7 @@ import importlib
 import inspect
 import re
 import sys
+import threading
 import types
 import typing
 from collections.abc import Iterator
@@ -49,6 +50,12 @@ INCLUDABLE: frozenset[tuple[str, str]] = frozenset(
 
 # Python 3.13's typing imports lazily while an annotation is evaluated, so the
 # restricted builtins must still let it import.
+# The schema is compiled lazily, on first use, and tests post events from
+# several threads at once. CPython's parser keeps process-wide state (two
+# threads in ``ast.parse`` can fail with "AST constructor recursion depth
+# mismatch"), and a half-compiled node must not be seen: one lock for both.
+_LOCK = threading.RLock()
+
 _BUILTINS: dict[str, Any] = {
     **{t.__name__: t for t in (bool, dict, float, int, list, str, tuple)},
     "__import__": __import__,
@@ -137,6 +144,11 @@ class Obj(Node):
         return self._required
 
     def _compile(self) -> None:
+        with _LOCK:
+            if self._fields is None:
+                self._compile_locked()
+
+    def _compile_locked(self) -> None:
         fields: dict[str, Node] = {}
         required: set[str] = set()
         if _is_typeddict(self.source):
@@ -153,8 +165,9 @@ class Obj(Node):
                 fields[name] = node
                 if not isinstance(node, Nullable):
                     required.add(name)
-        self._fields = fields
+        # _fields last: other threads read it, unlocked, as "compiled".
         self._required = frozenset(required)
+        self._fields = fields
 
 
 def _is_typeddict(tp: Any) -> bool:
@@ -204,7 +217,8 @@ def _type_checking_imports(module: str) -> dict[str, tuple[str, str]]:
     path = getattr(sys.modules[module], "__file__", None)
     if not path:
         return {}
-    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    with _LOCK:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     found: dict[str, tuple[str, str]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -382,7 +396,8 @@ def endpoints() -> tuple[Endpoint, ...]:
     """Every ``/v1`` endpoint of the SDK's services, most specific path first."""
     found: dict[tuple[str, str], Endpoint] = {}
     for path in _service_files():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        with _LOCK:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
         imports: dict[str, str] = {}
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fiko_billing.models import WebhookEvent
-from fiko_billing.services.subscriptions import mirror_subscription
+from fiko_billing.services.subscription_state import mirror_subscription
 from fiko_billing.webhooks.registry import handles
 
 
@@ -18,4 +18,9 @@ from fiko_billing.webhooks.registry import handles
     "customer.subscription.trial_will_end",
 )
 def subscription_changed(subscription: dict[str, Any], event: WebhookEvent) -> None:
-    mirror_subscription(subscription, state_at=event.stripe_created)
+    mirror_subscription(
+        subscription,
+        state_at=event.stripe_created,
+        previous=event.payload["data"].get("previous_attributes"),
+        role="first" if event.type == "customer.subscription.created" else "event",
+    )

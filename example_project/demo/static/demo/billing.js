@@ -30,6 +30,8 @@
     release: "Reservation released",
     expiry: "Expired",
     refund: "Taken back after a refund",
+    dispute: "Held during a dispute",
+    reinstate: "Given back: dispute won",
   };
   const REFRESH_EVERY_MS = 15000;
 

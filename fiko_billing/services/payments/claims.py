@@ -1,0 +1,259 @@
+"""Refunds and disputes: recorded per Stripe object, each with its share of the tokens."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from fiko_billing import signals, tokens
+from fiko_billing.conf import billing_settings
+from fiko_billing.models import Dispute, EntryKind, Payment, Refund
+from fiko_billing.services import waiting
+from fiko_billing.services.payments.common import (
+    DISPUTE_CLOSED,
+    DISPUTE_RELEASED,
+    REFUND_UNDONE,
+    Claims,
+    credit_reference,
+    locked,
+    refresh,
+)
+from fiko_billing.services.payments.lookup import find, ready, refunded_payment, wait_key
+from fiko_billing.services.stripe_data import object_id
+
+logger = logging.getLogger("fiko_billing.payments")
+
+REFUND_RANK = {"pending": 0, "requires_action": 0, "succeeded": 1, "failed": 2, "canceled": 2}
+
+
+def _share(payment: Payment, amount: int) -> int:
+    if payment.tokens <= 0 or payment.amount <= 0:
+        return 0
+    return min(payment.tokens, payment.tokens * amount // payment.amount)
+
+
+def _forgive() -> bool:
+    return billing_settings.REFUND_SPENT_TOKENS == "forgive"
+
+
+def record_refund(
+    refund: dict[str, Any], *, charge: dict[str, Any] | None = None, wait: bool = True
+) -> Refund | None:
+    """``refund.*`` (or a refund we made): record it and take back its share of tokens.
+
+    Returns ``None`` when the refund is not of a payment of ours (or, with
+    ``wait=False``, when its payment is not ready yet).
+    """
+    intent = object_id(refund.get("payment_intent"))
+    charge_id = object_id(refund.get("charge"))
+    try:
+        payment = refunded_payment(refund, charge)
+        if payment is None:
+            logger.info("refund %s is not of a payment of ours; ignored", refund.get("id"))
+            return None
+        ready(payment, intent, charge_id)
+    except waiting.Wait:
+        if wait:
+            raise
+        return None
+    payment = locked(payment)
+    claims = Claims.of(payment)
+    status = str(refund.get("status") or "pending")
+    row = next((r for r in claims.refunds if r.stripe_refund_id == refund["id"]), None)
+    created = row is None
+    if row is None:
+        row = Refund(
+            stripe_refund_id=str(refund["id"]),
+            payment=payment,
+            stripe_charge_id=charge_id or "",
+            amount=int(refund.get("amount") or 0),
+            currency=str(refund.get("currency") or payment.currency),
+            status=status,
+            reason=str(refund.get("reason") or ""),
+            tokens=_share(payment, int(refund.get("amount") or 0)),
+        )
+    elif REFUND_RANK.get(status, 0) > REFUND_RANK.get(row.status, 0):
+        row.status = status
+    _claim(
+        payment,
+        claims,
+        row,
+        kind=EntryKind.REFUND,
+        reference=f"refund:{row.stripe_refund_id}",
+        given_back="undone" if row.status in REFUND_UNDONE else None,
+    )
+    _settle_rest(payment, claims)
+    before = payment.amount_refunded
+    refresh(payment, claims)
+    payment.stripe_charge_id = payment.stripe_charge_id or charge_id
+    payment.save()
+    if created or payment.amount_refunded != before:
+        signals.send_on_commit(
+            signals.payment_refunded,
+            Payment,
+            subscriber=payment.subscriber,
+            payment=payment,
+            refund_id=row.stripe_refund_id,
+            amount=row.amount,
+        )
+    logger.info(
+        "refund %s of payment %s: %s %d of %d",
+        row.stripe_refund_id,
+        payment.pk,
+        row.status,
+        row.amount,
+        payment.amount,
+    )
+    return row
+
+
+def _claim(
+    payment: Payment,
+    claims: Claims,
+    row: Refund | Dispute,
+    *,
+    kind: str,
+    reference: str,
+    given_back: str | None,
+) -> None:
+    """Save a refund or dispute and take back (or give back) its share of the credit."""
+    claimed_before = claims.requested(excluding=row)
+    row.save()
+    claims.put(row)
+    label = "Refund" if kind == EntryKind.REFUND else "Dispute"
+    if payment.subscriber_id is None:
+        return  # an erased subscriber's ledger is closed
+    if row.tokens:
+        tokens.take_back(
+            payment.subscriber,
+            row.tokens,
+            credit_reference=credit_reference(payment) or "",
+            reference=reference,
+            claimed_before=claimed_before,
+            kind=kind,
+            forgive_spent=_forgive(),
+            description=f"{label} of {payment}",
+        )
+    if given_back is not None:
+        tokens.reinstate(
+            payment.subscriber,
+            claim_reference=reference,
+            reference=f"{reference}:{given_back}",
+            description=f"{label} {reference.partition(':')[2]} {row.status}",
+        )
+
+
+def _settle_rest(payment: Payment, claims: Claims) -> None:
+    """Shares are rounded down; a payment refunded in full takes back all its tokens."""
+    live = [r for r in claims.refunds if r.status not in REFUND_UNDONE]
+    if not live or payment.amount <= 0:
+        return
+    rest = payment.tokens - sum(r.tokens for r in live)
+    if sum(r.amount for r in live) < payment.amount or rest <= 0:
+        return
+    if payment.subscriber_id is None:
+        return
+    anchor = payment.stripe_invoice_id or payment.stripe_checkout_session_id or str(payment.pk)
+    tokens.take_back(
+        payment.subscriber,
+        rest,
+        credit_reference=credit_reference(payment) or "",
+        reference=f"refund:{anchor}:rest",
+        claimed_before=claims.requested(),
+        kind=EntryKind.REFUND,
+        forgive_spent=_forgive(),
+        description=f"Refund of {payment} (rounding)",
+    )
+
+
+# ---------------------------------------------------------------------- disputes
+
+DISPUTE_RANK = {
+    "warning_needs_response": 0,
+    "warning_under_review": 1,
+    "needs_response": 0,
+    "under_review": 1,
+}
+
+
+def record_dispute(dispute: dict[str, Any], *, event_type: str, at: datetime) -> Dispute:
+    """``charge.dispute.*``: record the dispute and hold (or give back) its tokens.
+
+    Every dispute holds its share of the payment's tokens from the moment it
+    is opened, like a refund; a dispute closed as lost keeps them, one closed
+    in our favour (won, or an inquiry closed) gives them back.
+    """
+    intent = object_id(dispute.get("payment_intent"))
+    charge_id = object_id(dispute.get("charge"))
+    payment = find(intent, charge_id)
+    if payment is None:
+        # A dispute does not say whose charge it is: wait for the payment.
+        raise waiting.Wait(
+            wait_key(intent, charge_id),
+            f"the disputed payment of {intent or charge_id} is not recorded yet",
+        )
+    ready(payment, intent, charge_id)
+    payment = locked(payment)
+    claims = Claims.of(payment)
+    status = str(dispute.get("status") or "needs_response")
+    row = next((d for d in claims.disputes if d.stripe_dispute_id == dispute["id"]), None)
+    created = row is None
+    was_closed = row is not None and row.status in DISPUTE_CLOSED
+    if row is None:
+        row = Dispute(
+            stripe_dispute_id=str(dispute["id"]),
+            payment=payment,
+            stripe_charge_id=charge_id or "",
+            currency=str(dispute.get("currency") or payment.currency),
+            reason=str(dispute.get("reason") or ""),
+            status=status,
+            status_at=at,
+        )
+    elif row.status not in DISPUTE_CLOSED and (
+        status in DISPUTE_CLOSED
+        or row.status_at is None
+        or at > row.status_at
+        or (at == row.status_at and DISPUTE_RANK.get(status, 0) > DISPUTE_RANK.get(row.status, 0))
+    ):
+        row.status, row.status_at = status, at
+    row.amount = int(dispute.get("amount") or row.amount or 0)
+    row.tokens = _share(payment, row.amount)
+    row.funds_withdrawn = row.funds_withdrawn or event_type.endswith("funds_withdrawn")
+    row.funds_reinstated = row.funds_reinstated or event_type.endswith("funds_reinstated")
+    _claim(
+        payment,
+        claims,
+        row,
+        kind=EntryKind.DISPUTE,
+        reference=f"dispute:{row.stripe_dispute_id}",
+        given_back=row.status if row.status in DISPUTE_RELEASED else None,
+    )
+    refresh(payment, claims)
+    payment.save()
+    if created:
+        signals.send_on_commit(
+            signals.payment_disputed,
+            Payment,
+            subscriber=payment.subscriber,
+            payment=payment,
+            dispute_id=row.stripe_dispute_id,
+            reason=row.reason or None,
+        )
+    if row.status in DISPUTE_CLOSED and not was_closed:
+        signals.send_on_commit(
+            signals.payment_dispute_closed,
+            Payment,
+            subscriber=payment.subscriber,
+            payment=payment,
+            dispute_id=row.stripe_dispute_id,
+            status=row.status,
+        )
+    logger.info(
+        "dispute %s of payment %s: %s (%d tokens held)",
+        row.stripe_dispute_id,
+        payment.pk,
+        row.status,
+        row.tokens,
+    )
+    return row

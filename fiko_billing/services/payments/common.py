@@ -1,0 +1,159 @@
+"""What the payment modules share: a payment's state, its ids, its claims, its lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fiko_billing import tokens
+from fiko_billing.models import (
+    Charge,
+    Dispute,
+    InvoicePayment,
+    Payment,
+    PaymentStatus,
+    Refund,
+)
+from fiko_billing.services import allowance, waiting
+
+#: Payment statuses reached only once the money arrived.
+PAID_STATUSES = frozenset(
+    {
+        PaymentStatus.SUCCEEDED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.DISPUTED,
+        PaymentStatus.DISPUTE_LOST,
+    }
+)
+#: Refund statuses after which the money did not go back.
+REFUND_UNDONE = frozenset({"failed", "canceled"})
+#: Dispute statuses that end a dispute, and those that end it in our favour.
+DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
+DISPUTE_RELEASED = frozenset({"won", "warning_closed", "prevented"})
+
+
+#: Statuses that say a payment has refunds or disputes.
+CLAIMED_STATUSES = frozenset(
+    {
+        PaymentStatus.REFUNDED,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.DISPUTED,
+        PaymentStatus.DISPUTE_LOST,
+    }
+)
+
+
+def is_paid(payment: Payment) -> bool:
+    return payment.status in PAID_STATUSES or payment.credited_at is not None
+
+
+def credit_reference(payment: Payment) -> str | None:
+    """The ledger reference of the credit this payment bought."""
+    if payment.stripe_invoice_id:
+        return allowance.credit_reference(payment.stripe_invoice_id)
+    if payment.stripe_checkout_session_id:
+        return f"checkout:{payment.stripe_checkout_session_id}"
+    return None
+
+
+def wake_keys(payment: Payment) -> list[str]:
+    """The keys under which refunds and disputes of this payment may be waiting."""
+    # A refund of another PaymentIntent of the invoice waits on the invoice's key.
+    keys = [
+        waiting.payment_intent_key(payment.stripe_payment_intent_id)
+        if payment.stripe_payment_intent_id
+        else None,
+        waiting.charge_key(payment.stripe_charge_id) if payment.stripe_charge_id else None,
+        waiting.invoice_key(payment.stripe_invoice_id) if payment.stripe_invoice_id else None,
+    ]
+    return [key for key in keys if key]
+
+
+def locked(payment: Payment) -> Payment:
+    """The payment, locked after its subscriber's ledger lock (none once erased)."""
+    if payment.subscriber_id is not None:
+        tokens.lock_account(payment.subscriber)
+    row = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
+    row.subscriber = payment.subscriber
+    return row
+
+
+def link_ids(payment: Payment) -> list[str]:
+    """Fill in the payment's PaymentIntent and charge from what Stripe already told us."""
+    changed = []
+    if payment.stripe_payment_intent_id is None and payment.stripe_invoice_id:
+        intent = (
+            InvoicePayment.objects.filter(
+                stripe_invoice_id=payment.stripe_invoice_id,
+                status="paid",
+                stripe_payment_intent_id__isnull=False,
+            )
+            .values_list("stripe_payment_intent_id", flat=True)
+            .first()
+        )
+        if intent:
+            payment.stripe_payment_intent_id = intent
+            changed.append("stripe_payment_intent_id")
+    if payment.stripe_charge_id is None and payment.stripe_payment_intent_id:
+        charge = (
+            Charge.objects.filter(
+                stripe_payment_intent_id=payment.stripe_payment_intent_id, status="succeeded"
+            )
+            .values_list("stripe_charge_id", flat=True)
+            .first()
+        )
+        if charge:
+            payment.stripe_charge_id = charge
+            changed.append("stripe_charge_id")
+    return changed
+
+
+@dataclass
+class Claims:
+    """A payment's refunds and disputes, read once per change."""
+
+    refunds: list[Refund]
+    disputes: list[Dispute]
+
+    @classmethod
+    def of(cls, payment: Payment) -> Claims:
+        return cls(list(payment.refunds.all()), list(payment.disputes.all()))
+
+    def put(self, row: Refund | Dispute) -> None:
+        rows: list[Any] = self.refunds if isinstance(row, Refund) else self.disputes
+        rows[:] = [r for r in rows if r.pk != row.pk] + [row]
+
+    def requested(self, *, excluding: Refund | Dispute | None = None) -> int:
+        """Tokens the live claims (refunds, held disputes) ask back, but ``excluding``."""
+        live: list[Refund | Dispute] = [
+            *(r for r in self.refunds if r.status not in REFUND_UNDONE),
+            *(d for d in self.disputes if d.status not in DISPUTE_RELEASED),
+        ]
+        return sum(c.tokens for c in live if excluding is None or c.pk != excluding.pk)
+
+
+def refresh(payment: Payment, claims: Claims | None = None) -> None:
+    """Set the payment's refunded amount and status from its refunds and disputes.
+
+    Without ``claims`` nothing about refunds or disputes changed: the status
+    only moves to succeeded if it says nothing of them yet.
+    """
+    if claims is None:
+        if is_paid(payment) and payment.status not in CLAIMED_STATUSES:
+            payment.status = PaymentStatus.SUCCEEDED
+        return
+    refunded = sum(r.amount for r in claims.refunds if r.status not in REFUND_UNDONE)
+    payment.amount_refunded = min(refunded, payment.amount)
+    if not is_paid(payment):
+        return
+    if any(d.status == "lost" for d in claims.disputes):
+        payment.status = PaymentStatus.DISPUTE_LOST
+    elif any(d.status not in DISPUTE_CLOSED for d in claims.disputes):
+        payment.status = PaymentStatus.DISPUTED
+    elif payment.amount_refunded and payment.amount_refunded >= payment.amount:
+        payment.status = PaymentStatus.REFUNDED
+    elif payment.amount_refunded:
+        payment.status = PaymentStatus.PARTIALLY_REFUNDED
+    else:
+        payment.status = PaymentStatus.SUCCEEDED

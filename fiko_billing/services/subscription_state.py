@@ -1,0 +1,440 @@
+"""The one writer of a subscription's mirrored state, and of its signals.
+
+Everything that learns something about a Stripe subscription comes here:
+``customer.subscription.*`` events and API answers (``mirror_subscription``),
+and the partial facts other events carry (``record_status``: a failed renewal
+invoice means past due, a paid checkout means active, reconciliation ends a
+subscription whose period is over). The ordering rule is in
+``fiko_billing.services.ordering``: per group of fields, newer seconds win and
+a same-second tie ends where Stripe's ``previous_attributes`` lead, or, when
+they cannot tell, where one retrieve of the subscription says.
+
+Lock order, on every path: the subscriber's ledger lock, then the
+subscription row, then payments. Callers run inside a transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fiko_billing import signals, tokens
+from fiko_billing.models import (
+    ENTITLED_STATUSES,
+    TERMINAL_STATUSES,
+    Customer,
+    Payment,
+    Plan,
+    Subscription,
+    SubscriptionStatus,
+    TokenPackage,
+)
+from fiko_billing.services import ordering
+from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
+from fiko_billing.services.stripe_data import metadata, object_id, subscription_period, ts
+from fiko_billing.subscribers import ensure_subscriber
+
+logger = logging.getLogger("fiko_billing.subscriptions")
+
+#: Columns whose changes are announced with ``subscription_updated``.
+MIRRORED_FIELDS = (
+    "status",
+    "plan_id",
+    "package_id",
+    "price_id",
+    "quantity",
+    "current_period_start",
+    "current_period_end",
+    "cancel_at_period_end",
+    "cancel_at",
+    "canceled_at",
+    "ended_at",
+    "trial_end",
+    "customer_id",
+    "livemode",
+)
+
+
+def _merged(data: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """The object as it was before the event: ``previous_attributes`` laid over it."""
+    old = dict(data)
+    for name, value in previous.items():
+        if isinstance(value, dict) and isinstance(old.get(name), dict):
+            old[name] = _merged(old[name], value)
+        else:
+            old[name] = value
+    return old
+
+
+def _first_item(data: dict[str, Any]) -> dict[str, Any]:
+    items = (data.get("items") or {}).get("data") or []
+    return items[0] if items and isinstance(items[0], dict) else {}
+
+
+def _status(data: dict[str, Any]) -> Any:
+    return data.get("status") or SubscriptionStatus.INCOMPLETE
+
+
+def _cancel(data: dict[str, Any]) -> Any:
+    return {
+        "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
+        "cancel_at": data.get("cancel_at"),
+        "canceled_at": data.get("canceled_at"),
+    }
+
+
+def _plan(data: dict[str, Any]) -> Any:
+    item = _first_item(data)
+    price = item.get("price")
+    product = price.get("product") if isinstance(price, dict) else None
+    return {
+        "price": object_id(price),
+        "product": object_id(product),
+        "item": metadata(data).get("fiko_item"),
+        "quantity": int(item.get("quantity") or 1),
+    }
+
+
+def _period(data: dict[str, Any]) -> Any:
+    start, end = subscription_period(data)
+    return {
+        "start": int(start.timestamp()) if start else None,
+        "end": int(end.timestamp()) if end else None,
+    }
+
+
+#: Groups of fields that one kind of change writes together.
+GROUPS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "status": _status,
+    "cancel": _cancel,
+    "plan": _plan,
+    "period": _period,
+}
+
+
+def _columns(group: str, value: Any) -> dict[str, Any]:
+    if group == "status":
+        return {"status": value}
+    if group == "cancel":
+        return {
+            "cancel_at_period_end": bool(value["cancel_at_period_end"]),
+            "cancel_at": ts(value["cancel_at"]),
+            "canceled_at": ts(value["canceled_at"]),
+        }
+    if group == "plan":
+        item, price = item_for(
+            price_id=value["price"],
+            product_id=value["product"],
+            metadata={"fiko_item": value["item"]} if value["item"] else None,
+        )
+        columns: dict[str, Any] = {
+            "plan_id": item.pk if isinstance(item, Plan) else None,
+            "package_id": item.pk if isinstance(item, TokenPackage) else None,
+            "quantity": value["quantity"],
+        }
+        if price is not None or item is not None:
+            columns["price_id"] = price.pk if price is not None else None
+        return columns
+    return {"current_period_start": ts(value["start"]), "current_period_end": ts(value["end"])}
+
+
+def _stamp(at: datetime | None) -> int | None:
+    return None if at is None else int(at.timestamp())
+
+
+def mirror_subscription(
+    data: dict[str, Any],
+    *,
+    state_at: datetime | None,
+    previous: dict[str, Any] | None = None,
+    role: str = "event",
+    subscriber: Any = None,
+    retrieve: Callable[[str], dict[str, Any]] | None = None,
+) -> Subscription | None:
+    """Bring the local row of a Stripe subscription up to ``data``.
+
+    ``state_at`` is when Stripe produced ``data`` (an event's ``created``, or
+    the second an API answer was read); ``previous`` is the event's
+    ``data.previous_attributes``. ``role`` says what ``data`` is: ``"event"``,
+    ``"first"`` (``customer.subscription.created``) or ``"anchor"`` (an API
+    answer). A same-second tie that the payloads cannot decide is settled by
+    ``retrieve`` (the gateway's, by default): one call, for that tie only.
+
+    Returns the row, or ``None`` when the subscription belongs to no known
+    subscriber. Must run inside a transaction.
+    """
+    stripe_id = str(data["id"])
+    row, subscriber, customer = _locked(stripe_id, data, subscriber)
+    if row is None and subscriber is None:
+        logger.warning("subscription %s belongs to no known subscriber; skipped", stripe_id)
+        return None
+    at = _stamp(state_at)
+    old = _merged(data, previous) if previous else None
+    states = copy.deepcopy(row.ordering_state) if row is not None else {}
+    for group, read in GROUPS.items():
+        before = read(old) if old is not None else ordering.MISSING
+        updated = _observe(states.get(group), at, read(data), before, role, group)
+        if updated is not None:
+            states[group] = updated
+    if any(ordering.resolve(states[g]) is ordering.AMBIGUOUS for g in states):
+        states = _settle(stripe_id, states, at, retrieve)
+    other: dict[str, Any] = {
+        "trial_end": ts(data.get("trial_end")),
+        "ended_at": ts(data.get("ended_at")),
+        "livemode": bool(data.get("livemode", False)),
+        "stripe_created": ts(data.get("created")),
+    }
+    if customer is not None:
+        other["customer_id"] = customer.pk
+    stored_at = _stamp(row.stripe_state_at) if row is not None else None
+    newest = at is not None and (stored_at is None or at >= stored_at)
+    return _write(row, subscriber, stripe_id, states, other=other, newest=newest, at=state_at)
+
+
+def _locked(
+    stripe_id: str, data: dict[str, Any] | None, subscriber: Any, *, held: bool = False
+) -> tuple[Subscription | None, Any, Customer | None]:
+    """The row (locked, after its subscriber's ledger lock), its subscriber and customer.
+
+    A row whose subscriber was erased (NULL) is still kept up to date, with no
+    subscriber to lock; a new row needs one.
+    """
+    if subscriber is not None:
+        ensure_subscriber(subscriber)
+    known = (
+        Subscription.objects.filter(stripe_subscription_id=stripe_id)
+        .select_related("subscriber")
+        .only("pk", "subscriber", "customer_id")
+        .first()
+    )
+    customer = None
+    if data is not None and (known is None or known.customer_id is None):
+        customer = (
+            Customer.objects.filter(stripe_customer_id=object_id(data.get("customer")))
+            .select_related("subscriber")
+            .first()
+        )
+    if known is not None:
+        subscriber = subscriber or known.subscriber
+    else:
+        if subscriber is None and customer is not None:
+            subscriber = customer.subscriber
+        if subscriber is None and data is not None:
+            subscriber = subscriber_for(customer_id=None, metadata=metadata(data))
+        if subscriber is None:
+            return None, None, None
+    if subscriber is not None and not held:
+        tokens.lock_account(subscriber)
+    row = None
+    if known is not None:
+        row = Subscription.objects.select_for_update().get(pk=known.pk)
+        if subscriber is not None:
+            row.subscriber = subscriber
+    return row, subscriber, customer
+
+
+def _observe(
+    state: ordering.GroupState | None,
+    at: int | None,
+    value: Any,
+    before: Any,
+    role: str,
+    group: str,
+) -> ordering.GroupState | None:
+    if group == "status" and state and state.get("settled") in TERMINAL_STATUSES:
+        return None  # Stripe never revives an ended subscription
+    if group == "status" and value in TERMINAL_STATUSES:
+        return {"at": at or (state or {}).get("at") or 0, "settled": value}
+    if at is None:
+        # No Stripe time (fulfilment before any event): fill in, never override.
+        return None if state else {"at": 0, "hint": value}
+    return ordering.observe(state, at, value=value, before=before, role=role)
+
+
+def _settle(
+    stripe_id: str,
+    states: dict[str, ordering.GroupState],
+    at: int | None,
+    retrieve: Callable[[str], dict[str, Any]] | None,
+) -> dict[str, ordering.GroupState]:
+    """One retrieve settles the groups whose last second the payloads cannot order."""
+    if retrieve is None:
+        from fiko_billing.gateway import get_gateway
+
+        retrieve = get_gateway().retrieve_subscription
+    answer = retrieve(stripe_id)
+    logger.info("subscription %s: same-second events settled by one retrieve", stripe_id)
+    settled = dict(states)
+    for group, state in states.items():
+        if ordering.resolve(state) is ordering.AMBIGUOUS:
+            value = GROUPS[group](answer)
+            settled[group] = {"at": state["at"], "settled": value}
+    return settled
+
+
+def record_status(
+    stripe_id: str,
+    *,
+    status: str,
+    before: str | None,
+    at: datetime | None,
+    subscriber: Any = None,
+    create: Callable[[], dict[str, Any]] | None = None,
+    ended_at: datetime | None = None,
+    reason: str | None = None,
+    lock_held: bool = False,
+) -> Subscription | None:
+    """A status learnt from another object than the subscription (a partial update).
+
+    ``before`` → ``status`` at ``at`` joins what is known of that second; only
+    the status changes, so newer plan, period or cancellation state is kept.
+    Without a row nothing is written unless ``create`` gives the columns of a
+    new one (fulfilment of a paid checkout whose subscription is not known yet).
+    ``lock_held``: the caller holds ``subscriber``'s ledger lock already.
+    """
+    row, subscriber, _customer = _locked(stripe_id, None, subscriber, held=lock_held)
+    if row is None and (create is None or subscriber is None):
+        return None
+    states = copy.deepcopy(row.ordering_state) if row is not None else {}
+    updated = _observe(
+        states.get("status"),
+        _stamp(at),
+        status,
+        before if before is not None else ordering.MISSING,
+        "event",
+        "status",
+    )
+    if updated is not None:
+        states["status"] = updated
+    if ordering.resolve(states.get("status")) is ordering.AMBIGUOUS:
+        states = _settle(stripe_id, states, _stamp(at), None)
+    initial = create() if row is None and create is not None else {}
+    if ended_at is not None:
+        initial["ended_at"] = ended_at
+    return _write(
+        row, subscriber, stripe_id, states, other=initial, newest=False, at=at, reason=reason
+    )
+
+
+def _write(
+    row: Subscription | None,
+    subscriber: Any,
+    stripe_id: str,
+    states: dict[str, ordering.GroupState],
+    *,
+    other: dict[str, Any],
+    newest: bool,
+    at: datetime | None,
+    reason: str | None = None,
+) -> Subscription | None:
+    desired: dict[str, Any] = {}
+    known = row.ordering_state if row is not None else {}
+    for group, state in states.items():
+        value = ordering.resolve(state)
+        if value is ordering.MISSING or value is ordering.AMBIGUOUS:
+            continue
+        if row is not None and group in known and ordering.resolve(known[group]) == value:
+            continue  # unchanged: spare the catalogue lookup
+        desired.update(_columns(group, value))
+    for name, value in other.items():
+        if name == "ended_at":
+            current = row.ended_at if row is not None else None
+            if value is not None and (current is None or value > current):
+                desired[name] = value
+        elif name in ("trial_end",):
+            if newest or row is None:
+                desired[name] = value
+        elif value is not None or row is None:
+            desired[name] = value
+    stamps = [s["at"] for s in states.values() if s.get("at")]
+    newest_at = ts(max(stamps)) if stamps else None
+    if row is None:
+        # Every writer holds the subscriber's ledger lock: no concurrent create.
+        row = Subscription.objects.create(
+            subscriber=subscriber,
+            stripe_subscription_id=stripe_id,
+            ordering_state=states,
+            stripe_state_at=newest_at,
+            **desired,
+        )
+        Payment.objects.filter(stripe_subscription_id=stripe_id, subscription__isnull=True).update(
+            subscription=row
+        )
+        _announce(row, before=None, changed=set(desired), reason=reason)
+        return row
+    before = {name: getattr(row, name) for name in MIRRORED_FIELDS}
+    changed = {name for name, value in desired.items() if name in before and before[name] != value}
+    fields = []
+    for name, value in desired.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            fields.append(name)
+    if row.ordering_state != states:
+        row.ordering_state = states
+        fields.append("ordering_state")
+    if newest_at is not None and row.stripe_state_at != newest_at:
+        row.stripe_state_at = newest_at
+        fields.append("stripe_state_at")
+    if fields:
+        row.save(update_fields=[*fields, "modified"])
+    if changed:
+        _announce(row, before=before, changed=changed, reason=reason)
+    return row
+
+
+def _announce(
+    row: Subscription,
+    *,
+    before: dict[str, Any] | None,
+    changed: set[str],
+    reason: str | None = None,
+) -> None:
+    was_entitled = before is not None and before["status"] in ENTITLED_STATUSES
+    subscriber = row.subscriber
+    if row.is_entitled and not was_entitled:
+        signals.send_on_commit(
+            signals.subscription_activated, Subscription, subscriber=subscriber, subscription=row
+        )
+        _became_entitled(row)
+    elif was_entitled and not row.is_entitled:
+        signals.send_on_commit(
+            signals.subscription_deactivated,
+            Subscription,
+            subscriber=subscriber,
+            subscription=row,
+            reason=reason or row.status,
+        )
+    if row.cancel_at_period_end and (before is None or not before["cancel_at_period_end"]):
+        signals.send_on_commit(
+            signals.subscription_cancellation_scheduled,
+            Subscription,
+            subscriber=subscriber,
+            subscription=row,
+            cancel_at=row.cancel_at or row.current_period_end,
+        )
+    if before is not None:
+        signals.send_on_commit(
+            signals.subscription_updated,
+            Subscription,
+            subscriber=subscriber,
+            subscription=row,
+            changed=changed,
+        )
+    logger.info(
+        "subscription %s of subscriber %s: %s (%s)",
+        row.stripe_subscription_id,
+        row.subscriber_id,
+        row.status,
+        ", ".join(sorted(changed)),
+    )
+
+
+def _became_entitled(row: Subscription) -> None:
+    if row.plan_id is None or row.subscriber_id is None:
+        return  # recurring token packages may be held side by side
+    from fiko_billing.services.duplicates import enforce_single_subscription
+
+    enforce_single_subscription(row)
