@@ -18,8 +18,8 @@ from django.db import OperationalError
 from django.dispatch import Signal
 
 from fiko_billing import signals
+from fiko_billing.services.events import registry
 from fiko_billing.testing import payloads
-from fiko_billing.webhooks import registry
 from tests import stripe_shapes
 from tests.factories import (
     CustomerFactory,

@@ -23,9 +23,9 @@ from fiko_billing.models import (
     TokenEntry,
     WebhookEvent,
 )
+from fiko_billing.services.events import registry
 from fiko_billing.testing.hosted import CARD_FAILS_AT_RENEWAL, CARD_SUCCEEDS
 from fiko_billing.testing.webhooks import post_event
-from fiko_billing.webhooks import registry
 from tests.money_world import HOUR, RENEWAL_1, RENEWAL_2, MoneyWorld, at_time
 
 PAIRS = 200

@@ -77,7 +77,7 @@ def test_duplicate_delivery_is_not_queued_twice_and_processed_once(task_mode):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_event_is_queued_again_on_redelivery(task_mode, monkeypatch):
-    from fiko_billing.webhooks import registry
+    from fiko_billing.services.events import registry
 
     subscriber, event = paid_invoice_event("evt_fail")
     original = registry._HANDLERS["invoice.paid"]

@@ -20,9 +20,9 @@ from fiko_billing.models import (
     TokenEntry,
     WebhookEvent,
 )
+from fiko_billing.services.events import registry
 from fiko_billing.testing import payloads
 from fiko_billing.testing.webhooks import post_event
-from fiko_billing.webhooks import registry
 from tests import stripe_shapes
 from tests.factories import PackagePriceFactory, PaymentFactory
 from tests.stories import DAY, Story, recorded

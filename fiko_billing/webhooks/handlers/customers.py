@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from fiko_billing.models import Customer, WebhookEvent
-from fiko_billing.webhooks.registry import handles
+from fiko_billing.services.events import handles
 
 logger = logging.getLogger("fiko_billing.webhooks")
 

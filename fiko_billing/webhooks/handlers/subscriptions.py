@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fiko_billing.models import WebhookEvent
+from fiko_billing.services.events import handles
 from fiko_billing.services.subscription_state import mirror_subscription
-from fiko_billing.webhooks.registry import handles
 
 
 @handles(
