@@ -5,6 +5,7 @@ the task entry point are adapters around this package; none of them holds
 event logic. Importing it registers the waker of ``services.waiting``.
 """
 
+from fiko_billing.services.events import registry
 from fiko_billing.services.events.outcomes import Outcome
 from fiko_billing.services.events.processing import (
     EventShapeError,
@@ -13,16 +14,15 @@ from fiko_billing.services.events.processing import (
     store_event,
     wake,
 )
-from fiko_billing.services.events.registry import handled_event_types, handler_for, handles
+from fiko_billing.services.events.registry import handled_event_types
 
 __all__ = [
     "EventShapeError",
     "Outcome",
     "Stored",
     "handled_event_types",
-    "handler_for",
-    "handles",
     "process_event",
+    "registry",
     "store_event",
     "wake",
 ]

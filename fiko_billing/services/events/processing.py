@@ -17,7 +17,7 @@ from fiko_billing.conf import PINNED_API_VERSION, billing_settings
 from fiko_billing.models import EventStatus, WebhookEvent
 from fiko_billing.services import waiting
 from fiko_billing.services.events.outcomes import Outcome
-from fiko_billing.services.events.registry import handler_for
+from fiko_billing.services.events.registry import handlers
 
 logger = logging.getLogger("fiko_billing.webhooks")
 
@@ -140,15 +140,16 @@ def _process(
             outcome = Outcome.DEAD if event.status == EventStatus.DEAD else Outcome.DUPLICATE
             return outcome, event
         event = claimed
-        handler = handler_for(event.type)
-        if handler is None:
+        to_run = handlers.handlers_for(event.type)
+        if not to_run:
             outcome = Outcome.IGNORED
             event.status = EventStatus.IGNORED
             woken: set[str] = set()
         else:
             try:
                 with waiting.collecting() as woken, transaction.atomic():
-                    handler(event.payload["data"]["object"], event)
+                    for handler in to_run:
+                        handler(event.payload["data"]["object"], event)
             except waiting.Wait as wait:
                 return _waiting(event, wait), event
             except Exception as exc:

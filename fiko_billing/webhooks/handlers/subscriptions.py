@@ -5,18 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fiko_billing.models import WebhookEvent
-from fiko_billing.services.events import handles
 from fiko_billing.services.subscription_state import mirror_subscription
 
 
-@handles(
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-    "customer.subscription.paused",
-    "customer.subscription.resumed",
-    "customer.subscription.trial_will_end",
-)
 def subscription_changed(subscription: dict[str, Any], event: WebhookEvent) -> None:
     mirror_subscription(
         subscription,
