@@ -169,6 +169,7 @@ def _payment_json(payment: Payment) -> dict[str, Any]:
         "kind": payment.kind,
         "status": payment.status,
         "amount": payment.amount,
+        "amount_discount": payment.amount_discount,
         "amount_refunded": payment.amount_refunded,
         "currency": payment.currency,
         "display": format_amount(payment.amount, payment.currency),
@@ -239,6 +240,10 @@ def _allowed_hosts(request: HttpRequest) -> set[str]:
     return hosts | set(billing_settings.ALLOWED_REDIRECT_HOSTS)
 
 
+#: The portal's deep links a client may ask for (Stripe's ``flow_data.type``).
+PORTAL_FLOWS = ("payment_method_update",)
+
+
 @endpoint(methods=["POST"], statuses=[200, 404, 502])
 def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
     data = json_body(request)
@@ -261,9 +266,15 @@ def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
         raise NotFound(
             _("There is no billing account yet: buy a plan or tokens first."), code="no_customer"
         )
+    params: dict[str, Any] = {"customer": customer.stripe_customer_id, "return_url": return_url}
+    if "flow" in data:
+        # Straight to the card form; back to return_url once the card is saved.
+        params["flow_data"] = {
+            "type": choice_field(data, "flow", PORTAL_FLOWS),
+            "after_completion": {"type": "redirect", "redirect": {"return_url": return_url}},
+        }
     session = get_gateway().create_portal_session(
-        {"customer": customer.stripe_customer_id, "return_url": return_url},
-        idempotency_key=new_idempotency_key("portal"),
+        params, idempotency_key=new_idempotency_key("portal")
     )
     return 200, {"url": session["url"]}
 

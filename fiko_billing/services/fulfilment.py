@@ -161,6 +161,8 @@ def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) ->
     subscriber = payment.subscriber
     total = session.get("amount_total")
     payment.amount = int(total) if total is not None else payment.amount
+    discount = (session.get("total_details") or {}).get("amount_discount")
+    payment.amount_discount = int(discount) if discount else payment.amount_discount
     if session.get("mode") == "payment":
         payment.stripe_payment_intent_id = object_id(session.get("payment_intent"))
         tokens.credit(

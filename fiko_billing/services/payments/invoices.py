@@ -81,6 +81,7 @@ def _invoice_payment_row(
             failure_message="The payment failed." if outcome == "failed" else "",
             hosted_invoice_url=invoice.get("hosted_invoice_url") or "",
             amount=int(invoice.get("amount_due") or 0),
+            amount_discount=invoice_discount(invoice),
             currency=str(invoice.get("currency") or billing_settings.CURRENCY),
             stripe_invoice_id=invoice["id"],
             livemode=bool(invoice.get("livemode", False)),
@@ -97,6 +98,11 @@ def _invoice_payment_row(
     if fields:
         row.save(update_fields=[*fields, "modified"])
     return row
+
+
+def invoice_discount(invoice: dict[str, Any]) -> int:
+    """What the invoice's coupons and promotion codes took off, in minor units."""
+    return sum(int(d.get("amount") or 0) for d in invoice.get("total_discount_amounts") or [])
 
 
 def record_invoice(invoice: dict[str, Any], *, outcome: str, at: datetime) -> Payment | None:
@@ -146,6 +152,7 @@ def _invoice_paid(
         payment.tokens = entry.amount if entry is not None else 0
         payment.credited_at = at
     payment.amount = int(invoice.get("amount_paid") or 0) or payment.amount
+    payment.amount_discount = invoice_discount(invoice) or payment.amount_discount
     payment.hosted_invoice_url = invoice.get("hosted_invoice_url") or payment.hosted_invoice_url
     payment.failure_message = ""
     first_time = payment.fulfilled_at is None
