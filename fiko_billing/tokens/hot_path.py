@@ -85,43 +85,40 @@ def _debit(
     now: datetime,
     hold_until: datetime | None = None,
 ) -> TokenEntry:
-    """Take ``amount`` from credits (never below zero) and write the debit entry."""
+    """Take ``amount`` from credits (never below zero) and write the debit entry.
+
+    A hold (``hold_until``) draws afterwards, recording its allocations.
+    """
     locked = statements.lock_and_move(
         subscriber_pk, -amount, now, floor=0, ceiling=_UNBOUNDED, hold_until=hold_until
     )
     if locked is None:
         raise _NotCommon
     account = _account(locked[0], subscriber_pk, locked[1])
-    pk = statements.insert_entry(
-        account.pk,
-        kind=kind,
-        amount=-amount,
-        balance_after=account.balance,
-        reference=reference,
-        description=description,
-        now=now,
-    )
+    values: dict[str, Any] = {
+        "kind": kind,
+        "balance_after": account.balance,
+        "reference": reference,
+        "description": description,
+    }
+    if hold_until is None:
+        pk = statements.insert_debit(account.pk, amount=amount, now=now, **values)
+    else:
+        pk = statements.insert_entry(account.pk, amount=-amount, now=now, **values)
     if pk is None:
         raise _NotCommon  # the reference is used: the ORM path tells how
-    return _entry(
-        account,
-        pk,
-        kind=kind,
-        amount=-amount,
-        balance_after=account.balance,
-        reference=reference,
-        description=description,
-        created=now,
-    )
+    return _entry(account, pk, amount=-amount, created=now, **values)
 
 
 def consume(
     subscriber_pk: Any, amount: int, *, reference: str | None, description: str, now: datetime
 ) -> TokenEntry | None:
-    """Four statements and ``COMMIT``: lock and debit, entry, draw from credits."""
+    """Lock and debit the account, insert the entry, draw from credits, ``COMMIT``.
 
-    def run() -> TokenEntry:
-        entry = _debit(
+    Four statements on PostgreSQL (the entry and the draw are one), five on SQLite.
+    """
+    return _attempt(
+        lambda: _debit(
             subscriber_pk,
             amount,
             kind=EntryKind.CONSUME,
@@ -129,10 +126,7 @@ def consume(
             description=description,
             now=now,
         )
-        statements.draw(entry.account_id, amount, now)
-        return entry
-
-    return _attempt(run)
+    )
 
 
 def credit(

@@ -185,6 +185,59 @@ def draw(account_pk: int, amount: int, now: datetime) -> int:
     return len(_rows(_DRAW, [account_pk, timestamp(now), amount, amount, amount]))
 
 
+# On PostgreSQL, the entry and the draw go in one statement: the account's lock
+# is already held, so its snapshot sees every committed change to the credits.
+# (SQLite cannot write in a WITH clause; there they are two statements.)
+_INSERT_DEBIT_AND_DRAW = """
+    WITH {drawn},
+    taken AS (
+        UPDATE {entry} SET remaining = {entry}.remaining - drawn.part
+        FROM drawn WHERE {entry}.id = drawn.id
+        RETURNING {entry}.id
+    )
+    INSERT INTO {entry}
+        (account_id, kind, amount, balance_after, reference, grant_id, expires_at,
+         remaining, description, created)
+    VALUES (%s, %s, %s, %s, %s, NULL, NULL, 0, %s, %s)
+    ON CONFLICT (account_id, reference) WHERE reference IS NOT NULL DO NOTHING
+    RETURNING id
+"""
+
+
+def insert_debit(
+    account_pk: int,
+    *,
+    kind: str,
+    amount: int,
+    balance_after: int,
+    reference: str | None,
+    description: str,
+    now: datetime,
+) -> int | None:
+    """Insert a debit entry of ``amount`` and draw it from the live credits.
+
+    Returns the entry's pk, or ``None`` when its reference is already used
+    (then the caller rolls back: on PostgreSQL the draw has happened).
+    """
+    if connection.vendor != "postgresql":
+        pk = insert_entry(
+            account_pk,
+            kind=kind,
+            amount=-amount,
+            balance_after=balance_after,
+            reference=reference,
+            description=description,
+            now=now,
+        )
+        if pk is not None:
+            draw(account_pk, amount, now)
+        return pk
+    params = [account_pk, timestamp(now), amount, amount, amount]
+    params += [account_pk, kind, -amount, balance_after, reference, description, timestamp(now)]
+    rows = _rows(_INSERT_DEBIT_AND_DRAW, params)
+    return int(rows[0][0]) if rows else None
+
+
 _ALLOCATE = """
     WITH {drawn}
     INSERT INTO {allocation} (debit_id, grant_id, amount)
