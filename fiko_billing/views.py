@@ -167,6 +167,7 @@ def _payment_json(payment: Payment) -> dict[str, Any]:
         "kind": payment.kind,
         "status": payment.status,
         "amount": payment.amount,
+        "amount_discount": payment.amount_discount,
         "amount_refunded": payment.amount_refunded,
         "currency": payment.currency,
         "display": format_amount(payment.amount, payment.currency),
@@ -234,6 +235,10 @@ def _allowed_hosts(request: HttpRequest) -> set[str]:
     return hosts | set(billing_settings.ALLOWED_REDIRECT_HOSTS)
 
 
+#: The portal's deep links a client may ask for (Stripe's ``flow_data.type``).
+PORTAL_FLOWS = ("payment_method_update",)
+
+
 @endpoint(methods=["POST"], statuses=[200, 404, 502])
 def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
     data = json_body(request)
@@ -256,7 +261,8 @@ def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
         raise NotFound(
             _("There is no billing account yet: buy a plan or tokens first."), code="no_customer"
         )
-    url = portal.portal_url(customer.stripe_customer_id, return_url=return_url)
+    flow = choice_field(data, "flow", PORTAL_FLOWS) if "flow" in data else None
+    url = portal.portal_url(customer.stripe_customer_id, return_url=return_url, flow=flow)
     return 200, {"url": url}
 
 

@@ -83,6 +83,7 @@ def _new_payment(
         failure_message="The payment failed." if outcome == InvoiceOutcome.FAILED else "",
         hosted_invoice_url=invoice.get("hosted_invoice_url") or "",
         amount=int(invoice.get("amount_due") or 0),
+        amount_discount=invoice_discount(invoice),
         currency=str(invoice.get("currency") or billing_settings.CURRENCY),
         stripe_invoice_id=invoice["id"],
         livemode=bool(invoice.get("livemode", False)),
@@ -122,6 +123,11 @@ def _invoice_payment_row(
     if fields:
         row.save(update_fields=[*fields, "modified"])
     return row
+
+
+def invoice_discount(invoice: dict[str, Any]) -> int:
+    """What the invoice's coupons and promotion codes took off, in minor units."""
+    return sum(int(d.get("amount") or 0) for d in invoice.get("total_discount_amounts") or [])
 
 
 def record_invoice(
@@ -166,6 +172,7 @@ PAID_FIELDS = [
     "tokens",
     "credited_at",
     "amount",
+    "amount_discount",
     "hosted_invoice_url",
     "failure_message",
     "fulfilled_at",
@@ -208,6 +215,7 @@ def _invoice_paid(
         payment.tokens = entry.amount if entry is not None else 0
         payment.credited_at = at
     payment.amount = int(invoice.get("amount_paid") or 0) or payment.amount
+    payment.amount_discount = invoice_discount(invoice) or payment.amount_discount
     payment.hosted_invoice_url = invoice.get("hosted_invoice_url") or payment.hosted_invoice_url
     payment.failure_message = ""
     first_time = payment.fulfilled_at is None
