@@ -29,10 +29,9 @@ from fiko_billing.api import (
 )
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import InvalidInput, NotFound
-from fiko_billing.gateway import get_gateway, new_idempotency_key
 from fiko_billing.models import Payment, Plan, Price, Subscription, TokenEntry, TokenPackage
 from fiko_billing.money import format_amount
-from fiko_billing.services import checkout, fulfilment, subscriptions
+from fiko_billing.services import checkout, checkout_status, portal, subscriptions
 from fiko_billing.services.customers import customer_of
 
 logger = logging.getLogger("fiko_billing.api")
@@ -158,7 +157,6 @@ def create_checkout_session(request: HttpRequest, subscriber: Any) -> Answer:
         plan_id=plan_id,
         currency=currency,
         quantity=quantity,
-        gateway=get_gateway(),
     )
     return 200, {"id": started.session_id, "url": started.url}
 
@@ -219,10 +217,7 @@ def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: s
         and payment.status in ("pending", "requires_action")
         and _may_ask_stripe(payment)
     ):
-        session = get_gateway().retrieve_checkout_session(
-            session_id, expand=["subscription", "invoice"]
-        )
-        payment = fulfilment.fulfil_checkout_session(session).payment or payment
+        payment = checkout_status.fulfil_from_stripe(payment, session_id)
     return 200, {
         "id": session_id,
         "fulfilled": payment.fulfilled_at is not None,
@@ -266,17 +261,9 @@ def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
         raise NotFound(
             _("There is no billing account yet: buy a plan or tokens first."), code="no_customer"
         )
-    params: dict[str, Any] = {"customer": customer.stripe_customer_id, "return_url": return_url}
-    if "flow" in data:
-        # Straight to the card form; back to return_url once the card is saved.
-        params["flow_data"] = {
-            "type": choice_field(data, "flow", PORTAL_FLOWS),
-            "after_completion": {"type": "redirect", "redirect": {"return_url": return_url}},
-        }
-    session = get_gateway().create_portal_session(
-        params, idempotency_key=new_idempotency_key("portal")
-    )
-    return 200, {"url": session["url"]}
+    flow = choice_field(data, "flow", PORTAL_FLOWS) if "flow" in data else None
+    url = portal.portal_url(customer.stripe_customer_id, return_url=return_url, flow=flow)
+    return 200, {"url": url}
 
 
 def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
@@ -292,14 +279,14 @@ def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
 def cancel_subscription(request: HttpRequest, subscriber: Any) -> Answer:
     data = json_body(request)
     immediately = bool_field(data, "immediately")
-    row = subscriptions.cancel(subscriber, immediately=immediately, gateway=get_gateway())
+    row = subscriptions.cancel(subscriber, immediately=immediately)
     return _subscription_answer(subscriber, row)
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
 def resume_subscription(request: HttpRequest, subscriber: Any) -> Answer:
     json_body(request)
-    row = subscriptions.resume(subscriber, gateway=get_gateway())
+    row = subscriptions.resume(subscriber)
     return _subscription_answer(subscriber, row)
 
 
@@ -308,7 +295,7 @@ def change_subscription(request: HttpRequest, subscriber: Any) -> Answer:
     data = json_body(request)
     plan_id = int_field(data, "plan_id")
     assert plan_id is not None  # noqa: S101
-    row = subscriptions.change_plan(subscriber, plan_id=plan_id, gateway=get_gateway())
+    row = subscriptions.change_plan(subscriber, plan_id=plan_id)
     return _subscription_answer(subscriber, row)
 
 

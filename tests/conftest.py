@@ -92,6 +92,3 @@ def stripe_stub(settings: Any, stripe_conformance: ConformanceLog) -> Any:
         assert not stub.unexpected, f"unexpected Stripe calls: {stub.unexpected}"
     stripe_conformance.assert_clean()
 
-
-# The fixtures fiko_billing offers host projects, used by our end-to-end tests.
-from fiko_billing.testing.fixtures import billing_live_server, stripe_emulator  # noqa: E402, F401

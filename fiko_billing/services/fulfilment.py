@@ -237,7 +237,7 @@ def _subscription_paid(
     invoice = expanded(session.get("invoice"))
     if invoice is not None and invoice_subscription_id(invoice):
         payment.save()
-        payments.record_invoice(invoice, outcome="paid", at=state_at)
+        payments.record_invoice(invoice, outcome=payments.InvoiceOutcome.PAID, at=state_at)
         payment.refresh_from_db()
     return payment
 
