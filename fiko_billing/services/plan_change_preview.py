@@ -86,4 +86,3 @@ def preview_plan_change(
             for line in (invoice.get("lines") or {}).get("data") or []
         ],
     )
-
