@@ -46,6 +46,19 @@ pythonpath = .
 filterwarnings = error
 """
 
+# Plugins of this suite's environment that a host project would not have;
+# loading them (schemathesis above all) costs seconds per run.
+_NOT_THE_HOSTS = (
+    "schemathesis",
+    "hypothesispytest",
+    "anyio",
+    "faker",
+    "xdist.looponfail",
+    "xdist",
+    "time_machine",
+    "platformdirs",
+)
+
 # Variables of this suite's own run that must not leak into the host's.
 _OURS = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "PYTEST_ADDOPTS", "PYTHONPATH")
 
@@ -72,7 +85,16 @@ def run_pytest(root: Path, *args: str, timeout: float = 120) -> subprocess.Compl
         if key not in _OURS and not key.startswith("PYTEST_XDIST")
     }
     return subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *(f"-pno:{name}" for name in _NOT_THE_HOSTS),
+            *args,
+        ],
         cwd=root,
         env=env,
         capture_output=True,
