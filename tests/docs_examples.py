@@ -7,7 +7,7 @@ comment naming what it is:
 - ``<!-- example: fragment -->``: code that lives in a host project's app
   (a models.py, a view's body) and only makes sense there;
 - ``<!-- example: signature -->``: a function's signature, as the reference
-  shows it (not Python);
+  shows it (not Python): the function must exist with those parameters;
 - ``<!-- example: pytest -->``: a test module, run by pytest in a host
   project that installed ``fiko-billing[testing]``.
 

@@ -10,7 +10,9 @@ the names the examples use for the paying party are bound afresh:
 
 from __future__ import annotations
 
+import ast
 import importlib
+import inspect
 import re
 import textwrap
 from collections import defaultdict
@@ -64,7 +66,7 @@ def test_the_examples_of_a_page_run(page: str, stripe_emulator: Any, db: None) -
     namespace: dict[str, Any] = {"__name__": "docs_example"}
     for example in PAGES[page]:
         if example.kind == "signature":
-            continue  # not Python: test_a_documented_signature_names_a_function
+            continue  # not Python: test_a_documented_signature_is_the_functions
         if example.kind != "run":
             _compile_fragment(example)
             continue
@@ -76,19 +78,43 @@ def test_the_examples_of_a_page_run(page: str, stripe_emulator: Any, db: None) -
             raise AssertionError(f"the example at {example.name} fails:\n{example.code}") from exc
 
 
-_CALLED = re.compile(r"^(?P<name>[a-z_][\w.]*)\(", re.MULTILINE)
+_SIGNATURE = re.compile(r"^(?P<name>[a-z_][\w.]*)\(", re.MULTILINE)
+
+
+def _documented_parameters(chunk: str, dotted: str) -> list[str]:
+    """The parameter names of ``name(...) -> T`` as the reference writes it."""
+    stub = "def f" + chunk[len(dotted) :].rstrip()
+    stub = re.sub(r"\)\s*->[^\n]*$", ")", stub) + ": ..."
+    function = ast.parse(stub).body[0]
+    assert isinstance(function, ast.FunctionDef)
+    args = function.args
+    names = [a.arg for a in [*args.posonlyargs, *args.args]]
+    names += [f"*{args.vararg.arg}"] if args.vararg else []
+    return names + [a.arg for a in args.kwonlyargs]
+
+
+def _parameters(function: Any) -> list[str]:
+    return [
+        f"*{name}" if parameter.kind is parameter.VAR_POSITIONAL else name
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.kind is not parameter.VAR_KEYWORD
+    ]
 
 
 @pytest.mark.parametrize(
     "example", [e for e in EXAMPLES if e.kind == "signature"], ids=lambda e: e.name
 )
-def test_a_documented_signature_names_a_function(example: Example) -> None:
-    names = _CALLED.findall(example.code)
-    assert names, f"{example.name}: no signature found"
-    for dotted in names:
+def test_a_documented_signature_is_the_functions(example: Example) -> None:
+    """Each ``module.function(...)`` of a signature block exists, with those parameters."""
+    starts = [m.start() for m in _SIGNATURE.finditer(example.code)]
+    assert starts, f"{example.name}: no signature found"
+    for start, end in zip(starts, [*starts[1:], len(example.code)], strict=True):
+        chunk = example.code[start:end]
+        dotted = _SIGNATURE.match(chunk)["name"]  # type: ignore[index]
         module_name, _, attribute = f"fiko_billing.{dotted}".rpartition(".")
-        module = importlib.import_module(module_name)
-        assert callable(getattr(module, attribute, None)), f"{example.name}: no {dotted}"
+        function = getattr(importlib.import_module(module_name), attribute, None)
+        assert callable(function), f"{example.name}: fiko_billing.{dotted} does not exist"
+        assert _documented_parameters(chunk, dotted) == _parameters(function), example.name
 
 
 def test_the_pytest_examples_run_in_a_host_project(tmp_path: Path) -> None:
