@@ -541,7 +541,7 @@ def queries_per_type(catalogue: Catalogue, now: int) -> dict[str, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from fiko_billing.webhooks.intake import process_event, store_event
+    from fiko_billing.services.events import process_event, store_event
 
     # Enough deliveries for about QUERY_COUNT_EVENTS of each handled type.
     total = QUERY_COUNT_EVENTS * 5

@@ -56,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "REFUND_SPENT_TOKENS": "debt",
     "WEBHOOK_MAX_FAILURES": 10,
     "WEBHOOK_MAX_WAIT_DAYS": 3,
+    "WEBHOOK_EVENT_RETENTION_DAYS": 90,
     "RESERVATION_TIMEOUT": 3600,
 }
 
@@ -383,6 +384,18 @@ class BillingSettings:
         if value < 1:
             raise ImproperlyConfigured(
                 f"{SETTING_NAME}['WEBHOOK_MAX_WAIT_DAYS'] must be 1 or more."
+            )
+        return value
+
+    @property
+    def WEBHOOK_EVENT_RETENTION_DAYS(self) -> int:
+        """Days a processed event is kept (``prune_webhook_events``); more than Stripe's 30."""
+        value = int(self._typed("WEBHOOK_EVENT_RETENTION_DAYS", int))
+        if value < 31:
+            # A pruned event Stripe still lists would be fetched and run again by
+            # sync_stripe_events: its id is what makes processing exactly-once.
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['WEBHOOK_EVENT_RETENTION_DAYS'] must be 31 or more."
             )
         return value
 

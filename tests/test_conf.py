@@ -179,6 +179,7 @@ def test_every_default(configure: Any) -> None:
         "REFUND_SPENT_TOKENS": "debt",
         "WEBHOOK_MAX_FAILURES": 10,
         "WEBHOOK_MAX_WAIT_DAYS": 3,
+        "WEBHOOK_EVENT_RETENTION_DAYS": 90,
         "RESERVATION_TIMEOUT": 3600,
     }
     # A key added to DEFAULTS without a property (or to this test) fails here.
@@ -438,6 +439,11 @@ def test_a_secret_of_the_wrong_type_is_not_quoted(
         ),
         ("GRACE_PERIOD_DAYS", -1, "FIKO_BILLING['GRACE_PERIOD_DAYS'] must be zero or more."),
         ("MAX_QUANTITY", 0, "FIKO_BILLING['MAX_QUANTITY'] must be 1 or more."),
+        (
+            "WEBHOOK_EVENT_RETENTION_DAYS",
+            30,
+            "FIKO_BILLING['WEBHOOK_EVENT_RETENTION_DAYS'] must be 31 or more.",
+        ),
         (
             "RESERVATION_TIMEOUT",
             0,

@@ -78,6 +78,11 @@ class Payment(TimeStampedModel):
     amount = models.PositiveBigIntegerField(
         _("amount"), help_text=_("What was charged, in the currency's minor unit.")
     )
+    amount_discount = models.PositiveBigIntegerField(
+        _("discount"),
+        default=0,
+        help_text=_("Taken off by coupons and promotion codes, in minor units."),
+    )
     amount_refunded = models.PositiveBigIntegerField(
         _("amount refunded"), default=0, help_text=_("Refunded so far, in minor units.")
     )

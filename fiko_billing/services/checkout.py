@@ -50,6 +50,7 @@ from fiko_billing.gateway import (
     StripeGatewayError,
     StripeInvalidRequest,
     StripeResourceMissing,
+    get_gateway,
     new_idempotency_key,
 )
 from fiko_billing.models import (
@@ -182,7 +183,7 @@ def start_checkout(
     plan_id: int,
     currency: str | None,
     quantity: int,
-    gateway: StripeGateway,
+    gateway: StripeGateway | None = None,
 ) -> CheckoutStarted:
     """Create a Checkout Session and record the pending payment.
 
@@ -199,6 +200,7 @@ def start_checkout(
             code="already_subscribed",
         )
     price = find_price(plan_type, plan_id, currency)
+    gateway = gateway or get_gateway()
     customer = ensure_customer(subscriber, gateway)
     if not is_subscription_mode(price.item):
         return _open_session(subscriber, price, quantity, customer, gateway)

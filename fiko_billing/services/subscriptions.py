@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import Conflict, NotFound, ServiceUnavailable
-from fiko_billing.gateway import StripeGateway, new_idempotency_key
+from fiko_billing.gateway import StripeGateway, get_gateway, new_idempotency_key
 from fiko_billing.models import Plan, Price, Subscription
 from fiko_billing.services.checkout import not_synced_message
 from fiko_billing.services.stripe_data import first_item, state_time
@@ -57,8 +57,11 @@ def _apply(answer: dict[str, Any]) -> Subscription:
     return row
 
 
-def cancel(subscriber: Any, *, immediately: bool, gateway: StripeGateway) -> Subscription:
+def cancel(
+    subscriber: Any, *, immediately: bool, gateway: StripeGateway | None = None
+) -> Subscription:
     """Cancel at the period's end (default), or at once."""
+    gateway = gateway or get_gateway()
     row = _require_current(subscriber)
     if immediately:
         answer = gateway.cancel_subscription(row.stripe_subscription_id)
@@ -71,8 +74,9 @@ def cancel(subscriber: Any, *, immediately: bool, gateway: StripeGateway) -> Sub
     return _apply(answer)
 
 
-def resume(subscriber: Any, *, gateway: StripeGateway) -> Subscription:
+def resume(subscriber: Any, *, gateway: StripeGateway | None = None) -> Subscription:
     """Undo a cancellation scheduled for the period's end."""
+    gateway = gateway or get_gateway()
     row = _require_current(subscriber)
     if not row.cancel_at_period_end and row.cancel_at is None:
         raise Conflict(_("Your subscription is not scheduled to cancel."), code="not_canceling")
@@ -86,8 +90,11 @@ def resume(subscriber: Any, *, gateway: StripeGateway) -> Subscription:
     return _apply(answer)
 
 
-def change_plan(subscriber: Any, *, plan_id: int, gateway: StripeGateway) -> Subscription:
+def change_plan(
+    subscriber: Any, *, plan_id: int, gateway: StripeGateway | None = None
+) -> Subscription:
     """Switch to another plan in the same currency, prorated per ``PRORATION_BEHAVIOR``."""
+    gateway = gateway or get_gateway()
     row = _require_current(subscriber)
     plan = Plan.objects.filter(pk=plan_id, active=True).first()
     if plan is None:

@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from fiko_billing.api import error_response
 from fiko_billing.conf import billing_settings
-from fiko_billing.webhooks.intake import EventShapeError, process_event, store_event
+from fiko_billing.services.events import EventShapeError, Outcome, process_event, store_event
 from fiko_billing.webhooks.signature import WebhookSignatureError, verify
 from fiko_billing.webhooks.validation import EventRejected, parse_event, record_rejected
 
@@ -64,7 +64,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         return JsonResponse(
             {
                 "received": True,
-                "outcome": "rejected",
+                "outcome": Outcome.REJECTED,
                 "error": {"code": rejection.code, "message": str(rejection)},
             }
         )
@@ -72,11 +72,11 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     if billing_settings.WEBHOOK_PROCESSING == "task":
         from fiko_billing.tasks import enqueue_event
 
-        if stored.created or event.status in ("pending", "failed"):  # not dead: replay it
+        if stored.to_process:
             enqueue_event(event.pk)
-        return JsonResponse({"received": True, "outcome": "queued"})
+        return JsonResponse({"received": True, "outcome": Outcome.QUEUED})
     outcome = process_event(event.pk)
-    if outcome == "failed":
+    if outcome == Outcome.FAILED:
         return error_response(500, "processing_failed", "The event could not be processed.")
     return JsonResponse({"received": True, "outcome": outcome})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from fiko_billing import signals, tokens
@@ -27,10 +28,19 @@ from fiko_billing.services.subscription_state import record_status
 
 logger = logging.getLogger("fiko_billing.payments")
 
+
+class InvoiceOutcome(StrEnum):
+    """What an ``invoice.*`` event says became of the invoice's payment."""
+
+    PAID = "paid"
+    FAILED = "failed"
+    ACTION_REQUIRED = "action_required"
+
+
 INITIAL_STATUS = {
-    "paid": PaymentStatus.PENDING,
-    "failed": PaymentStatus.FAILED,
-    "action_required": PaymentStatus.REQUIRES_ACTION,
+    InvoiceOutcome.PAID: PaymentStatus.PENDING,
+    InvoiceOutcome.FAILED: PaymentStatus.FAILED,
+    InvoiceOutcome.ACTION_REQUIRED: PaymentStatus.REQUIRES_ACTION,
 }
 KIND_BY_REASON = {
     "subscription_create": PaymentKind.SUBSCRIPTION,
@@ -50,7 +60,7 @@ def _invoice_payment_row(
     subscriber: Any,
     subscription_id: str,
     bought: allowance.Allowance | None,
-    outcome: str,
+    outcome: InvoiceOutcome,
 ) -> Payment:
     """The payment row of a subscription invoice, created if needed, locked."""
     # of=("self",): the subscriber is an outer join (it may be erased: NULL).
@@ -78,9 +88,10 @@ def _invoice_payment_row(
             subscriber=subscriber,
             kind=KIND_BY_REASON.get(str(invoice.get("billing_reason")), PaymentKind.RENEWAL),
             status=INITIAL_STATUS[outcome],
-            failure_message="The payment failed." if outcome == "failed" else "",
+            failure_message="The payment failed." if outcome == InvoiceOutcome.FAILED else "",
             hosted_invoice_url=invoice.get("hosted_invoice_url") or "",
             amount=int(invoice.get("amount_due") or 0),
+            amount_discount=invoice_discount(invoice),
             currency=str(invoice.get("currency") or billing_settings.CURRENCY),
             stripe_invoice_id=invoice["id"],
             livemode=bool(invoice.get("livemode", False)),
@@ -99,8 +110,15 @@ def _invoice_payment_row(
     return row
 
 
-def record_invoice(invoice: dict[str, Any], *, outcome: str, at: datetime) -> Payment | None:
-    """Record a subscription invoice's outcome: ``"paid"``, ``"failed"`` or ``"action_required"``.
+def invoice_discount(invoice: dict[str, Any]) -> int:
+    """What the invoice's coupons and promotion codes took off, in minor units."""
+    return sum(int(d.get("amount") or 0) for d in invoice.get("total_discount_amounts") or [])
+
+
+def record_invoice(
+    invoice: dict[str, Any], *, outcome: InvoiceOutcome, at: datetime
+) -> Payment | None:
+    """Record a subscription invoice's outcome: paid, failed, or action required.
 
     Every invoice of a subscription (first, renewal, plan change, proration)
     gets one payment row, with the plan and subscription its own lines name,
@@ -117,9 +135,9 @@ def record_invoice(invoice: dict[str, Any], *, outcome: str, at: datetime) -> Pa
     tokens.lock_account(subscriber)
     bought = allowance.allowance_for(invoice)
     payment = _invoice_payment_row(invoice, subscriber, subscription_id, bought, outcome)
-    if outcome == "paid":
+    if outcome == InvoiceOutcome.PAID:
         _invoice_paid(payment, invoice, subscription_id, bought, at)
-    elif outcome == "failed":
+    elif outcome == InvoiceOutcome.FAILED:
         _invoice_failed(payment, invoice, subscription_id, at)
     else:
         _invoice_action_required(payment, invoice)
@@ -146,6 +164,7 @@ def _invoice_paid(
         payment.tokens = entry.amount if entry is not None else 0
         payment.credited_at = at
     payment.amount = int(invoice.get("amount_paid") or 0) or payment.amount
+    payment.amount_discount = invoice_discount(invoice) or payment.amount_discount
     payment.hosted_invoice_url = invoice.get("hosted_invoice_url") or payment.hosted_invoice_url
     payment.failure_message = ""
     first_time = payment.fulfilled_at is None

@@ -256,6 +256,15 @@
     if (document.visibilityState === "visible" && !busy) refresh().catch(showError);
   }, REFRESH_EVERY_MS);
 
+  // Checkout's "Cancel and go back" lands here with ?checkout=canceled.
+  const query = new URLSearchParams(window.location.search);
+  if (query.get("checkout") === "canceled") {
+    showNotice("Checkout canceled: nothing was charged.");
+    query.delete("checkout");
+    const rest = query.toString();
+    window.history.replaceState(null, "", window.location.pathname + (rest ? `?${rest}` : ""));
+  }
+
   showCurrency();
   refresh().catch(showError);
 })();

@@ -16,7 +16,8 @@ from fiko_billing import signals
 from fiko_billing.conf import PINNED_API_VERSION, billing_settings
 from fiko_billing.models import EventStatus, WebhookEvent
 from fiko_billing.services import waiting
-from fiko_billing.webhooks.registry import handler_for
+from fiko_billing.services.events.outcomes import Outcome
+from fiko_billing.services.events.registry import handlers
 
 logger = logging.getLogger("fiko_billing.webhooks")
 
@@ -31,6 +32,11 @@ class EventShapeError(ValueError):
 class Stored:
     event: WebhookEvent
     created: bool
+
+    @property
+    def to_process(self) -> bool:
+        """New, or stored before and still pending or failed (a dead one waits for a person)."""
+        return self.created or self.event.status in (EventStatus.PENDING, EventStatus.FAILED)
 
 
 def store_event(data: Any) -> Stored:
@@ -70,7 +76,7 @@ def store_event(data: Any) -> Stored:
     return Stored(event, True)
 
 
-def process_event(event_pk: int, *, replay: bool = False) -> str:
+def process_event(event_pk: int, *, replay: bool = False) -> Outcome:
     """Process a stored event; returns the outcome. Never raises.
 
     Outcomes: ``processed``; ``ignored`` (type not handled); ``duplicate``
@@ -126,22 +132,24 @@ def _claim(event_pk: int, *, replay: bool, skip_locked: bool) -> WebhookEvent | 
 
 def _process(
     event_pk: int, *, replay: bool = False, skip_locked: bool = False
-) -> tuple[str, WebhookEvent]:
+) -> tuple[Outcome, WebhookEvent]:
     with transaction.atomic():
         claimed = _claim(event_pk, replay=replay, skip_locked=skip_locked)
         if claimed is None:
             event = WebhookEvent.objects.get(pk=event_pk)
-            return ("dead" if event.status == EventStatus.DEAD else "duplicate"), event
+            outcome = Outcome.DEAD if event.status == EventStatus.DEAD else Outcome.DUPLICATE
+            return outcome, event
         event = claimed
-        handler = handler_for(event.type)
-        if handler is None:
-            outcome = "ignored"
+        to_run = handlers.handlers_for(event.type)
+        if not to_run:
+            outcome = Outcome.IGNORED
             event.status = EventStatus.IGNORED
             woken: set[str] = set()
         else:
             try:
                 with waiting.collecting() as woken, transaction.atomic():
-                    handler(event.payload["data"]["object"], event)
+                    for handler in to_run:
+                        handler(event.payload["data"]["object"], event)
             except waiting.Wait as wait:
                 return _waiting(event, wait), event
             except Exception as exc:
@@ -151,7 +159,7 @@ def _process(
                     signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
                 )
                 return outcome, event
-            outcome = "processed"
+            outcome = Outcome.PROCESSED
             event.status = EventStatus.PROCESSED
         event.processed_at = timezone.now()
         event.last_error = ""
@@ -166,7 +174,7 @@ def _process(
         return outcome, event
 
 
-def _waiting(event: WebhookEvent, wait: waiting.Wait) -> str:
+def _waiting(event: WebhookEvent, wait: waiting.Wait) -> Outcome:
     """An expected wait: the event stays pending under the key it waits for."""
     event.waiting_for = wait.key
     event.last_error = f"waiting: {wait}"[:MAX_ERROR_LENGTH]
@@ -181,7 +189,7 @@ def _waiting(event: WebhookEvent, wait: waiting.Wait) -> str:
             limit,
             wait,
         )
-        outcome = "dead"
+        outcome = Outcome.DEAD
     else:
         event.status = EventStatus.PENDING
         logger.info(
@@ -191,7 +199,7 @@ def _waiting(event: WebhookEvent, wait: waiting.Wait) -> str:
             wait.key,
             wait,
         )
-        outcome = "waiting"
+        outcome = Outcome.WAITING
     event.save(update_fields=["status", "attempts", "waiting_for", "last_error"])
     signals.send_on_commit(
         signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
@@ -199,7 +207,7 @@ def _waiting(event: WebhookEvent, wait: waiting.Wait) -> str:
     return outcome
 
 
-def _failed(event: WebhookEvent, exc: BaseException) -> str:
+def _failed(event: WebhookEvent, exc: BaseException) -> Outcome:
     event.failures += 1
     event.last_error = f"{exc.__class__.__name__}: {exc}"[:MAX_ERROR_LENGTH]
     if event.failures >= billing_settings.WEBHOOK_MAX_FAILURES:
@@ -211,20 +219,20 @@ def _failed(event: WebhookEvent, exc: BaseException) -> str:
             event.type,
             event.failures,
         )
-        outcome = "dead"
+        outcome = Outcome.DEAD
     else:
         event.status = EventStatus.FAILED
-        outcome = "failed"
+        outcome = Outcome.FAILED
     event.save(update_fields=["status", "attempts", "failures", "last_error"])
     return outcome
 
 
-def _record_failure(event_pk: int, exc: BaseException) -> tuple[str, WebhookEvent]:
+def _record_failure(event_pk: int, exc: BaseException) -> tuple[Outcome, WebhookEvent]:
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
         if event.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
             # Committed; what failed came after (a signal receiver).
-            return str(event.status), event
+            return Outcome(str(event.status)), event
         event.attempts += 1
         return _failed(event, exc), event
 
