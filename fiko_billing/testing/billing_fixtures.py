@@ -35,7 +35,7 @@ def billing_plan(db: None) -> Any:
     from fiko_billing.models import Interval, Plan
 
     plan = Plan.objects.create(
-        name="Pro", interval=Interval.MONTH, tokens_per_period=PLAN_TOKENS_PER_PERIOD
+        name="Pro", interval=Interval.MONTH, tokens=PLAN_TOKENS_PER_PERIOD
     )
     plan.prices.create(currency=_currency(), unit_amount=PRICE)
     return plan
