@@ -84,7 +84,7 @@ def load_catalogue(report: Report) -> None:
                 },
             )
             report(f"{outcome} plan {plan.name!r}")
-            _prices(item, {"plan": plan, "package": None}, report)
+            _prices(item, {"product": plan}, report)
         for order, (item, amount) in enumerate(PACKAGES):
             package, outcome = _put(
                 TokenPackage,
@@ -98,7 +98,7 @@ def load_catalogue(report: Report) -> None:
                 },
             )
             report(f"{outcome} token package {package.name!r}")
-            _prices(item, {"plan": None, "package": package}, report)
+            _prices(item, {"product": package}, report)
         _demo_user(report)
 
 
