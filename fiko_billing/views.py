@@ -29,10 +29,9 @@ from fiko_billing.api import (
 )
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import InvalidInput, NotFound
-from fiko_billing.gateway import get_gateway, new_idempotency_key
 from fiko_billing.models import Payment, Plan, Price, Subscription, TokenEntry, TokenPackage
 from fiko_billing.money import format_amount
-from fiko_billing.services import checkout, fulfilment, subscriptions
+from fiko_billing.services import checkout, checkout_status, portal, subscriptions
 from fiko_billing.services.customers import customer_of
 
 logger = logging.getLogger("fiko_billing.api")
@@ -158,7 +157,6 @@ def create_checkout_session(request: HttpRequest, subscriber: Any) -> Answer:
         plan_id=plan_id,
         currency=currency,
         quantity=quantity,
-        gateway=get_gateway(),
     )
     return 200, {"id": started.session_id, "url": started.url}
 
@@ -169,6 +167,7 @@ def _payment_json(payment: Payment) -> dict[str, Any]:
         "kind": payment.kind,
         "status": payment.status,
         "amount": payment.amount,
+        "amount_discount": payment.amount_discount,
         "amount_refunded": payment.amount_refunded,
         "currency": payment.currency,
         "display": format_amount(payment.amount, payment.currency),
@@ -218,10 +217,7 @@ def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: s
         and payment.status in ("pending", "requires_action")
         and _may_ask_stripe(payment)
     ):
-        session = get_gateway().retrieve_checkout_session(
-            session_id, expand=["subscription", "invoice"]
-        )
-        payment = fulfilment.fulfil_checkout_session(session).payment or payment
+        payment = checkout_status.fulfil_from_stripe(payment, session_id)
     return 200, {
         "id": session_id,
         "fulfilled": payment.fulfilled_at is not None,
@@ -237,6 +233,10 @@ def _allowed_hosts(request: HttpRequest) -> set[str]:
         if netloc:
             hosts.add(netloc)
     return hosts | set(billing_settings.ALLOWED_REDIRECT_HOSTS)
+
+
+#: The portal's deep links a client may ask for (Stripe's ``flow_data.type``).
+PORTAL_FLOWS = ("payment_method_update",)
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 502])
@@ -261,11 +261,9 @@ def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
         raise NotFound(
             _("There is no billing account yet: buy a plan or tokens first."), code="no_customer"
         )
-    session = get_gateway().create_portal_session(
-        {"customer": customer.stripe_customer_id, "return_url": return_url},
-        idempotency_key=new_idempotency_key("portal"),
-    )
-    return 200, {"url": session["url"]}
+    flow = choice_field(data, "flow", PORTAL_FLOWS) if "flow" in data else None
+    url = portal.portal_url(customer.stripe_customer_id, return_url=return_url, flow=flow)
+    return 200, {"url": url}
 
 
 def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
@@ -281,14 +279,14 @@ def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
 def cancel_subscription(request: HttpRequest, subscriber: Any) -> Answer:
     data = json_body(request)
     immediately = bool_field(data, "immediately")
-    row = subscriptions.cancel(subscriber, immediately=immediately, gateway=get_gateway())
+    row = subscriptions.cancel(subscriber, immediately=immediately)
     return _subscription_answer(subscriber, row)
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
 def resume_subscription(request: HttpRequest, subscriber: Any) -> Answer:
     json_body(request)
-    row = subscriptions.resume(subscriber, gateway=get_gateway())
+    row = subscriptions.resume(subscriber)
     return _subscription_answer(subscriber, row)
 
 
@@ -297,7 +295,7 @@ def change_subscription(request: HttpRequest, subscriber: Any) -> Answer:
     data = json_body(request)
     plan_id = int_field(data, "plan_id")
     assert plan_id is not None  # noqa: S101
-    row = subscriptions.change_plan(subscriber, plan_id=plan_id, gateway=get_gateway())
+    row = subscriptions.change_plan(subscriber, plan_id=plan_id)
     return _subscription_answer(subscriber, row)
 
 

@@ -207,6 +207,7 @@ class PaymentAdmin(MirroredAdmin[Payment]):
         "subscription",
         "quantity",
         "amount",
+        "amount_discount",
         "amount_refunded",
         "currency",
         "amount_display",
@@ -252,6 +253,7 @@ class PaymentAdmin(MirroredAdmin[Payment]):
                     "amount_display",
                     "refunded_display",
                     "amount",
+                    "amount_discount",
                     "amount_refunded",
                     "currency",
                 )

@@ -339,6 +339,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "amount_discount",
+                    models.PositiveBigIntegerField(
+                        default=0,
+                        help_text="Taken off by coupons and promotion codes, in minor units.",
+                        verbose_name="discount",
+                    ),
+                ),
+                (
                     "amount_refunded",
                     models.PositiveBigIntegerField(
                         default=0,

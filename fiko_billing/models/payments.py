@@ -7,7 +7,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from model_utils.models import TimeStampedModel
 
-from fiko_billing.conf import subscriber_model_label
+from fiko_billing.conf import subscriber_model_reference
 from fiko_billing.models.catalogue import Product, SoldProduct
 from fiko_billing.models.subscriptions import Subscription
 from fiko_billing.vocabulary import PaymentKind
@@ -38,7 +38,7 @@ class PaymentStatus(models.TextChoices):
 class Payment(SoldProduct, TimeStampedModel):
     # Kept when the subscriber is deleted: an accounting record (see models.deletion).
     subscriber = models.ForeignKey(
-        subscriber_model_label(),
+        subscriber_model_reference(),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -72,6 +72,11 @@ class Payment(SoldProduct, TimeStampedModel):
     )
     amount = models.PositiveBigIntegerField(
         _("amount"), help_text=_("What was charged, in the currency's minor unit.")
+    )
+    amount_discount = models.PositiveBigIntegerField(
+        _("discount"),
+        default=0,
+        help_text=_("Taken off by coupons and promotion codes, in minor units."),
     )
     amount_refunded = models.PositiveBigIntegerField(
         _("amount refunded"), default=0, help_text=_("Refunded so far, in minor units.")

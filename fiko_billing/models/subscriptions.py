@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from model_utils.fields import MonitorField
 from model_utils.models import TimeStampedModel
 
-from fiko_billing.conf import subscriber_model_label
+from fiko_billing.conf import subscriber_model_reference
 from fiko_billing.models.catalogue import Price, Product, SoldProduct
 from fiko_billing.models.customers import Customer
 from fiko_billing.models.deletion import keep_unless_live
@@ -47,7 +47,7 @@ class Subscription(SoldProduct, TimeStampedModel):
 
     # Kept when the subscriber is deleted, unless still live in Stripe (see models.deletion).
     subscriber = models.ForeignKey(
-        subscriber_model_label(),
+        subscriber_model_reference(),
         on_delete=keep_unless_live,
         null=True,
         blank=True,

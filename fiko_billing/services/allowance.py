@@ -93,6 +93,13 @@ class Allowance:
 GRANTING_REASONS = frozenset({"subscription_create", "subscription_cycle", "subscription_update"})
 
 
+def line_period(invoice: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """The period of the invoice's subscription line, if it has one (no database)."""
+    line = subscription_line(invoice)
+    period = (line or {}).get("period") or {}
+    return ts(period.get("start")), ts(period.get("end"))
+
+
 def allowance_for(invoice: dict[str, Any]) -> Allowance | None:
     """The item, period and tokens a subscription invoice pays for, from its lines.
 
@@ -158,9 +165,18 @@ def credit_reference(invoice_id: str) -> str:
 
 
 def grant(
-    subscriber: Any, invoice: dict[str, Any], allowance: Allowance, *, subscription_id: str | None
+    subscriber: Any,
+    invoice: dict[str, Any],
+    allowance: Allowance,
+    *,
+    subscription_id: str | None,
+    overlapping: bool = True,
 ) -> TokenEntry | None:
-    """Credit ``allowance`` once (keyed by the invoice), and end what it supersedes."""
+    """Credit ``allowance`` once (keyed by the invoice), and end what it supersedes.
+
+    ``overlapping=False`` says no credited period of the subscription overlaps
+    this one (``payments.invoice_facts`` knows), so there is nothing to look for.
+    """
     if allowance.tokens <= 0:
         return None
     reference = credit_reference(str(invoice["id"]))
@@ -188,7 +204,7 @@ def grant(
     if over:
         logger.info("invoice %s: its period is over; the allowance expires at once", invoice["id"])
         tokens.expire_credit(subscriber, reference, now=now)
-    elif subscription_id and allowance.period_start is not None:
+    elif overlapping and subscription_id and allowance.period_start is not None:
         _supersede(subscriber, subscription_id, str(invoice["id"]), allowance, now)
     return entry
 

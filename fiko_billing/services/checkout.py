@@ -50,6 +50,7 @@ from fiko_billing.gateway import (
     StripeGatewayError,
     StripeInvalidRequest,
     StripeResourceMissing,
+    get_gateway,
     new_idempotency_key,
 )
 from fiko_billing.models import Customer, Payment, PaymentStatus, Price, Product, Subscription
@@ -163,7 +164,7 @@ def start_checkout(
     plan_id: int,
     currency: str | None,
     quantity: int,
-    gateway: StripeGateway,
+    gateway: StripeGateway | None = None,
 ) -> CheckoutStarted:
     """Create a Checkout Session and record the pending payment.
 
@@ -180,6 +181,7 @@ def start_checkout(
             code="already_subscribed",
         )
     price = find_price(plan_type, plan_id, currency)
+    gateway = gateway or get_gateway()
     customer = ensure_customer(subscriber, gateway)
     if price.product.stripe_mode != StripeMode.SUBSCRIPTION:
         return _open_session(subscriber, price, quantity, customer, gateway)

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fiko_billing import signals, tokens
 from fiko_billing.conf import billing_settings
@@ -143,10 +144,20 @@ def fail_checkout_session(session: dict[str, Any], *, reason: str) -> Fulfilment
         return Fulfilment(payment, "failed")
 
 
+def _purchase_description(payment: Payment) -> str:
+    """The package's name, with the quantity in front when more than one was bought."""
+    name = str(payment.product) if payment.product else _("Token package")
+    if payment.quantity <= 1:
+        return name
+    return _("%(quantity)d × %(package)s") % {"quantity": payment.quantity, "package": name}  # noqa: RUF001
+
+
 def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) -> Payment:
     subscriber = payment.subscriber
     total = session.get("amount_total")
     payment.amount = int(total) if total is not None else payment.amount
+    discount = (session.get("total_details") or {}).get("amount_discount")
+    payment.amount_discount = int(discount) if discount else payment.amount_discount
     if session.get("mode") == StripeMode.PAYMENT:
         payment.stripe_payment_intent_id = object_id(session.get("payment_intent"))
         tokens.credit(
@@ -154,7 +165,7 @@ def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) ->
             payment.tokens,
             kind=EntryKind.PURCHASE,
             reference=f"checkout:{session['id']}",
-            description=str(payment.product or "Token package"),
+            description=_purchase_description(payment),
         )
         payment.credited_at = payment.credited_at or state_at
         payments.link_ids(payment)
@@ -220,7 +231,7 @@ def _subscription_paid(
     invoice = expanded(session.get("invoice"))
     if invoice is not None and invoice_subscription_id(invoice):
         payment.save()
-        payments.record_invoice(invoice, outcome="paid", at=state_at)
+        payments.record_invoice(invoice, outcome=payments.InvoiceOutcome.PAID, at=state_at)
         payment.refresh_from_db()
     return payment
 
