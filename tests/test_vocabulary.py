@@ -18,7 +18,7 @@ from fiko_billing.vocabulary import (
 def test_the_public_spelling_is_the_apis() -> None:
     assert ProductKind.values == ["full", "token"]
     assert ProductKind("full") is ProductKind.FULL
-    assert PLAN_KINDS == {ProductKind.FULL}
+    assert {ProductKind.FULL} == PLAN_KINDS
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,11 @@ def test_each_kind_has_one_row_of_rules(
 
 @pytest.mark.parametrize(
     ("kind", "pk", "encoded"),
-    [(ProductKind.FULL, 7, "plan:7"), (ProductKind.TOKEN, 12, "package:12"), ("full", 1, "plan:1")],
+    [
+        (ProductKind.FULL, 7, "plan:7"),
+        (ProductKind.TOKEN, 12, "package:12"),
+        ("full", 1, "plan:1"),
+    ],
 )
 def test_encode_and_decode_are_inverse(kind: ProductKind | str, pk: int, encoded: str) -> None:
     assert encode_item(kind, pk) == encoded
