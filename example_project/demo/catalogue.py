@@ -78,7 +78,7 @@ def load_catalogue(report: Report) -> None:
                 {
                     "description": item.description,
                     "interval": interval,
-                    "tokens_per_period": allowance,
+                    "tokens": allowance,
                     "active": True,
                     "sort_order": order,
                 },
