@@ -34,6 +34,7 @@ from fiko_billing.services import ordering
 from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
 from fiko_billing.services.stripe_data import metadata, object_id, subscription_period, ts
 from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.vocabulary import ITEM_METADATA_KEY
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -90,7 +91,7 @@ def _plan(data: dict[str, Any]) -> Any:
     return {
         "price": object_id(price),
         "product": object_id(product),
-        "item": metadata(data).get("fiko_item"),
+        "item": metadata(data).get(ITEM_METADATA_KEY),
         "quantity": int(item.get("quantity") or 1),
     }
 
@@ -125,7 +126,7 @@ def _columns(group: str, value: Any) -> dict[str, Any]:
         item, price = item_for(
             price_id=value["price"],
             product_id=value["product"],
-            metadata={"fiko_item": value["item"]} if value["item"] else None,
+            metadata={ITEM_METADATA_KEY: value["item"]} if value["item"] else None,
         )
         columns: dict[str, Any] = {
             "product_id": item.pk if item is not None else None,
