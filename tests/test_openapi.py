@@ -37,7 +37,13 @@ DOCUMENT = json.loads(
     (Path(fiko_billing.__file__).with_name("openapi.json")).read_text(encoding="utf-8")
 )
 MOUNT = "/billing"  # where tests/urls.py includes fiko_billing.urls
-NOT_DOCUMENTED = {"openapi"}  # the document does not describe itself
+#: The document does not describe itself, nor the HTML pages Stripe sends customers back to.
+NOT_DOCUMENTED = {
+    "openapi",
+    "checkout-success-page",
+    "checkout-canceled-page",
+    "portal-return-page",
+}
 #: Views outside ``@endpoint``, with the methods and statuses they declare.
 PLAIN_VIEWS: dict[str, tuple[tuple[str, ...], frozenset[int]]] = {
     "stripe-webhook": (stripe_webhook.allowed_methods, stripe_webhook.declared_statuses),
