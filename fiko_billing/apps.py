@@ -10,4 +10,7 @@ class FikoBillingConfig(AppConfig):
 
     def ready(self) -> None:
         from fiko_billing import checks  # noqa: F401 - registers the system checks
-        from fiko_billing.webhooks import intake  # noqa: F401 - wakes events that wait
+        from fiko_billing.services import events
+        from fiko_billing.webhooks.handlers import HANDLERS
+
+        events.registry.handlers.install(HANDLERS)

@@ -125,7 +125,10 @@ class JSONField(forms.Field):
     """
 
     widget = JSONValue
-    null_allowed = True
+
+    def __init__(self, *, null_allowed: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.null_allowed = null_allowed
 
     def clean(self, value: Any) -> Any:
         if value is ABSENT or (value is None and self.null_allowed):
@@ -226,7 +229,8 @@ class CurrencyInput(JSONField):
 
 
 class BooleanInput(JSONField):
-    null_allowed = False
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(null_allowed=False, **kwargs)
 
     def to_python(self, value: Any) -> bool:
         if not isinstance(value, bool):
@@ -300,10 +304,15 @@ class CheckoutSessionInput(InputForm):
         return quantity
 
 
+#: The portal's deep links a client may ask for (Stripe's ``flow_data.type``).
+PORTAL_FLOWS = ("payment_method_update",)
+
+
 class PortalSessionInput(InputForm):
-    """``POST stripe/portal-session/``: a return URL on a host we may send a customer to."""
+    """``POST stripe/customer-portal/``: a return URL on a host we may send a customer to."""
 
     return_url = TextInput(required=False)
+    flow = ChoiceInput(choices=PORTAL_FLOWS, required=False, null_allowed=False)
 
     def clean_return_url(self) -> str | None:
         url: str | None = self.cleaned_data["return_url"]

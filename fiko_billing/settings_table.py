@@ -295,6 +295,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WEBHOOK_TOLERANCE", (int,), 300, (Range(1, unit="seconds"),)),
     Setting("WEBHOOK_MAX_FAILURES", (int,), 10, (Range(1),)),
     Setting("WEBHOOK_MAX_WAIT_DAYS", (int,), 3, (Range(1, unit="days"),)),
+    # More than Stripe's 30 days: a pruned event Stripe still lists would be
+    # fetched and run again by sync_stripe_events (its id makes it exactly-once).
+    Setting("WEBHOOK_EVENT_RETENTION_DAYS", (int,), 90, (Range(31, unit="days"),)),
     Setting("WEBHOOK_PROCESSING", _text, "sync", (OneOf(WEBHOOK_PROCESSING_MODES),)),
     Setting(
         "RESERVATION_TIMEOUT",

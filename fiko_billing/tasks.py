@@ -31,10 +31,10 @@ def _require_framework() -> Any:
 
 
 def _run(event_pk: int) -> str:
-    from fiko_billing.webhooks.intake import process_event
+    from fiko_billing.services.events import process_event
 
     outcome = process_event(event_pk)
-    if outcome in ("failed", "dead"):
+    if outcome.is_failure:
         # A failed task shows in the task backend; process_webhook_events --failed (or
         # --dead) retries. A waiting event is no failure: it runs again by itself.
         raise RuntimeError(f"webhook event {event_pk} {outcome}; see WebhookEvent.last_error")
@@ -45,7 +45,7 @@ if task is not None:
 
     @task()
     def process_webhook_event(event_pk: int) -> str:
-        """Process one stored Stripe event (``fiko_billing.webhooks.intake.process_event``)."""
+        """Process one stored Stripe event (``fiko_billing.services.events.process_event``)."""
         return _run(event_pk)
 
 

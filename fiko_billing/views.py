@@ -19,7 +19,6 @@ from fiko_billing import tokens
 from fiko_billing.api import endpoint
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import NotFound
-from fiko_billing.gateway import get_gateway, new_idempotency_key
 from fiko_billing.inputs import (
     CancelSubscriptionInput,
     ChangeSubscriptionInput,
@@ -30,7 +29,7 @@ from fiko_billing.inputs import (
 )
 from fiko_billing.models import Payment, Plan, Price, Subscription, TokenEntry, TokenPackage
 from fiko_billing.money import format_amount
-from fiko_billing.services import checkout, fulfilment, subscriptions
+from fiko_billing.services import checkout, checkout_status, portal, subscriptions
 from fiko_billing.services.customers import customer_of
 
 logger = logging.getLogger("fiko_billing.api")
@@ -136,7 +135,6 @@ def create_checkout_session(request: HttpRequest, subscriber: Any, data: dict[st
         plan_id=data["plan_id"],
         currency=data["currency"],
         quantity=data["quantity"],
-        gateway=get_gateway(),
     )
     return 200, {"id": started.session_id, "url": started.url}
 
@@ -147,6 +145,7 @@ def _payment_json(payment: Payment) -> dict[str, Any]:
         "kind": payment.kind,
         "status": payment.status,
         "amount": payment.amount,
+        "amount_discount": payment.amount_discount,
         "amount_refunded": payment.amount_refunded,
         "currency": payment.currency,
         "display": format_amount(payment.amount, payment.currency),
@@ -196,10 +195,7 @@ def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: s
         and payment.status in ("pending", "requires_action")
         and _may_ask_stripe(payment)
     ):
-        session = get_gateway().retrieve_checkout_session(
-            session_id, expand=["subscription", "invoice"]
-        )
-        payment = fulfilment.fulfil_checkout_session(session).payment or payment
+        payment = checkout_status.fulfil_from_stripe(payment, session_id)
     return 200, {
         "id": session_id,
         "fulfilled": payment.fulfilled_at is not None,
@@ -210,21 +206,19 @@ def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: s
 
 @endpoint(methods=["POST"], statuses=[200, 404, 502], input_form=PortalSessionInput)
 def create_portal_session(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
-    return_url = data["return_url"]
     customer = customer_of(subscriber)
     if customer is None or customer.stripe_customer_id is None:
         raise NotFound(
             _("There is no billing account yet: buy a plan or tokens first."), code="no_customer"
         )
-    session = get_gateway().create_portal_session(
-        {"customer": customer.stripe_customer_id, "return_url": return_url},
-        idempotency_key=new_idempotency_key("portal"),
+    url = portal.portal_url(
+        customer.stripe_customer_id, return_url=data["return_url"], flow=data["flow"]
     )
-    return 200, {"url": session["url"]}
+    return 200, {"url": url}
 
 
 def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
-    row = Subscription.objects.select_related("plan", "price").get(pk=row.pk)
+    row = Subscription.objects.select_related("product", "price").get(pk=row.pk)
     return 200, {
         **_subscription_json(row),
         "token_balance": tokens.balance(subscriber),
@@ -234,19 +228,19 @@ def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
 
 @endpoint(methods=["POST"], statuses=[200, 404, 502], input_form=CancelSubscriptionInput)
 def cancel_subscription(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
-    row = subscriptions.cancel(subscriber, immediately=data["immediately"], gateway=get_gateway())
+    row = subscriptions.cancel(subscriber, immediately=data["immediately"])
     return _subscription_answer(subscriber, row)
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502], input_form=NoInput)
 def resume_subscription(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
-    row = subscriptions.resume(subscriber, gateway=get_gateway())
+    row = subscriptions.resume(subscriber)
     return _subscription_answer(subscriber, row)
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502], input_form=ChangeSubscriptionInput)
 def change_subscription(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
-    row = subscriptions.change_plan(subscriber, plan_id=data["plan_id"], gateway=get_gateway())
+    row = subscriptions.change_plan(subscriber, plan_id=data["plan_id"])
     return _subscription_answer(subscriber, row)
 
 

@@ -28,10 +28,9 @@ from fiko_billing.models import Customer, Plan, TokenPackage
 from fiko_billing.services.catalog_sync import sync_catalogue
 from fiko_billing.services.checkout import start_checkout
 from fiko_billing.services.customers import subscriber_metadata
+from fiko_billing.services.events import handled_event_types, process_event, store_event
 from fiko_billing.testing.fixtures import EMULATOR_SECRET_KEY, EMULATOR_WEBHOOK_SECRET
 from fiko_billing.testing.hosted import CARD_SUCCEEDS, _post, pay_checkout
-from fiko_billing.webhooks.intake import process_event, store_event
-from fiko_billing.webhooks.registry import handled_event_types
 from tests.factories import PackagePriceFactory, PlanPriceFactory, SubscriberFactory
 
 DAY = 86_400

@@ -18,8 +18,8 @@ from django.db import OperationalError
 from django.dispatch import Signal
 
 from fiko_billing import signals
+from fiko_billing.services.events import registry
 from fiko_billing.testing import payloads
-from fiko_billing.webhooks import registry
 from tests import stripe_shapes
 from tests.factories import (
     CustomerFactory,
@@ -158,7 +158,7 @@ class Outage:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, event_type: str) -> None:
         self.on = True
-        original = registry.handler_for(event_type)
+        original = registry.handlers._ours.get(event_type)
         assert original is not None
 
         def handler(obj: dict[str, Any], event: Any) -> None:
@@ -166,7 +166,7 @@ class Outage:
                 raise OperationalError("the database is unavailable")
             original(obj, event)
 
-        monkeypatch.setitem(registry._HANDLERS, event_type, handler)
+        monkeypatch.setitem(registry.handlers._ours, event_type, handler)
 
     def end(self) -> None:
         self.on = False

@@ -19,8 +19,8 @@ from fiko_billing.models import (
     SubscriptionStatus,
     WebhookEvent,
 )
+from fiko_billing.services.events import process_event, store_event
 from fiko_billing.testing import payloads
-from fiko_billing.webhooks.intake import process_event, store_event
 from tests.stories import (
     Outage,
     Story,

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from fiko_billing.conf import PINNED_API_VERSION
+from fiko_billing.services.events import handled_event_types
 from fiko_billing.testing import payloads
-from fiko_billing.webhooks.registry import handled_event_types
 from tests.stripe_stub import StripeStub
 
 URL = "https://shop.example.com/billing/stripe/webhook/"

@@ -11,9 +11,8 @@ import time_machine
 from django.core.management import CommandError
 
 from fiko_billing.models import EventStatus, Subscription, SubscriptionStatus, WebhookEvent
+from fiko_billing.services.events import handled_event_types, store_event
 from fiko_billing.testing import payloads
-from fiko_billing.webhooks.intake import store_event
-from fiko_billing.webhooks.registry import handled_event_types
 from tests.stories import (
     Outage,
     Story,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fiko_billing.conf import DEFAULTS
-from fiko_billing.webhooks.registry import handled_event_types
+from fiko_billing.services.events import handled_event_types
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

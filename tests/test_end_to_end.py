@@ -27,6 +27,7 @@ from fiko_billing.models import (
     WebhookEvent,
 )
 from fiko_billing.services.catalog_sync import sync_catalogue
+from fiko_billing.services.events import handled_event_types
 from fiko_billing.testing.fixtures import deliver_webhooks
 from fiko_billing.testing.hosted import (
     CARD_3D_SECURE,
@@ -35,7 +36,6 @@ from fiko_billing.testing.hosted import (
     CARD_SUCCEEDS,
     pay_checkout,
 )
-from fiko_billing.webhooks.registry import handled_event_types
 from tests.factories import PackagePriceFactory, PlanPriceFactory, SubscriberFactory
 from tests.resolvers import bearer_client
 

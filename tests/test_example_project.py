@@ -110,6 +110,7 @@ def test_load_demo_catalogue_is_idempotent(tmp_path: Path) -> None:
 
     assert "created plan 'Monthly'" in first_output
     assert "created superuser 'demo'" in first_output
+    assert "created user 'alice' (password 'alice')" in first_output
     # Nothing written the second time: not even a `modified` timestamp moved.
     assert second == first
     assert second_output.splitlines() == [
@@ -118,6 +119,7 @@ def test_load_demo_catalogue_is_idempotent(tmp_path: Path) -> None:
         "unchanged token package '1,000 tokens'",
         "unchanged token package '100,000 tokens'",
         "superuser 'demo' already exists",
+        "user 'alice' already exists",
     ]
     by_model: dict[str, list[dict[str, Any]]] = {}
     for row in second:
@@ -144,7 +146,7 @@ def test_load_demo_catalogue_is_idempotent(tmp_path: Path) -> None:
         ("usd", 5000),
     ]
     users = [(u["username"], u["is_superuser"]) for u in by_model["auth.user"]]
-    assert users == [("demo", True)]
+    assert users == [("demo", True), ("alice", False)]
 
 
 def test_the_page_has_a_message_for_every_error_code_of_the_api() -> None:

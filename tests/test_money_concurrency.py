@@ -23,9 +23,9 @@ from fiko_billing.models import (
     TokenEntry,
     WebhookEvent,
 )
+from fiko_billing.services.events import registry
 from fiko_billing.testing.hosted import CARD_FAILS_AT_RENEWAL, CARD_SUCCEEDS
 from fiko_billing.testing.webhooks import post_event
-from fiko_billing.webhooks import registry
 from tests.money_world import HOUR, RENEWAL_1, RENEWAL_2, MoneyWorld, at_time
 
 PAIRS = 200
@@ -122,7 +122,7 @@ def test_a_failure_at_commit_answers_json_and_is_recorded(world, monkeypatch):
         if event["type"] != "checkout.session.completed":
             deliver(event)
     completed = next(e for e in events if e["type"] == "checkout.session.completed")
-    original = registry.handler_for("checkout.session.completed")
+    original = registry.handlers._ours.get("checkout.session.completed")
     assert original is not None
 
     def handler(obj: dict[str, Any], event: Any) -> None:
@@ -130,7 +130,7 @@ def test_a_failure_at_commit_answers_json_and_is_recorded(world, monkeypatch):
         # PostgreSQL checks this foreign key only at COMMIT (it is deferred).
         Payment.objects.filter(stripe_checkout_session_id=obj["id"]).update(subscription_id=10**12)
 
-    monkeypatch.setitem(registry._HANDLERS, "checkout.session.completed", handler)
+    monkeypatch.setitem(registry.handlers._ours, "checkout.session.completed", handler)
     assert deliver(completed) == (500, "processing_failed")
 
     row = WebhookEvent.objects.get(stripe_event_id=completed["id"])
@@ -140,7 +140,7 @@ def test_a_failure_at_commit_answers_json_and_is_recorded(world, monkeypatch):
     payment = Payment.objects.get(stripe_checkout_session_id=completed["data"]["object"]["id"])
     assert payment.status == PaymentStatus.PENDING
 
-    monkeypatch.setitem(registry._HANDLERS, "checkout.session.completed", original)
+    monkeypatch.setitem(registry.handlers._ours, "checkout.session.completed", original)
     assert deliver(completed) == (200, "processed")
     row.refresh_from_db()
     assert (row.status, row.attempts, row.failures) == (EventStatus.PROCESSED, 2, 1)

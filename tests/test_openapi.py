@@ -478,6 +478,7 @@ def test_every_endpoint_that_reads_a_body_or_query_declares_its_input_form():
         "/stripe/customer-portal/",
         "/subscription/cancel/",
         "/subscription/change/",
+        "/subscription/change/preview/",
         "/subscription/resume/",
         "/tokens/transactions/",
     ]

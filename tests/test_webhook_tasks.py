@@ -77,10 +77,10 @@ def test_duplicate_delivery_is_not_queued_twice_and_processed_once(task_mode):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_event_is_queued_again_on_redelivery(task_mode, monkeypatch):
-    from fiko_billing.webhooks import registry
+    from fiko_billing.services.events import registry
 
     subscriber, event = paid_invoice_event("evt_fail")
-    original = registry._HANDLERS["invoice.paid"]
+    original = registry.handlers._ours["invoice.paid"]
     state = {"fail": True}
 
     def flaky(obj, ev):
@@ -88,7 +88,7 @@ def test_a_failed_event_is_queued_again_on_redelivery(task_mode, monkeypatch):
             raise RuntimeError("down")
         original(obj, ev)
 
-    monkeypatch.setitem(registry._HANDLERS, "invoice.paid", flaky)
+    monkeypatch.setitem(registry.handlers._ours, "invoice.paid", flaky)
     post_event(event)
     run_worker()
     assert WebhookEvent.objects.get().status == EventStatus.FAILED

@@ -20,9 +20,9 @@ from fiko_billing.models import (
     TokenEntry,
     WebhookEvent,
 )
+from fiko_billing.services.events import registry
 from fiko_billing.testing import payloads
 from fiko_billing.testing.webhooks import post_event
-from fiko_billing.webhooks import registry
 from tests import stripe_shapes
 from tests.factories import PackagePriceFactory, PaymentFactory
 from tests.stories import DAY, Story, recorded
@@ -124,7 +124,7 @@ def test_old_shape_period_on_the_subscription_is_read(world):
 
 @pytest.mark.django_db
 def test_failing_handler_rolls_back_records_the_error_and_a_retry_succeeds(world, monkeypatch):
-    original = registry._HANDLERS["invoice.paid"]
+    original = registry.handlers._ours["invoice.paid"]
     calls = {"n": 0}
 
     def flaky(obj, event):
@@ -133,7 +133,7 @@ def test_failing_handler_rolls_back_records_the_error_and_a_retry_succeeds(world
         if calls["n"] == 1:
             raise RuntimeError("database hiccup")
 
-    monkeypatch.setitem(registry._HANDLERS, "invoice.paid", flaky)
+    monkeypatch.setitem(registry.handlers._ours, "invoice.paid", flaky)
     event = world.invoice_event(
         "paid", "in_1", start=world.t0, reason="subscription_create", at=world.t0
     )

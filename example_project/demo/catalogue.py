@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
 
-from demo.hints import DEMO_PASSWORD, DEMO_USERNAME
+from demo.hints import ALICE_PASSWORD, ALICE_USERNAME, DEMO_PASSWORD, DEMO_USERNAME
 from fiko_billing.models import Interval, Plan, Price, TokenPackage
 
 Report = Callable[[str], None]
@@ -69,7 +69,7 @@ def _prices(item: DemoItem, owner: dict[str, Any], report: Report) -> None:
 
 
 def load_catalogue(report: Report) -> None:
-    """Plans, token packages, their USD and EUR prices, and the demo superuser."""
+    """Plans, token packages, their USD and EUR prices, the demo superuser and alice."""
     with transaction.atomic():
         for order, (item, interval, allowance) in enumerate(PLANS):
             plan, outcome = _put(
@@ -100,6 +100,7 @@ def load_catalogue(report: Report) -> None:
             report(f"{outcome} token package {package.name!r}")
             _prices(item, {"plan": None, "package": package}, report)
         _demo_user(report)
+        _alice(report)
 
 
 def _demo_user(report: Report) -> None:
@@ -109,3 +110,18 @@ def _demo_user(report: Report) -> None:
         return
     users.create_superuser(DEMO_USERNAME, f"{DEMO_USERNAME}@example.com", DEMO_PASSWORD)
     report(f"created superuser {DEMO_USERNAME!r} (password {DEMO_PASSWORD!r})")
+
+
+def _alice(report: Report) -> None:
+    users = get_user_model()._default_manager
+    if users.filter(username=ALICE_USERNAME).exists():
+        report(f"user {ALICE_USERNAME!r} already exists")
+        return
+    users.create_user(
+        ALICE_USERNAME,
+        f"{ALICE_USERNAME}@example.com",
+        ALICE_PASSWORD,
+        first_name="Alice",
+        last_name="Example",
+    )
+    report(f"created user {ALICE_USERNAME!r} (password {ALICE_PASSWORD!r})")

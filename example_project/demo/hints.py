@@ -9,6 +9,17 @@ from __future__ import annotations
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - a local demo account, printed on purpose
 
+#: A second customer, to see that accounts are kept apart; the page's
+#: "Switch to ..." button changes between the two without a password.
+ALICE_USERNAME = "alice"
+ALICE_PASSWORD = "alice"  # noqa: S105 - a local demo account, printed on purpose
+
+#: (username, password) of every seeded demo user, the superuser first.
+DEMO_USERS: tuple[tuple[str, str], ...] = (
+    (DEMO_USERNAME, DEMO_PASSWORD),
+    (ALICE_USERNAME, ALICE_PASSWORD),
+)
+
 #: The demo's API token: ``Authorization: Bearer demo-token`` acts as the demo user.
 DEMO_API_TOKEN = "demo-token"  # noqa: S105 - a local demo credential, printed on purpose
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
+from demo import developer, hints
 from fiko_billing import tokens
 from fiko_billing.conf import billing_settings
 from fiko_billing.models import Plan, Price, TokenPackage
@@ -43,7 +45,12 @@ def _api_urls() -> dict[str, str]:
         "resume": reverse("fiko_billing:subscription-resume"),
         "change": reverse("fiko_billing:subscription-change"),
         "transactions": reverse("fiko_billing:token-transactions"),
+        "payments": reverse("fiko_billing:payments"),
+        "preview": reverse("fiko_billing:subscription-change-preview"),
         "use_tokens": reverse("use-tokens"),
+        "developer_state": reverse("developer-state"),
+        "developer_clock": reverse("developer-clock"),
+        "developer_reset": reverse("developer-reset"),
         "home": reverse("home"),
         "login": reverse("login"),
     }
@@ -54,6 +61,7 @@ def _page_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "authenticated": request.user.is_authenticated,
         "urls": _api_urls(),
         "default_use": DEFAULT_USE,
+        "developer_panel": developer.enabled(),
         **extra,
     }
 
@@ -88,6 +96,19 @@ def checkout_success(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_POST
+def switch_user(request: HttpRequest) -> HttpResponse:
+    """Log in as another seeded demo user (``demo`` or ``alice``) without their password."""
+    names = {name for name, _password in hints.DEMO_USERS}
+    username = request.POST.get("username", "")
+    user = get_user_model()._default_manager.filter(username=username).first()
+    if username not in names or user is None:
+        allowed = ", ".join(sorted(names))
+        return _error(400, "invalid_input", f"'username' must be one of {allowed}.")
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("home")
+
+
 def _error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
@@ -114,6 +135,6 @@ def use_tokens(request: HttpRequest) -> JsonResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """JSON for the demo's JSON view, Django's page for forms."""
-    if request.path == reverse("use-tokens"):
+    if request.path.startswith("/demo/") and request.path != reverse("switch-user"):
         return _error(403, "csrf_failed", f"CSRF verification failed: {reason}")
     return django_csrf_failure(request, reason=reason)

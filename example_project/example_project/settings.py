@@ -133,7 +133,8 @@ DEMO_API_TOKEN = os.environ.get("DEMO_API_TOKEN", hints.DEMO_API_TOKEN)
 FIKO_BILLING: dict[str, object] = {
     "SUBSCRIBER_RESOLVER": "demo.resolvers.session_or_api_token",
     "SUCCESS_URL": f"{SITE_URL}/billing/success/?session_id={{CHECKOUT_SESSION_ID}}",
-    "CANCEL_URL": f"{SITE_URL}/billing/",
+    # The billing page shows a notice when it is reached with ?checkout=canceled.
+    "CANCEL_URL": f"{SITE_URL}/billing/?checkout=canceled",
     "PORTAL_RETURN_URL": f"{SITE_URL}/billing/",
 }
 # The emulator's key only works with the emulator, and a real key only with
@@ -142,6 +143,12 @@ if os.environ.get("STRIPE_API_BASE"):
     FIKO_BILLING["STRIPE_API_BASE"] = os.environ["STRIPE_API_BASE"]
 elif os.environ["STRIPE_SECRET_KEY"] == hints.EMULATOR_SECRET_KEY:
     FIKO_BILLING["STRIPE_API_BASE"] = EMULATOR_URL
+
+#: The billing page's developer panel (Stripe's clock, webhook deliveries, reset)
+#: calls the emulator's test controls: only while the API base is a local emulator.
+DEMO_DEVELOPER_PANEL = str(FIKO_BILLING.get("STRIPE_API_BASE", "")).startswith(
+    ("http://127.0.0.1:", "http://localhost:")
+)
 
 LOGGING = {
     "version": 1,

@@ -68,9 +68,44 @@ def portal_get(ctx: Ctx, request: Request, session_id: str) -> Response:
     return render(ctx, session, customer, notice=query.get("notice"), error=query.get("error"))
 
 
+def _card_flow(ctx: Ctx, session: Obj) -> bool:
+    """Whether the session opens on the card form: ``flow_data.type=payment_method_update``
+    until the card is saved (then the flow's ``after_completion`` applies)."""
+    flow = session.get("flow") or {}
+    done = ctx.store.hidden(session["id"]).get("flow_completed", False)
+    return flow.get("type") == "payment_method_update" and not done
+
+
+def _render_card_flow(
+    ctx: Ctx, session: Obj, customer: Obj, *, error: str | None = None
+) -> Response:
+    pm = _default_card(ctx, customer)
+    card = (
+        f"{pm['card']['brand'].title()} ending in {pm['card']['last4']}" if pm else "No card saved"
+    )
+    back = ""
+    if session["return_url"]:
+        back = f'<p><a href="{esc(session["return_url"])}" id="return">Return</a></p>'
+    body = template("portal_card.html").substitute(
+        customer=esc(_who(customer)),
+        message=alert(error),
+        card=esc(card),
+        action=esc(f"/portal/{session['id']}"),
+        return_link=back,
+    )
+    return page(400 if error else 200, "Update payment method", body)
+
+
+def _who(customer: Obj) -> str:
+    """The portal's header: the customer's name or email, as Stripe's portal shows them."""
+    return str(customer.get("email") or customer.get("name") or "Your account")
+
+
 def render(
     ctx: Ctx, session: Obj, customer: Obj, *, notice: str | None = None, error: str | None = None
 ) -> Response:
+    if _card_flow(ctx, session):
+        return _render_card_flow(ctx, session, customer, error=error)
     action = esc(f"/portal/{session['id']}")
     blocks = []
     for sub in _subscriptions(ctx, customer):
@@ -112,7 +147,7 @@ def render(
     if session["return_url"]:
         back = f'<p><a href="{esc(session["return_url"])}" id="return">Return</a></p>'
     body = template("portal.html").substitute(
-        customer=esc(customer.get("email") or customer.get("name") or customer["id"]),
+        customer=esc(_who(customer)),
         message=alert(error) + alert(notice, "notice"),
         subscriptions="\n".join(blocks),
         card=esc(card),
@@ -149,6 +184,8 @@ def portal_post(ctx: Ctx, request: Request, session_id: str) -> Response:
     action = values.get("action")
     if action == "update_card":
         problem = _update_card(ctx, customer, values)
+        if problem is None and _card_flow(ctx, session):
+            return _flow_completed(ctx, session)
         return _back(session, "Your card has been updated." if problem is None else None, problem)
     sub = next(
         (s for s in _subscriptions(ctx, customer) if s["id"] == values.get("subscription")), None
@@ -169,6 +206,21 @@ def portal_post(ctx: Ctx, request: Request, session_id: str) -> Response:
         changes.switch_price(ctx, sub, item, price, quantity=None, proration_behavior=PRORATION)
         return _back(session, "Your plan has been changed.", None)
     return _back(session, None, "Nothing to do.")
+
+
+def _flow_completed(ctx: Ctx, session: Obj) -> Response:
+    """What ``flow.after_completion`` asks for once the card is saved."""
+    ctx.store.hidden(session["id"])["flow_completed"] = True
+    after = session["flow"]["after_completion"]
+    if after["type"] == "redirect":
+        return redirect(after["redirect"]["return_url"])
+    if after["type"] == "hosted_confirmation":
+        message = (after["hosted_confirmation"] or {}).get("custom_message")
+        link = (session["return_url"], "Return") if session["return_url"] else None
+        return notice_page(
+            200, "Card updated", message or "Your payment method has been updated.", link
+        )
+    return _back(session, "Your card has been updated.", None)
 
 
 def _back(session: Obj, notice: str | None, error: str | None) -> Response:

@@ -25,10 +25,9 @@ from fiko_billing.models import (
     SubscriptionStatus,
     WebhookEvent,
 )
+from fiko_billing.services.events import handled_event_types, process_event, store_event
 from fiko_billing.services.stripe_data import state_time
 from fiko_billing.services.subscription_state import mirror_subscription, record_status
-from fiko_billing.webhooks.intake import process_event, store_event
-from fiko_billing.webhooks.registry import handled_event_types
 
 logger = logging.getLogger("fiko_billing.reconcile")
 

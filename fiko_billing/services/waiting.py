@@ -9,8 +9,8 @@ at once, in the same transaction, when the cause was recorded while an event
 was being processed; after commit otherwise (the success page's status
 endpoint, a command).
 
-Event processing lives in the webhook package, which registers itself here
-with ``set_waker``; services never import it.
+Event processing (``fiko_billing.services.events``) registers itself here
+with ``set_waker``; the services that record causes never import it.
 """
 
 from __future__ import annotations

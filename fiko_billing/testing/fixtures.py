@@ -25,13 +25,14 @@ shares).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.urls import reverse
 
-from fiko_billing.emulator import Emulator
-from fiko_billing.testing.conformance import ConformanceLog
+if TYPE_CHECKING:
+    # Imported where used: loading the plugin imports neither Django nor the SDK.
+    from fiko_billing.emulator import Emulator
+    from fiko_billing.testing.conformance import ConformanceLog
 
 # Test-mode values the emulator is started with; they open nothing real.
 EMULATOR_SECRET_KEY = "sk_test_emulator"  # noqa: S105
@@ -53,12 +54,16 @@ def _point_at(settings: Any, emulator: Emulator) -> None:
 @pytest.fixture
 def stripe_conformance() -> ConformanceLog:
     """Checks every request to the emulator, its answers and events against the SDK's types."""
+    from fiko_billing.testing.conformance import ConformanceLog
+
     return ConformanceLog()
 
 
 @pytest.fixture
 def stripe_emulator(settings: Any, stripe_conformance: ConformanceLog) -> Iterator[Emulator]:
     """A fresh emulator on 127.0.0.1 (no webhooks), with ``FIKO_BILLING`` pointing at it."""
+    from fiko_billing.emulator import Emulator
+
     with Emulator(retry_delays=(0.05, 0.2, 0.5), api_keys=[EMULATOR_SECRET_KEY]) as emulator:
         stripe_conformance.attach(emulator)
         _point_at(settings, emulator)
@@ -75,6 +80,10 @@ def billing_live_server(
     Needs transactional database access (the live server runs in another
     thread); webhooks wait until ``deliver_webhooks(emulator)``.
     """
+    from django.urls import reverse
+
+    from fiko_billing.emulator import Emulator
+
     webhook_url = live_server.url + reverse("fiko_billing:stripe-webhook")
     with Emulator(
         webhook_url=webhook_url,

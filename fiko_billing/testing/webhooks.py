@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import reverse
 
@@ -19,7 +20,14 @@ def signed_headers(
 ) -> dict[str, Any]:
     """The ``HTTP_STRIPE_SIGNATURE`` header Stripe would send with ``body``."""
     if secret is None:
-        secret = billing_settings.STRIPE_WEBHOOK_SECRET[0]
+        configured = billing_settings.STRIPE_WEBHOOK_SECRET
+        if not configured:
+            raise ImproperlyConfigured(
+                "FIKO_BILLING['STRIPE_WEBHOOK_SECRET'] is not set, and the webhook view "
+                "accepts only events signed with it: set it in the test settings, pass "
+                "secret=..., or use the post_event fixture, which sets a test secret."
+            )
+        secret = configured[0]
     ts = int(time.time()) if timestamp is None else timestamp
     return {"HTTP_STRIPE_SIGNATURE": signature_header(body, secret, ts)}
 

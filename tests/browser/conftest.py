@@ -57,6 +57,8 @@ CARD_3D_SECURE = "4000 0025 0000 3155"
 CARD_DECLINED = "4000 0000 0000 9995"
 CARD_FAILS_AT_RENEWAL = "4000 0000 0000 0341"
 CARD_EXPIRY = "12 / 34"
+
+CHECKOUT_CANCELED = "Checkout canceled: nothing was charged."
 CARD_CVC = "123"
 
 
@@ -249,15 +251,15 @@ def page(browser: Browser, demo: Demo, request: pytest.FixtureRequest) -> Iterat
             context.close()
 
 
-def log_in(page: Page) -> None:
+def log_in(page: Page, username: str = "demo", password: str = "demo") -> None:  # noqa: S107
     from playwright.sync_api import expect
 
     page.goto("/accounts/login/")
-    page.fill("#id_username", "demo")
-    page.fill("#id_password", "demo")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
     page.get_by_test_id("login-button").click()
     page.wait_for_url("/")
-    expect(page.get_by_test_id("username")).to_have_text("demo")
+    expect(page.get_by_test_id("username")).to_have_text(username)
 
 
 # ---------------------------------------------------------------------- what a customer does
@@ -336,10 +338,16 @@ class Billing:
         return self.session_id()
 
     def leave_checkout(self) -> None:
-        """Follow the hosted Checkout page's "Cancel and go back" link."""
+        """Follow the hosted Checkout page's "Cancel and go back" link; the page says so."""
+        from playwright.sync_api import expect
+
         self.page.click("#cancel")
-        self.page.wait_for_url(f"{self.demo.site}/billing/")
+        # The page drops ?checkout=canceled from the address once it has shown the notice.
+        self.page.wait_for_url(
+            re.compile(rf"{re.escape(self.demo.site)}/billing/(\?checkout=canceled)?$")
+        )
         self.page.locator('[data-testid="token-balance"][data-value]').wait_for()
+        expect(self.page.get_by_test_id("notice")).to_have_text(CHECKOUT_CANCELED)
 
     def back_to_billing(self) -> None:
         self.page.get_by_test_id("back-link").click()

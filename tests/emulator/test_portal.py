@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import stripe
 
 from fiko_billing.emulator import Emulator
@@ -159,3 +160,86 @@ def test_update_card_refused(
 
 def test_unknown_portal_session(emulator: Emulator) -> None:
     assert get_page(f"{emulator.url}/portal/bps_nothing").status == 404
+
+
+def test_a_card_update_flow_opens_on_the_card_form_and_returns_when_saved(
+    sdk: stripe.StripeClient, catalogue: Catalogue
+) -> None:
+    _portal, sub = _subscribed_portal(sdk, catalogue)
+    flow = sdk.v1.billing_portal.sessions.create(
+        params={
+            "customer": sub.customer,
+            "return_url": "https://app.example/account",
+            "flow_data": {
+                "type": "payment_method_update",
+                "after_completion": {
+                    "type": "redirect",
+                    "redirect": {"return_url": "https://app.example/account?card=updated"},
+                },
+            },
+        }
+    )
+    assert flow.flow is not None
+    assert (flow.flow.type, flow.flow.after_completion.type) == (
+        "payment_method_update",
+        "redirect",
+    )
+    assert (
+        flow.flow.after_completion.redirect.return_url
+        == "https://app.example/account?card=updated"
+    )
+    page = get_page(flow.url)
+    assert "<h1>Update your payment method</h1>" in page.body
+    assert 'id="customer">portal@example.com<' in page.body
+    assert f'id="cancel-{sub.id}"' not in page.body  # the flow shows the card form only
+
+    refused = post_form(
+        flow.url,
+        {
+            "action": "update_card",
+            "card_number": "4000 0000 0000 0002",
+            "card_expiry": "10/31",
+            "card_cvc": "1",
+        },
+    )
+    assert refused.location is not None
+    assert "error=" in refused.location
+    done = post_form(
+        flow.url,
+        {
+            "action": "update_card",
+            "card_number": "4242 4242 4242 4242",
+            "card_expiry": "10/31",
+            "card_cvc": "123",
+        },
+    )
+    assert (done.status, done.location) == (303, "https://app.example/account?card=updated")
+    # Once the flow is done the session shows the portal's home page.
+    assert f'id="cancel-{sub.id}"' in get_page(flow.url).body
+
+
+def test_a_flow_stripe_refuses(sdk: stripe.StripeClient, catalogue: Catalogue) -> None:
+    _portal, sub = _subscribed_portal(sdk, catalogue)
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        sdk.v1.billing_portal.sessions.create(
+            params={
+                "customer": sub.customer,
+                "flow_data": {
+                    "type": "payment_method_update",
+                    "after_completion": {"type": "redirect"},
+                },
+            }
+        )
+    assert missing.value.param == "flow_data[after_completion][redirect]"
+
+
+def test_the_portal_header_names_the_customer_never_its_id(
+    sdk: stripe.StripeClient, catalogue: Catalogue
+) -> None:
+    nameless = sdk.v1.customers.create(params={})
+    named = sdk.v1.customers.create(params={"name": "Alice Example"})
+    for customer, shown in ((nameless, "Your account"), (named, "Alice Example")):
+        portal = sdk.v1.billing_portal.sessions.create(params={"customer": customer.id})
+        body = get_page(portal.url).body
+        assert f'id="customer">{shown}<' in body
+        assert customer.id not in body.replace(portal.id, "")

@@ -1,13 +1,26 @@
-"""``/v1/invoices`` (read only), their lines, and ``/v1/invoice_payments``."""
+"""``/v1/invoices`` (read only, and previews), their lines, and ``/v1/invoice_payments``."""
 
 from __future__ import annotations
 
 from fiko_billing.emulator.context import Ctx
-from fiko_billing.emulator.params import LIST_PARAMS, Enum, Hash, IntOrRange, Str
+from fiko_billing.emulator.engine import lifecycle
+from fiko_billing.emulator.engine.preview import Swap, preview
+from fiko_billing.emulator.params import (
+    LIST_PARAMS,
+    Bool,
+    Enum,
+    Hash,
+    Int,
+    IntOrRange,
+    List,
+    Str,
+)
 from fiko_billing.emulator.routing import Call, Routes
 from fiko_billing.emulator.store import Obj
+from fiko_billing.emulator.wire import StripeError, invalid
 
 from .common import created_matches, fetch, listing
+from .subscriptions import item_change
 
 routes = Routes()
 
@@ -15,6 +28,62 @@ routes = Routes()
 def subscription_of(invoice: Obj) -> str | None:
     details = (invoice.get("parent") or {}).get("subscription_details") or {}
     return details.get("subscription")
+
+
+@routes.post(
+    "/v1/invoices/create_preview",
+    Hash(
+        customer=Str(),
+        subscription=Str(),
+        subscription_details=Hash(
+            items=List(Hash(id=Str(), price=Str(), quantity=Int(minimum=1), deleted=Bool())),
+            proration_behavior=Enum("always_invoice", "create_prorations", "none"),
+            proration_date=Int(),
+        ),
+    ),
+)
+def create_preview(ctx: Ctx, call: Call) -> Obj:
+    """The invoice a subscription's change would bring (its next one without a change)."""
+    params = call.params
+    if "subscription" not in params:
+        # Stripe previews invoice items or a new subscription too; the emulator
+        # previews changes to an existing subscription only.
+        raise StripeError(
+            400,
+            "No upcoming invoices for customer: the emulator previews a subscription's "
+            "invoices only; pass subscription.",
+            code="invoice_upcoming_none",
+        )
+    sub = fetch(ctx, "subscription", params["subscription"], param="subscription")
+    if params.get("customer") not in (None, sub["customer"]):
+        raise invalid(
+            f"The subscription {sub['id']} does not belong to the customer {params['customer']}.",
+            param="customer",
+        )
+    if sub["status"] not in lifecycle.LIVE:
+        raise StripeError(
+            400,
+            f"No upcoming invoices for the subscription {sub['id']}: it has ended.",
+            code="invoice_upcoming_none",
+        )
+    details = params.get("subscription_details") or {}
+    swaps = [
+        _swap(ctx, sub, index, change) for index, change in enumerate(details.get("items") or [])
+    ]
+    return preview(
+        ctx,
+        sub["id"],
+        [s for s in swaps if s is not None],
+        proration_behavior=details.get("proration_behavior", "create_prorations"),
+        proration_date=details.get("proration_date"),
+    )
+
+
+def _swap(ctx: Ctx, sub: Obj, index: int, change: Obj) -> Swap | None:
+    item, price, quantity = item_change(ctx, sub, index, change, prefix="subscription_details")
+    if price["id"] == item["price"]["id"] and quantity in (None, item["quantity"]):
+        return None
+    return Swap(item["id"], price, quantity)
 
 
 @routes.get("/v1/invoices/{id}")

@@ -110,7 +110,7 @@ def update(ctx: Ctx, call: Call) -> Obj:
         )
     # Everything is checked before anything changes: a rejected request changes nothing.
     pm = _payment_method(ctx, sub, params.get("default_payment_method"))
-    swaps = [_item_change(ctx, sub, i, c) for i, c in enumerate(params.get("items") or [])]
+    swaps = [item_change(ctx, sub, i, c) for i, c in enumerate(params.get("items") or [])]
     cancel_at = _cancel_at(ctx, sub, params["cancel_at"]) if "cancel_at" in params else None
     details = params.get("cancellation_details") or {}
     before = copy.deepcopy(sub)
@@ -170,8 +170,11 @@ def _cancel_at(ctx: Ctx, sub: Obj, value: int | str) -> int | None:
     return at
 
 
-def _item_change(ctx: Ctx, sub: Obj, index: int, change: Obj) -> tuple[Obj, Obj, int | None]:
-    param = f"items[{index}]"
+def item_change(
+    ctx: Ctx, sub: Obj, index: int, change: Obj, *, prefix: str = ""
+) -> tuple[Obj, Obj, int | None]:
+    """An ``items[n]`` entry checked against the subscription: its item, price and quantity."""
+    param = f"{prefix}[items][{index}]" if prefix else f"items[{index}]"
     if change.get("deleted"):
         raise invalid(
             "Removing subscription items is not supported by the emulator.",

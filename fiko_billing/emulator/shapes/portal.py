@@ -20,6 +20,7 @@ def portal_session(
     return_url: str | None,
     configuration: str | None = None,
     locale: str | None = None,
+    flow_data: dict[str, Any] | None = None,
 ) -> Obj:
     session_id = ctx.new_id("bps")
     return {
@@ -29,12 +30,35 @@ def portal_session(
         "created": ctx.now(),
         "customer": customer,
         "customer_account": None,
-        "flow": None,
+        "flow": None if flow_data is None else portal_flow(flow_data),
         "livemode": False,
         "locale": locale,
         "on_behalf_of": None,
         "return_url": return_url,
         "url": f"{ctx.base_url}/portal/{session_id}",
+    }
+
+
+def portal_flow(flow_data: dict[str, Any]) -> Obj:
+    """A session's ``flow`` from the ``flow_data`` it was created with."""
+    after = flow_data.get("after_completion") or {}
+    confirmation = after.get("hosted_confirmation") if "hosted_confirmation" in after else None
+    return {
+        "after_completion": {
+            "hosted_confirmation": None
+            if after.get("type") != "hosted_confirmation"
+            else {"custom_message": (confirmation or {}).get("custom_message")},
+            "redirect": None
+            if after.get("type") != "redirect"
+            else {"return_url": after["redirect"]["return_url"]},
+            "type": after.get("type") or "portal_homepage",
+        },
+        "customer_update": None,
+        "subscription_cancel": None,
+        "subscription_pause": None,
+        "subscription_update": None,
+        "subscription_update_confirm": None,
+        "type": flow_data["type"],
     }
 
 

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from fiko_billing.management.progress import Progress, format_table
 from fiko_billing.management.stripe_command import StripeCommand
 from fiko_billing.models import EventStatus, WebhookEvent
-from fiko_billing.webhooks.intake import process_event
+from fiko_billing.services.events import Outcome, process_event
 
 
 class Command(StripeCommand):
@@ -80,7 +80,7 @@ class Command(StripeCommand):
             )
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to do"
         self.stdout.write(f"{len(pks)} event(s): {summary}.")
-        failed = counts.get("failed", 0) + counts.get("dead", 0)
+        failed = counts.get(Outcome.FAILED, 0) + counts.get(Outcome.DEAD, 0)
         if failed:
             raise CommandError(f"{failed} event(s) failed; see the error column.")
 
@@ -94,7 +94,7 @@ class Command(StripeCommand):
             (
                 event.stripe_event_id,
                 event.type,
-                "waiting"
+                Outcome.WAITING
                 if event.status == EventStatus.PENDING and event.waiting_for
                 else event.status,
                 event.attempts,

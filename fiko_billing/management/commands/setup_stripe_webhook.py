@@ -11,7 +11,7 @@ from django.core.validators import URLValidator
 from fiko_billing.conf import billing_settings
 from fiko_billing.gateway import StripeGatewayError, get_gateway, new_idempotency_key
 from fiko_billing.management.stripe_command import StripeCommand
-from fiko_billing.webhooks.registry import handled_event_types
+from fiko_billing.services.events import handled_event_types
 
 
 class Command(StripeCommand):

@@ -35,6 +35,7 @@ from fiko_billing.services.payments.common import (
     wake_keys,
 )
 from fiko_billing.services.payments.invoices import (
+    InvoiceOutcome,
     record_charge,
     record_invoice,
     record_invoice_payment,
@@ -42,6 +43,7 @@ from fiko_billing.services.payments.invoices import (
 
 __all__ = [
     "Claims",
+    "InvoiceOutcome",
     "credit_reference",
     "is_paid",
     "link_ids",

@@ -6,27 +6,17 @@ from typing import Any
 
 from fiko_billing.models import WebhookEvent
 from fiko_billing.services.payments import record_charge, record_dispute, record_refund
-from fiko_billing.webhooks.registry import handles
 
 
-@handles("charge.succeeded", "charge.refunded")
 def charge_changed(charge: dict[str, Any], event: WebhookEvent) -> None:
     # Which PaymentIntent a charge belongs to. The tokens a refund takes back
     # follow the refund objects (refund.*), each keyed by its own id.
     record_charge(charge)
 
 
-@handles("refund.created", "refund.updated", "refund.failed")
 def refund_changed(refund: dict[str, Any], event: WebhookEvent) -> None:
     record_refund(refund)
 
 
-@handles(
-    "charge.dispute.created",
-    "charge.dispute.updated",
-    "charge.dispute.closed",
-    "charge.dispute.funds_withdrawn",
-    "charge.dispute.funds_reinstated",
-)
 def dispute_changed(dispute: dict[str, Any], event: WebhookEvent) -> None:
     record_dispute(dispute, event_type=event.type, at=event.stripe_created)

@@ -6,18 +6,11 @@ from typing import Any
 
 from fiko_billing.models import WebhookEvent
 from fiko_billing.services.fulfilment import fail_checkout_session, fulfil_checkout_session
-from fiko_billing.webhooks.registry import handles
 
 
-@handles(
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.expired",
-)
 def session_completed(session: dict[str, Any], event: WebhookEvent) -> None:
     fulfil_checkout_session(session, state_at=event.stripe_created)
 
 
-@handles("checkout.session.async_payment_failed")
 def session_payment_failed(session: dict[str, Any], event: WebhookEvent) -> None:
     fail_checkout_session(session, reason="The delayed payment failed.")

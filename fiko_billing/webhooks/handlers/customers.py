@@ -8,12 +8,10 @@ from typing import Any
 from django.utils import timezone
 
 from fiko_billing.models import Customer, WebhookEvent
-from fiko_billing.webhooks.registry import handles
 
 logger = logging.getLogger("fiko_billing.webhooks")
 
 
-@handles("customer.deleted")
 def customer_deleted(customer: dict[str, Any], event: WebhookEvent) -> None:
     unlinked = Customer.objects.filter(stripe_customer_id=customer["id"]).update(
         stripe_customer_id=None, deleted_at=timezone.now(), modified=timezone.now()

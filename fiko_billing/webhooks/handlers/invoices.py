@@ -5,25 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from fiko_billing.models import WebhookEvent
-from fiko_billing.services.payments import record_invoice, record_invoice_payment
-from fiko_billing.webhooks.registry import handles
+from fiko_billing.services.payments import (
+    InvoiceOutcome,
+    record_invoice,
+    record_invoice_payment,
+)
 
 
-@handles("invoice.paid")
 def invoice_paid(invoice: dict[str, Any], event: WebhookEvent) -> None:
-    record_invoice(invoice, outcome="paid", at=event.stripe_created)
+    record_invoice(invoice, outcome=InvoiceOutcome.PAID, at=event.stripe_created)
 
 
-@handles("invoice.payment_failed")
 def invoice_payment_failed(invoice: dict[str, Any], event: WebhookEvent) -> None:
-    record_invoice(invoice, outcome="failed", at=event.stripe_created)
+    record_invoice(invoice, outcome=InvoiceOutcome.FAILED, at=event.stripe_created)
 
 
-@handles("invoice.payment_action_required")
 def invoice_action_required(invoice: dict[str, Any], event: WebhookEvent) -> None:
-    record_invoice(invoice, outcome="action_required", at=event.stripe_created)
+    record_invoice(invoice, outcome=InvoiceOutcome.ACTION_REQUIRED, at=event.stripe_created)
 
 
-@handles("invoice_payment.paid")
 def invoice_payment_paid(invoice_payment: dict[str, Any], event: WebhookEvent) -> None:
     record_invoice_payment(invoice_payment)

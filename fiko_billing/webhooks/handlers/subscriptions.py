@@ -6,17 +6,8 @@ from typing import Any
 
 from fiko_billing.models import WebhookEvent
 from fiko_billing.services.subscription_state import mirror_subscription
-from fiko_billing.webhooks.registry import handles
 
 
-@handles(
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-    "customer.subscription.paused",
-    "customer.subscription.resumed",
-    "customer.subscription.trial_will_end",
-)
 def subscription_changed(subscription: dict[str, Any], event: WebhookEvent) -> None:
     mirror_subscription(
         subscription,

@@ -1,0 +1,149 @@
+"""The account row: reading the balance, locking it, and announcing what changed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from fiko_billing import signals
+from fiko_billing.exceptions import ReferenceConflict
+from fiko_billing.models import TokenAccount, TokenEntry
+from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.tokens.validation import pk_of
+
+logger = logging.getLogger("fiko_billing.tokens")
+
+
+def balance(subscriber: Any, *, now: datetime | None = None) -> int:
+    """Spendable tokens of ``subscriber`` (negative while a debt is outstanding).
+
+    Credits past their expiry no longer count, even before ``expire_due`` has
+    written their expiry entries. One query.
+    """
+    subscriber_pk = pk_of(subscriber)
+    now = now or timezone.now()
+    expired = (
+        TokenEntry.objects.filter(account=OuterRef("pk"), remaining__gt=0, expires_at__lte=now)
+        .values("account")
+        .annotate(total=Sum("remaining"))
+        .values("total")
+    )
+    row = (
+        TokenAccount.objects.filter(subscriber_id=subscriber_pk)
+        .annotate(expired=Coalesce(Subquery(expired, output_field=BigIntegerField()), 0))
+        .values_list("balance", "expired")
+        .first()
+    )
+    if row is None:
+        return 0
+    stored, due = row
+    return int(stored) - int(due)
+
+
+def locked_account_by_pk(account_pk: int) -> TokenAccount:
+    """An existing account, locked as ``locked_account`` locks (it may have no subscriber)."""
+    TokenAccount.objects.filter(pk=account_pk).update(updated=timezone.now())
+    return TokenAccount.objects.get(pk=account_pk)
+
+
+def locked_account(subscriber_pk: Any) -> TokenAccount:
+    """The subscriber's account, created if needed, locked until the transaction ends.
+
+    On SQLite, ``SELECT ... FOR UPDATE`` does not exist and a reading
+    transaction that later writes can fail with "database is locked" instead
+    of waiting. Writing first takes SQLite's write lock at once (waiting up to
+    the connection's timeout), and on other databases it takes the row lock.
+    """
+    for _attempt in range(2):
+        touched = TokenAccount.objects.filter(subscriber_id=subscriber_pk).update(
+            updated=timezone.now()
+        )
+        if touched:
+            return TokenAccount.objects.get(subscriber_id=subscriber_pk)
+        try:
+            with transaction.atomic():
+                return TokenAccount.objects.create(subscriber_id=subscriber_pk)
+        except IntegrityError:
+            # Another transaction created it first; the loop now locks that row.
+            continue
+    raise RuntimeError("could not create or lock the token account")  # pragma: no cover
+
+
+def entry_by_reference(account: TokenAccount, reference: str | None) -> TokenEntry | None:
+    if reference is None:
+        return None
+    return TokenEntry.objects.filter(account=account, reference=reference).first()
+
+
+def same_or_conflict(
+    entry: TokenEntry, *, kinds: Iterable[str], amount: int, reference: str
+) -> TokenEntry:
+    if entry.kind not in set(kinds) or entry.amount != amount:
+        raise ReferenceConflict(
+            f"reference {reference!r} was already used for {entry.kind} {entry.amount:+d}; "
+            f"use a new reference for a different operation"
+        )
+    return entry
+
+
+def save_account(account: TokenAccount) -> None:
+    TokenAccount.objects.filter(pk=account.pk).update(
+        balance=account.balance, holds_expire_at=account.holds_expire_at, updated=timezone.now()
+    )
+
+
+def announce(entry: TokenEntry, account: TokenAccount) -> None:
+    signal = signals.tokens_credited if entry.amount > 0 else signals.tokens_debited
+    subscriber_pk = account.subscriber_id
+    logger.info(
+        "tokens %s subscriber=%s amount=%d balance=%d kind=%s reference=%s",
+        "credited" if entry.amount > 0 else "debited",
+        subscriber_pk,
+        abs(entry.amount),
+        entry.balance_after,
+        entry.kind,
+        entry.reference or "-",
+    )
+
+    def send() -> None:
+        # Loading the subscriber costs a query; skip it when nobody listens.
+        # An account whose subscriber was erased has nobody to tell.
+        if subscriber_pk is None or not signal.has_listeners(TokenEntry):
+            return
+        signal.send(
+            sender=TokenEntry,
+            subscriber=account.subscriber,
+            entry=entry,
+            amount=abs(entry.amount),
+            balance=entry.balance_after,
+        )
+
+    transaction.on_commit(send)
+
+
+def lock_account(subscriber: Any) -> None:
+    """Hold ``subscriber``'s ledger lock until the current transaction ends.
+
+    Billing state of one subscriber (subscriptions, payments, tokens) is
+    always changed under this lock, taken first, so two processes working for
+    one subscriber queue up instead of deadlocking. Must run in a transaction.
+    """
+    ensure_subscriber(subscriber)
+    touched = TokenAccount.objects.filter(subscriber_id=subscriber.pk).update(
+        updated=timezone.now()
+    )
+    if touched:
+        return
+    try:
+        with transaction.atomic():
+            TokenAccount.objects.create(subscriber_id=subscriber.pk)
+    except IntegrityError:
+        # Created by a concurrent transaction: wait for its lock like everyone else.
+        TokenAccount.objects.filter(subscriber_id=subscriber.pk).update(updated=timezone.now())

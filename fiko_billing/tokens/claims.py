@@ -1,0 +1,151 @@
+"""Money going back: ``take_back`` after a refund or dispute, ``reinstate`` after a won one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from fiko_billing.models import CREDIT_KINDS, EntryKind, TokenAllocation, TokenEntry
+from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.tokens.accounts import announce, entry_by_reference, locked_account, save_account
+from fiko_billing.tokens.movements import debit_locked, expire_due_locked
+from fiko_billing.tokens.validation import CLAIM_KINDS, check_amount, check_reference
+
+
+def _claimed_from(credit: TokenEntry) -> tuple[int, int, int]:
+    """Of ``credit``: tokens expired, tokens claims took from it, tokens claims took in all."""
+    totals = TokenEntry.objects.filter(grant=credit).aggregate(
+        expired=Sum("amount", filter=Q(kind=EntryKind.EXPIRY)),
+        net=Sum("amount", filter=Q(kind__in=[*CLAIM_KINDS, EntryKind.REINSTATE])),
+    )
+    from_credit = (
+        TokenAllocation.objects.filter(grant=credit, debit__kind__in=CLAIM_KINDS).aggregate(
+            total=Sum("amount")
+        )["total"]
+        or 0
+    )
+    return -(totals["expired"] or 0), from_credit, -(totals["net"] or 0)
+
+
+def _still_due(credit: TokenEntry, claimed: int, forgive_spent: bool) -> int:
+    """What claims asking ``claimed`` tokens of ``credit`` back in all still have to take.
+
+    Of the tokens asked back: what is still there first, then the expired
+    part (never taken), then the spent part (unless ``forgive_spent``); less
+    what earlier claims took.
+    """
+    credit.refresh_from_db(fields=["remaining"])
+    expired, from_credit, taken_before = _claimed_from(credit)
+    there = credit.remaining + from_credit
+    used = max(0, credit.amount - there - expired)
+    take = min(claimed, there)
+    if not forgive_spent:
+        take += min(used, max(0, claimed - there - expired))
+    return take - taken_before
+
+
+def take_back(
+    subscriber: Any,
+    tokens: int,
+    *,
+    credit_reference: str,
+    reference: str,
+    claimed_before: int = 0,
+    kind: str = EntryKind.REFUND,
+    forgive_spent: bool = False,
+    description: str = "",
+) -> TokenEntry | None:
+    """Take back ``tokens`` of the credit ``credit_reference`` because its money went back.
+
+    What is still there of that credit is taken from it. Its expired tokens
+    are not taken a second time. Tokens of it the subscriber already spent
+    are taken anyway, from other credits and then as a debt (a negative
+    balance), unless ``forgive_spent``. ``claimed_before`` is what earlier
+    claims on the same credit asked for (refunds, disputes): the credit's
+    expired part is set against the claims in turn, never twice.
+
+    ``kind`` is ``"refund"`` or ``"dispute"``. Idempotent by ``reference``;
+    returns the entry, or ``None`` when there was nothing to take (or no such
+    credit).
+    """
+    ensure_subscriber(subscriber)
+    tokens = check_amount(tokens, "tokens")
+    if kind not in CLAIM_KINDS:
+        raise ValueError(f"kind must be one of {sorted(CLAIM_KINDS)}, not {kind!r}")
+    if isinstance(claimed_before, bool) or not isinstance(claimed_before, int):
+        raise ValueError(f"claimed_before must be an int, not {claimed_before!r}")
+    checked_reference = check_reference(reference)
+    with transaction.atomic():
+        account = locked_account(subscriber.pk)
+        existing = entry_by_reference(account, checked_reference)
+        if existing is not None:
+            return existing
+        credit_entry = entry_by_reference(account, check_reference(credit_reference))
+        if credit_entry is None or credit_entry.kind not in CREDIT_KINDS:
+            return None
+        now = timezone.now()
+        expire_due_locked(account, now)
+        due = _still_due(credit_entry, max(0, claimed_before) + tokens, forgive_spent)
+        if due <= 0:
+            return None
+        entry, taken = debit_locked(
+            account,
+            due,
+            kind=kind,
+            reference=checked_reference,
+            description=description,
+            now=now,
+            allow_debt=True,
+            from_grant=credit_entry,
+        )
+        TokenAllocation.objects.bulk_create(
+            TokenAllocation(debit=entry, grant=grant, amount=part) for grant, part in taken
+        )
+    return entry
+
+
+def reinstate(
+    subscriber: Any, *, claim_reference: str, reference: str, description: str = ""
+) -> TokenEntry | None:
+    """Give back what the claim ``claim_reference`` took (a dispute that was won).
+
+    The tokens come back as a new credit that expires when the credit they
+    were taken from does (at once if that time has passed). Idempotent by
+    ``reference``; ``None`` when the claim took nothing.
+    """
+    ensure_subscriber(subscriber)
+    checked_reference = check_reference(reference)
+    with transaction.atomic():
+        account = locked_account(subscriber.pk)
+        existing = entry_by_reference(account, checked_reference)
+        if existing is not None:
+            return existing
+        claim = entry_by_reference(account, check_reference(claim_reference))
+        if claim is None or claim.kind not in CLAIM_KINDS:
+            return None
+        now = timezone.now()
+        expire_due_locked(account, now)
+        amount = -claim.amount
+        debt = max(0, -account.balance)
+        account.balance += amount
+        source = claim.grant
+        expires_at = source.expires_at if source is not None else None
+        entry = TokenEntry.objects.create(
+            account=account,
+            kind=EntryKind.REINSTATE,
+            amount=amount,
+            balance_after=account.balance,
+            reference=checked_reference,
+            grant=source,
+            expires_at=expires_at,
+            remaining=max(0, amount - debt),
+            description=description,
+        )
+        announce(entry, account)
+        if expires_at is not None and expires_at <= now:
+            expire_due_locked(account, now)
+        save_account(account)
+    return entry
