@@ -1,6 +1,6 @@
 """What the JSON endpoints accept: one Django form per endpoint, errors in our envelope.
 
-An endpoint names its input form (``@endpoint(input=...)``); the form is bound
+An endpoint names its input form (``@endpoint(input_form=...)``); the form is bound
 to the JSON object of the body (``GET``: the query string) and its first error,
 in the order of its fields, becomes ``InvalidInput``: the envelope's code
 (``missing_field``, ``invalid_input`` or an error code of the field's own),
@@ -106,8 +106,13 @@ def parse_json(body: bytes) -> Any:
 # ---------------------------------------------------------------------- fields
 
 
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
 #: What a field reads when the object has no member of its name (``null`` is ``None``).
-ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "ABSENT"})()
+ABSENT: Any = _Absent()
 
 
 class JSONValue(forms.Widget):
