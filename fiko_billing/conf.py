@@ -85,7 +85,6 @@ class BillingSettings:
     WEBHOOK_EVENT_RETENTION_DAYS: int
     REFUND_SPENT_TOKENS: Literal["debt", "forgive"]
     ALLOW_MULTIPLE_SUBSCRIPTIONS: bool
-    WEBHOOK_EVENT_RETENTION_DAYS: int
 
     def __init__(self, user_settings: Mapping[str, Any] | None = None) -> None:
         if user_settings is None:
