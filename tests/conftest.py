@@ -91,4 +91,3 @@ def stripe_stub(settings: Any, stripe_conformance: ConformanceLog) -> Any:
         yield stub
         assert not stub.unexpected, f"unexpected Stripe calls: {stub.unexpected}"
     stripe_conformance.assert_clean()
-
