@@ -59,12 +59,9 @@ def populate(count: int, granted: int, now: datetime) -> None:
 
     from fiko_billing.models import (
         Customer,
-        EntryKind,
         Plan,
         Price,
         Subscription,
-        TokenAccount,
-        TokenEntry,
     )
     from fiko_billing.subscribers import get_subscriber_model
 
@@ -99,25 +96,32 @@ def populate(count: int, granted: int, now: datetime) -> None:
             ],
             batch_size=INSERT_BATCH,
         )
-        accounts = TokenAccount.objects.bulk_create(
-            [TokenAccount(subscriber_id=pk, balance=GRANT) for pk in pks[:granted:2]],
-            batch_size=INSERT_BATCH,
-        )
-        TokenEntry.objects.bulk_create(
-            [
-                TokenEntry(
-                    account_id=account.pk,
-                    kind=EntryKind.GRANT,
-                    amount=GRANT,
-                    balance_after=GRANT,
-                    remaining=GRANT,
-                    reference=f"invoice:in_b{account.subscriber_id}",
-                    expires_at=ended,
-                )
-                for account in accounts
-            ],
-            batch_size=INSERT_BATCH,
-        )
+        grant_tokens(pks[:granted:2], ended)
+
+
+def grant_tokens(subscriber_pks: list[Any], expires_at: datetime) -> None:
+    """An account for each subscriber holding one grant of ``GRANT`` tokens."""
+    from fiko_billing.models import EntryKind, TokenAccount, TokenEntry
+
+    accounts = TokenAccount.objects.bulk_create(
+        [TokenAccount(subscriber_id=pk, balance=GRANT) for pk in subscriber_pks],
+        batch_size=INSERT_BATCH,
+    )
+    TokenEntry.objects.bulk_create(
+        [
+            TokenEntry(
+                account_id=account.pk,
+                kind=EntryKind.GRANT,
+                amount=GRANT,
+                balance_after=GRANT,
+                remaining=GRANT,
+                reference=f"invoice:in_b{account.subscriber_id}",
+                expires_at=expires_at,
+            )
+            for account in accounts
+        ],
+        batch_size=INSERT_BATCH,
+    )
 
 
 def reset(now: datetime, up_to: int | None) -> int:

@@ -113,20 +113,41 @@ def _debit(
 def consume(
     subscriber_pk: Any, amount: int, *, reference: str | None, description: str, now: datetime
 ) -> TokenEntry | None:
-    """Lock and debit the account, insert the entry, draw from credits, ``COMMIT``.
+    """Lock and debit the account, draw from credits, insert the entry; ``COMMIT``.
 
-    Four statements on PostgreSQL (the entry and the draw are one), five on SQLite.
+    Three statements on PostgreSQL (the work is one), five on SQLite.
     """
-    return _attempt(
-        lambda: _debit(
-            subscriber_pk,
-            amount,
+    if connection.vendor != "postgresql":
+        return _attempt(
+            lambda: _debit(
+                subscriber_pk,
+                amount,
+                kind=EntryKind.CONSUME,
+                reference=reference,
+                description=description,
+                now=now,
+            )
+        )
+
+    def run() -> TokenEntry:
+        done = statements.consume_in_one(
+            subscriber_pk, amount, reference=reference, description=description, now=now
+        )
+        if done is None:
+            raise _NotCommon
+        account_pk, balance, pk = done
+        return _entry(
+            _account(account_pk, subscriber_pk, balance),
+            pk,
             kind=EntryKind.CONSUME,
+            amount=-amount,
+            balance_after=balance,
             reference=reference,
             description=description,
-            now=now,
+            created=now,
         )
-    )
+
+    return _attempt(run)
 
 
 def credit(
@@ -140,7 +161,28 @@ def credit(
     now: datetime,
     ceiling: int,
 ) -> TokenEntry | None:
-    """Three statements and ``COMMIT``: lock and credit, entry."""
+    """Lock and credit the account, insert the entry; ``COMMIT``.
+
+    Three statements on PostgreSQL (the work is one), four on SQLite.
+    """
+
+    values: dict[str, Any] = {
+        "kind": kind,
+        "amount": amount,
+        "reference": reference,
+        "description": description,
+        "expires_at": expires_at,
+    }
+
+    def run_in_one() -> TokenEntry:
+        done = statements.credit_in_one(subscriber_pk, now=now, ceiling=ceiling, **values)
+        if done is None:
+            raise _NotCommon
+        pk, account_pk, balance, remaining = done
+        account = _account(account_pk, subscriber_pk, balance)
+        return _entry(
+            account, pk, balance_after=balance, remaining=remaining, created=now, **values
+        )
 
     def run() -> TokenEntry:
         locked = statements.lock_and_move(
@@ -151,21 +193,21 @@ def credit(
         account = _account(locked[0], subscriber_pk, locked[1])
         # Tokens first pay off a debt; only the rest can be spent later.
         remaining = max(0, amount - max(0, amount - account.balance))
-        values: dict[str, Any] = {
-            "kind": kind,
-            "amount": amount,
-            "balance_after": account.balance,
-            "reference": reference,
-            "description": description,
-            "expires_at": expires_at,
-            "remaining": remaining,
-        }
-        pk = statements.insert_entry(account.pk, now=now, **values)
+        pk = statements.insert_entry(
+            account.pk, balance_after=account.balance, remaining=remaining, now=now, **values
+        )
         if pk is None:
             raise _NotCommon
-        return _entry(account, pk, created=now, **values)
+        return _entry(
+            account,
+            pk,
+            balance_after=account.balance,
+            remaining=remaining,
+            created=now,
+            **values,
+        )
 
-    return _attempt(run)
+    return _attempt(run_in_one if connection.vendor == "postgresql" else run)
 
 
 def reserve(
