@@ -25,7 +25,7 @@ from fiko_billing.models import (
     TokenEntry,
     TokenReservation,
 )
-from fiko_billing.tokens import statements
+from fiko_billing.tokens import hold_statements, one_statement, statements
 from fiko_billing.tokens.accounts import announce
 
 T = TypeVar("T")
@@ -130,7 +130,7 @@ def consume(
         )
 
     def run() -> TokenEntry:
-        done = statements.consume_in_one(
+        done = one_statement.consume_in_one(
             subscriber_pk, amount, reference=reference, description=description, now=now
         )
         if done is None:
@@ -175,7 +175,7 @@ def credit(
     }
 
     def run_in_one() -> TokenEntry:
-        done = statements.credit_in_one(subscriber_pk, now=now, ceiling=ceiling, **values)
+        done = one_statement.credit_in_one(subscriber_pk, now=now, ceiling=ceiling, **values)
         if done is None:
             raise _NotCommon
         pk, account_pk, balance, remaining = done
@@ -235,8 +235,8 @@ def reserve(
             now=now,
             hold_until=expires_at,
         )
-        statements.draw_for(entry.pk, entry.account_id, amount, now)
-        pk = statements.insert_reservation(
+        hold_statements.draw_for(entry.pk, entry.account_id, amount, now)
+        pk = hold_statements.insert_reservation(
             entry.account_id,
             amount=amount,
             reference=reference,
@@ -263,11 +263,11 @@ def settle(
     status = ReservationStatus.RELEASED if actual == 0 else ReservationStatus.SETTLED
 
     def run() -> TokenReservation:
-        locked = statements.lock_and_give_back(subscriber_pk, reservation_pk, actual, now)
+        locked = hold_statements.lock_and_give_back(subscriber_pk, reservation_pk, actual, now)
         if locked is None:
             raise _NotCommon
         account_pk, balance, back = locked
-        closed = statements.close(
+        closed = hold_statements.close(
             reservation_pk, account_pk, status=status, actual=actual, now=now
         )
         if closed is None or closed[0] - actual != back:
@@ -276,7 +276,7 @@ def settle(
         row = [reservation_pk, account_pk, amount, actual, status, reference, entry_pk]
         row += [description, now]
         if back:
-            if not statements.put_back(entry_pk, back, now):
+            if not hold_statements.put_back(entry_pk, back, now):
                 raise _NotCommon  # a credit expired while held: it needs an expiry entry
             values: dict[str, Any] = {
                 "kind": EntryKind.RELEASE,
