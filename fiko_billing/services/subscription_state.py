@@ -283,6 +283,7 @@ def record_status(
     ended_at: datetime | None = None,
     reason: str | None = None,
     lock_held: bool = False,
+    locked_row: Subscription | None = None,
 ) -> Subscription | None:
     """A status learnt from another object than the subscription (a partial update).
 
@@ -290,9 +291,15 @@ def record_status(
     the status changes, so newer plan, period or cancellation state is kept.
     Without a row nothing is written unless ``create`` gives the columns of a
     new one (fulfilment of a paid checkout whose subscription is not known yet).
-    ``lock_held``: the caller holds ``subscriber``'s ledger lock already.
+    ``lock_held``: the caller holds ``subscriber``'s ledger lock already;
+    ``locked_row``: and the row, locked and read whole with its subscriber
+    (batch jobs, which lock many at once).
     """
-    row, subscriber, _customer = _locked(stripe_id, None, subscriber, held=lock_held)
+    row: Subscription | None = locked_row
+    if row is not None:
+        subscriber = row.subscriber
+    else:
+        row, subscriber, _customer = _locked(stripe_id, None, subscriber, held=lock_held)
     if row is None and (create is None or subscriber is None):
         return None
     states = copy.deepcopy(row.ordering_state) if row is not None else {}
