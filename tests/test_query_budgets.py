@@ -96,7 +96,7 @@ def test_checkout_status_until_and_after_fulfilment(api, stripe_stub, django_ass
     [
         ("customer.subscription.created", 13),
         ("customer.subscription.updated", 7),
-        ("invoice.paid", 17),
+        ("invoice.paid", 16),
         ("invoice.payment_failed", 11),
         ("product.created", 3),
         ("duplicate", 4),
