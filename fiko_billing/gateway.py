@@ -455,6 +455,12 @@ class StripeGateway:
             "post", f"/v1/subscriptions/{subscription_id}", params, idempotency_key=idempotency_key
         )
 
+    def preview_invoice(self, params: Mapping[str, Any], *, idempotency_key: str) -> StripeDict:
+        """The invoice a subscription change would bring (``create_preview``); changes nothing."""
+        return self.request(
+            "post", "/v1/invoices/create_preview", params, idempotency_key=idempotency_key
+        )
+
     def cancel_subscription(self, subscription_id: str) -> StripeDict:
         return self.request("delete", f"/v1/subscriptions/{subscription_id}")
 

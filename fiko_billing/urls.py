@@ -6,7 +6,7 @@ the ``fiko_billing`` namespace.
 
 from django.urls import path
 
-from fiko_billing import views
+from fiko_billing import preview_views, views
 from fiko_billing.webhooks.views import stripe_webhook
 
 app_name = "fiko_billing"
@@ -29,6 +29,11 @@ urlpatterns = [
     path("subscription/cancel/", views.cancel_subscription, name="subscription-cancel"),
     path("subscription/resume/", views.resume_subscription, name="subscription-resume"),
     path("subscription/change/", views.change_subscription, name="subscription-change"),
+    path(
+        "subscription/change/preview/",
+        preview_views.preview_plan_change_view,
+        name="subscription-change-preview",
+    ),
     path("tokens/transactions/", views.token_transactions, name="token-transactions"),
     path("payments/", views.payments, name="payments"),
     path("openapi.json", views.openapi, name="openapi"),

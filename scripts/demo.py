@@ -316,7 +316,9 @@ def print_banner(site: str, emulator: str, state: Path, seconds: float) -> None:
         "",
         f"  fiko-billing demo is ready: {site}/   (started in {seconds:.1f} s)",
         "",
-        f"  Log in as        {hints.DEMO_USERNAME} / {hints.DEMO_PASSWORD}",
+        "  Log in as        "
+        + "  or  ".join(f"{name} / {password}" for name, password in hints.DEMO_USERS)
+        + '  ("Switch to ..." changes user)',
         f"  Test cards       {cards[0]}",
         *(f"                   {card}" for card in cards[1:]),
         f"                   with {hints.CARD_DETAILS}",
@@ -328,8 +330,8 @@ def print_banner(site: str, emulator: str, state: Path, seconds: float) -> None:
         f'                     -H "Authorization: Bearer {hints.DEMO_API_TOKEN}" \\',
         '                     -H "Content-Type: application/json" \\',
         '                     -d \'{"plan_type": "full", "plan_id": 1}\'',
-        "  Jump 31 days ahead (renewals, failed renewals, cancellations):",
-        f"                   curl -X POST {emulator}/_emulator/clock/advance -d days=31",
+        "  Stripe's clock, webhooks, reset: the developer panel at the bottom of the page,",
+        f"                   or curl -X POST {emulator}/_emulator/clock/advance -d days=31",
         "",
         "  Press Ctrl-C to stop.",
         "",

@@ -25,6 +25,12 @@ def subscriber(db: None) -> Any:
     return SubscriberFactory()
 
 
+@pytest.fixture
+def billing_subscriber(db: None) -> Any:
+    """The plugin's subscriber, of whichever model this run bills (user or organisation)."""
+    return SubscriberFactory()
+
+
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -91,4 +97,3 @@ def stripe_stub(settings: Any, stripe_conformance: ConformanceLog) -> Any:
         yield stub
         assert not stub.unexpected, f"unexpected Stripe calls: {stub.unexpected}"
     stripe_conformance.assert_clean()
-

@@ -31,8 +31,9 @@ from fiko_billing.services import subscriptions
 
 #: How many of the latest webhook deliveries the panel lists.
 SHOWN_DELIVERIES = 8
-#: A renewal is due at the period's end; the jump lands just after it.
-PAST_RENEWAL = 60
+#: Stripe draws the renewal invoice at the period's end and finalizes and
+#: charges it an hour later: "to the next renewal" lands just after the charge.
+PAST_RENEWAL = 3_600 + 60
 CONTROL_TIMEOUT = 60
 
 # Straight to the emulator on 127.0.0.1: a proxy from the environment must not see it.

@@ -45,6 +45,8 @@ def _api_urls() -> dict[str, str]:
         "resume": reverse("fiko_billing:subscription-resume"),
         "change": reverse("fiko_billing:subscription-change"),
         "transactions": reverse("fiko_billing:token-transactions"),
+        "payments": reverse("fiko_billing:payments"),
+        "preview": reverse("fiko_billing:subscription-change-preview"),
         "use_tokens": reverse("use-tokens"),
         "developer_state": reverse("developer-state"),
         "developer_clock": reverse("developer-clock"),

@@ -103,7 +103,15 @@ def render_checkout(
             f'<td class="amount" id="discount">-{esc(money(quote.discount, currency))}</td></tr>'
         )
     promotion = ""
-    if session["allow_promotion_codes"]:
+    applied = [promo for _, promo in quote.coupons if promo is not None]
+    if session["allow_promotion_codes"] and applied:
+        promotion = (
+            f'<p class="notice" id="applied_code">Code <strong>{esc(applied[0]["code"])}</strong> '
+            "applied</p>"
+            '<button type="submit" name="action" value="remove_code" class="secondary" '
+            'id="remove_code">Remove code</button>'
+        )
+    elif session["allow_promotion_codes"]:
         promotion = (
             '<label for="promotion_code">Promotion code</label>'
             '<div class="row"><div><input type="text" id="promotion_code" name="promotion_code" '
@@ -144,6 +152,10 @@ def checkout_post(ctx: Ctx, request: Request, session_id: str) -> Response:
     if closed is not None:
         return closed
     values = form(request)
+    if values.get("action") == "remove_code":
+        checkout_flow.remove_code(ctx, session)
+        kept = {k: v for k, v in values.items() if k in ("email", "name")}
+        return render_checkout(ctx, session, notice="Promotion code removed.", values=kept)
     if values.get("action") == "apply":
         problem = checkout_flow.apply_code(ctx, session, values.get("promotion_code", ""))
         if problem:

@@ -21,6 +21,7 @@ from fiko_billing.services.checkout import not_synced_message
 from fiko_billing.services.stripe_data import first_item, state_time
 from fiko_billing.services.subscription_state import mirror_subscription
 from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.vocabulary import PLAN_KINDS
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -35,14 +36,15 @@ def current_subscription(subscriber: Any) -> Subscription | None:
     ensure_subscriber(subscriber)
     return (
         Subscription.objects.entitled()
-        .filter(subscriber=subscriber, plan__isnull=False)
-        .select_related("plan", "price")
+        .filter(subscriber=subscriber, product__kind__in=PLAN_KINDS)
+        .select_related("product", "price")
         .order_by("-current_period_end", "-pk")
         .first()
     )
 
 
-def _require_current(subscriber: Any) -> Subscription:
+def require_current(subscriber: Any) -> Subscription:
+    """The subscriber's current plan subscription, or ``404 no_subscription``."""
     row = current_subscription(subscriber)
     if row is None:
         raise NotFound(_("You have no active subscription."), code="no_subscription")
@@ -62,7 +64,7 @@ def cancel(
 ) -> Subscription:
     """Cancel at the period's end (default), or at once."""
     gateway = gateway or get_gateway()
-    row = _require_current(subscriber)
+    row = require_current(subscriber)
     if immediately:
         answer = gateway.cancel_subscription(row.stripe_subscription_id)
     else:
@@ -77,7 +79,7 @@ def cancel(
 def resume(subscriber: Any, *, gateway: StripeGateway | None = None) -> Subscription:
     """Undo a cancellation scheduled for the period's end."""
     gateway = gateway or get_gateway()
-    row = _require_current(subscriber)
+    row = require_current(subscriber)
     if not row.cancel_at_period_end and row.cancel_at is None:
         raise Conflict(_("Your subscription is not scheduled to cancel."), code="not_canceling")
     # A dated cancellation (Portal, dashboard) is undone by clearing its date.
@@ -95,16 +97,35 @@ def change_plan(
 ) -> Subscription:
     """Switch to another plan in the same currency, prorated per ``PRORATION_BEHAVIOR``."""
     gateway = gateway or get_gateway()
-    row = _require_current(subscriber)
+    row = require_current(subscriber)
+    plan, price = target_price(row, plan_id)
+    current = gateway.retrieve_subscription(row.stripe_subscription_id)
+    item = first_item(current)
+    if item is None:
+        raise Conflict(_("The subscription has no item to change."), code="no_subscription_item")
+    answer = gateway.update_subscription(
+        row.stripe_subscription_id,
+        {
+            "items": [{"id": item["id"], "price": price.stripe_price_id}],
+            "proration_behavior": billing_settings.PRORATION_BEHAVIOR,
+            "metadata": {**plan.metadata, "fiko_price": str(price.pk)},
+        },
+        idempotency_key=new_idempotency_key("change"),
+    )
+    return _apply(answer)
+
+
+def target_price(row: Subscription, plan_id: int) -> tuple[Plan, Price]:
+    """The plan a subscription may switch to, and its price in the subscription's currency."""
     plan = Plan.objects.filter(pk=plan_id, active=True).first()
     if plan is None:
         raise NotFound(
             _("No active plan with id %(id)d.") % {"id": plan_id}, code="plan_not_found"
         )
-    if plan.pk == row.plan_id:
+    if plan.pk == row.product_id:
         raise Conflict(_("You are already on %(plan)s.") % {"plan": plan.name}, code="same_plan")
     currency = row.price.currency if row.price else billing_settings.CURRENCY
-    price = Price.objects.filter(plan=plan, currency=currency, active=True).first()
+    price = Price.objects.filter(product=plan, currency=currency, active=True).first()
     if price is None:
         raise Conflict(
             _("%(plan)s is not available in %(currency)s.")
@@ -115,17 +136,4 @@ def change_plan(
         raise ServiceUnavailable(
             not_synced_message(plan.name, currency), code="catalogue_not_synced"
         )
-    current = gateway.retrieve_subscription(row.stripe_subscription_id)
-    item = first_item(current)
-    if item is None:
-        raise Conflict(_("The subscription has no item to change."), code="no_subscription_item")
-    answer = gateway.update_subscription(
-        row.stripe_subscription_id,
-        {
-            "items": [{"id": item["id"], "price": price.stripe_price_id}],
-            "proration_behavior": billing_settings.PRORATION_BEHAVIOR,
-            "metadata": {"fiko_item": f"plan:{plan.pk}", "fiko_price": str(price.pk)},
-        },
-        idempotency_key=new_idempotency_key("change"),
-    )
-    return _apply(answer)
+    return plan, price

@@ -251,15 +251,15 @@ def page(browser: Browser, demo: Demo, request: pytest.FixtureRequest) -> Iterat
             context.close()
 
 
-def log_in(page: Page) -> None:
+def log_in(page: Page, username: str = "demo", password: str = "demo") -> None:  # noqa: S107
     from playwright.sync_api import expect
 
     page.goto("/accounts/login/")
-    page.fill("#id_username", "demo")
-    page.fill("#id_password", "demo")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
     page.get_by_test_id("login-button").click()
     page.wait_for_url("/")
-    expect(page.get_by_test_id("username")).to_have_text("demo")
+    expect(page.get_by_test_id("username")).to_have_text(username)
 
 
 # ---------------------------------------------------------------------- what a customer does

@@ -417,6 +417,42 @@ def test_promotion_code_on_the_page(
     assert (items.data[0].amount_discount, items.data[0].amount_total) == (500, 1500)
 
 
+def test_a_promotion_code_can_be_removed_and_a_bad_one_replaces_it(
+    sdk: stripe.StripeClient, catalogue: Catalogue
+) -> None:
+    coupon = sdk.v1.coupons.create(params={"percent_off": 25, "duration": "forever"})
+    sdk.v1.promotion_codes.create(
+        params={"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "SPRING25"}
+    )
+    session = subscription_session(sdk, catalogue.monthly, allow_promotion_codes=True)
+    applied = post_form(session.url, {"action": "apply", "promotion_code": "SPRING25"})
+    assert '<p class="notice" id="applied_code">Code <strong>SPRING25</strong> applied' in (
+        applied.body
+    )
+    assert 'id="remove_code"' in applied.body
+    assert 'name="promotion_code"' not in applied.body
+
+    removed = post_form(session.url, {"action": "remove_code"})
+    assert removed.status == 200
+    assert "Promotion code removed." in removed.body
+    assert 'id="discount"' not in removed.body
+    assert '<td class="amount" id="total">20.00 USD</td>' in removed.body
+    open_session = sdk.v1.checkout.sessions.retrieve(session.id)
+    assert (open_session.amount_total, open_session.total_details.amount_discount) == (2000, 0)
+    assert open_session.discounts == []
+
+    post_form(session.url, {"action": "apply", "promotion_code": "SPRING25"})
+    wrong = post_form(session.url, {"action": "apply", "promotion_code": "NOPE"})
+    assert wrong.status == 400
+    assert "This code is invalid." in wrong.body
+    assert 'id="discount"' not in wrong.body
+    assert 'id="applied_code"' not in wrong.body
+    assert '<td class="amount" id="total">20.00 USD</td>' in wrong.body
+    assert pay(session.url).status == 303
+    done = sdk.v1.checkout.sessions.retrieve(session.id)
+    assert (done.amount_total, done.total_details.amount_discount) == (2000, 0)
+
+
 def test_discounts_parameter_in_payment_mode(
     sdk: stripe.StripeClient, catalogue: Catalogue
 ) -> None:

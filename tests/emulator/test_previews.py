@@ -47,7 +47,7 @@ def test_a_switch_to_another_interval_is_billed_at_once_less_the_unused_time(
     assert preview.id.startswith("upcoming_in_")
     assert (preview.status, preview.billing_reason, preview.currency) == (
         "draft",
-        "subscription_update",
+        "upcoming",
         "usd",
     )
     lines = [
@@ -75,12 +75,12 @@ def test_a_prorated_switch_in_the_same_interval_shows_the_next_invoice(
     amounts = [line.amount for line in preview.lines.data]
     assert amounts == [3750, -1500, 5000]
     assert preview.amount_due == 7250
-    assert preview.billing_reason == "subscription_cycle"
+    assert preview.billing_reason == "upcoming"
     assert preview.created == START + 28 * 86_400
 
     at_once = _preview(sdk, sub, catalogue.premium.id, "always_invoice")
     assert [line.amount for line in at_once.lines.data] == [3750, -1500]
-    assert (at_once.amount_due, at_once.billing_reason) == (2250, "subscription_update")
+    assert (at_once.amount_due, at_once.created) == (2250, START + 7 * 86_400)
 
 
 def test_without_a_change_the_preview_is_the_next_renewal(

@@ -73,6 +73,9 @@ def apply_code(ctx: Ctx, session: Obj, code: str) -> str | None:
     """Apply a promotion code typed on the page; returns the error to show, if any."""
     if not session["allow_promotion_codes"]:
         return "Promotion codes are not accepted for this purchase."
+    # A new code replaces the one applied before, whether or not it is valid:
+    # the page never shows a discount for a code the customer has replaced.
+    remove_code(ctx, session)
     promo = discounting.find_code(ctx, code)
     if promo is None:
         return "This code is invalid."
@@ -86,6 +89,17 @@ def apply_code(ctx: Ctx, session: Obj, code: str) -> str | None:
     hidden["discounts"] = [{"coupon": promo["promotion"]["coupon"], "promotion_code": promo["id"]}]
     apply_amounts(ctx, session)
     return None
+
+
+def remove_code(ctx: Ctx, session: Obj) -> None:
+    """Take off the promotion code the customer applied (only codes: a session created
+    with ``discounts`` accepts no promotion code, and its discount stays)."""
+    if not session["allow_promotion_codes"]:
+        return
+    hidden = ctx.store.hidden(session["id"])
+    if hidden.get("discounts"):
+        hidden["discounts"] = []
+        apply_amounts(ctx, session)
 
 
 def apply_amounts(ctx: Ctx, session: Obj) -> None:

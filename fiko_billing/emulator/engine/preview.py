@@ -97,6 +97,7 @@ def _as_preview(invoice: Obj) -> Obj:
     invoice["lines"]["url"] = f"/v1/invoices/{preview_id}/lines"
     for line in invoice["lines"]["data"]:
         line["invoice"] = preview_id
-    # A preview is never finalized or charged on its own.
+    # Stripe reserves "upcoming" for previews; a preview is never finalized or charged.
+    invoice["billing_reason"] = "upcoming"
     invoice["automatically_finalizes_at"] = None
     return invoice

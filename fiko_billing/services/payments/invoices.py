@@ -15,9 +15,7 @@ from fiko_billing.models import (
     Payment,
     PaymentKind,
     PaymentStatus,
-    Plan,
     SubscriptionStatus,
-    TokenPackage,
 )
 from fiko_billing.services import allowance, waiting
 from fiko_billing.services.catalogue_lookup import subscriber_for
@@ -59,8 +57,7 @@ def _bought_facts(bought: allowance.Allowance | None) -> dict[str, Any]:
     if bought is None:
         return {}
     return {
-        "plan": bought.item if isinstance(bought.item, Plan) else None,
-        "package": bought.item if isinstance(bought.item, TokenPackage) else None,
+        "product": bought.item,
         "quantity": bought.quantity,
         "period_start": bought.period_start,
         "period_end": bought.period_end,
@@ -116,7 +113,7 @@ def _invoice_payment_row(
     fields = []
     for name, value in facts.items():
         if value is not None and getattr(row, name) != value:
-            if name in ("plan", "package") and row.credited_at is not None:
+            if name == "product" and row.credited_at is not None:
                 continue
             setattr(row, name, value)
             fields.append(name)

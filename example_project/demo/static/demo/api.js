@@ -34,6 +34,7 @@
       "This item has not been pushed to Stripe yet: run `manage.py sync_stripe_products`.",
     insufficient_tokens: "Not enough tokens left: buy a package or subscribe to a plan.",
     network_error: "The server cannot be reached. Is the demo still running?",
+    emulator_unavailable: (message) => message || "The Stripe emulator did not answer.",
   };
 
   class ApiError extends Error {
@@ -120,6 +121,13 @@
     return Number(value).toLocaleString("en-US");
   }
 
+  // Minor units as the currency writes them: 500 "usd" is $5.00, 500 "jpy" is ¥500.
+  function formatMoney(minor, currency) {
+    const format = new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() });
+    const digits = format.resolvedOptions().maximumFractionDigits;
+    return format.format(minor / 10 ** digits);
+  }
+
   function formatDate(iso) {
     if (!iso) return "";
     return new Date(iso).toLocaleDateString("en-GB", {
@@ -137,6 +145,7 @@
     config,
     errorText,
     formatDate,
+    formatMoney,
     formatNumber,
     request,
     showError,

@@ -37,6 +37,10 @@
 
   let account = null;
   let busy = false;
+  // Stripe's time in the emulator (Unix seconds), from the developer panel.
+  let stripeNow = null;
+  // The preview shown on each plan card, by the state it was asked for.
+  const previews = new Map();
 
   const planCards = () => document.querySelectorAll('article[data-kind="plan"]');
   const itemCards = () => document.querySelectorAll("article[data-kind]");
@@ -105,6 +109,14 @@
     area("allowance").textContent = label;
   }
 
+  // Counted from Stripe's time when the panel knows it: after the emulator's
+  // clock moved, the server's real-time count would be a period too long.
+  function daysRemaining(data) {
+    if (stripeNow === null || !data.current_period_end) return data.days_remaining;
+    const left = Date.parse(data.current_period_end) / 1000 - stripeNow;
+    return Math.max(0, Math.ceil(left / 86400));
+  }
+
   function renderAccount(data) {
     const first = account === null;
     account = data;
@@ -116,9 +128,10 @@
     status.textContent = canceling
       ? `Cancels on ${formatDate(data.current_period_end)}`
       : STATUS_TEXT[data.status] || data.status;
-    const days = data.days_remaining;
+    const days = daysRemaining(data);
     area("days-remaining").textContent =
       plan && ENTITLED.has(data.status) ? `${days} ${days === 1 ? "day" : "days"} remaining` : "";
+    area("past-due-banner").hidden = data.status !== "past_due";
     renderBalance(data.token_balance);
     if (first && entitled()) {
       // Plan switches keep the subscription's currency: show its prices.
@@ -155,15 +168,60 @@
     area("transactions-empty").hidden = page.results.length > 0;
   }
 
+  function previewText(preview) {
+    if (!preview.due_now) {
+      return `Next invoice: ${preview.display} on ${formatDate(preview.due_at)}, with the difference prorated.`;
+    }
+    if (preview.total < 0) {
+      const credit = Demo.formatMoney(-preview.total, preview.currency);
+      return `You pay ${preview.display} today; ${credit} goes to your balance.`;
+    }
+    return `You pay ${preview.display} today.`;
+  }
+
+  // Before a switch, what it costs: Stripe's invoice preview, asked once per
+  // plan for each state of the subscription.
+  async function showPreviews() {
+    for (const card of planCards()) {
+      const line = card.querySelector('[data-role="preview"]');
+      const offered = entitled() && account.plan.id !== Number(card.dataset.id);
+      if (!offered) {
+        line.hidden = true;
+        continue;
+      }
+      const key = [card.dataset.id, account.plan.id, account.status, account.current_period_end].join(":");
+      if (!previews.has(key)) {
+        previews.set(
+          key,
+          request("POST", urls.preview, { plan_id: Number(card.dataset.id) }).catch((error) => {
+            previews.delete(key);
+            throw error;
+          }),
+        );
+      }
+      const preview = await previews.get(key);
+      line.textContent = previewText(preview);
+      line.dataset.amount = String(preview.amount_due);
+      line.hidden = false;
+    }
+  }
+
   async function refresh() {
     if (!config.authenticated) return;
-    const [data, page] = await Promise.all([
+    const developer = Demo.developer;
+    const [data, page, payments, state] = await Promise.all([
       request("GET", urls.account),
       request("GET", `${urls.transactions}?page_size=10`),
+      request("GET", `${urls.payments}?page_size=10`),
+      developer ? developer.load() : Promise.resolve(null),
     ]);
+    if (state) stripeNow = state.stripe_now;
     renderAccount(data);
     renderTransactions(page);
+    Demo.history.render(payments);
+    await showPreviews();
   }
+  Demo.refresh = refresh;
 
   async function run(action) {
     if (busy) return;
@@ -230,6 +288,11 @@
       const data = await request("POST", urls.portal, {});
       await goTo(data.url);
     },
+    async "update-card"() {
+      // Straight to the portal's card form; it comes back here once the card is saved.
+      const data = await request("POST", urls.portal, { flow: "payment_method_update" });
+      await goTo(data.url);
+    },
     async "use-tokens"() {
       const data = await request("POST", urls.use_tokens, { amount: config.default_use });
       renderBalance(data.token_balance);
@@ -237,6 +300,8 @@
       await refresh();
     },
   };
+
+  if (Demo.developer) Object.assign(ACTIONS, Demo.developer.actions);
 
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-action]");
