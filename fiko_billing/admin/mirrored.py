@@ -198,6 +198,7 @@ class PaymentAdmin(MirroredAdmin[Payment]):
         "subscription",
         "quantity",
         "amount",
+        "amount_discount",
         "amount_refunded",
         "currency",
         "amount_display",
@@ -244,6 +245,7 @@ class PaymentAdmin(MirroredAdmin[Payment]):
                     "amount_display",
                     "refunded_display",
                     "amount",
+                    "amount_discount",
                     "amount_refunded",
                     "currency",
                 )
