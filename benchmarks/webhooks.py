@@ -1,4 +1,4 @@
-"""Webhook intake over real HTTP beside the raw ceiling of the same database.
+"""Webhook intake over real HTTP beside two ceilings measured in the same run.
 
     python -m benchmarks.webhooks [--db sqlite|postgres|both] [--events N] [--senders 1,8]
 
@@ -7,17 +7,21 @@ WSGI server on 127.0.0.1 and POSTs signed Stripe events to
 ``/billing/stripe/webhook/``, each sender thread over one persistent HTTP
 connection. The mix: subscriptions created and updated, renewal invoices paid
 (each grants the period's tokens), token-package checkouts completed (their
-payments exist, as our checkout endpoint creates them), charges refunded (of
-fulfilled purchases, so tokens are taken back), plus 10% duplicate deliveries
-and 5% event types we do not handle. Deliveries answered with an error are
-counted, then delivered again (as Stripe retries) until processed, and the run
-only counts if every event ended with its effect exactly once.
+payments exist, as our checkout endpoint creates them), refunds of fulfilled
+purchases (``refund.created``: their tokens are taken back), plus 10% duplicate
+deliveries and 5% event types we do not handle. Deliveries answered with an
+error are counted, then delivered again (as Stripe retries) until processed,
+and the run only counts if every event ended with its effect exactly once.
 ``STRIPE_API_BASE`` points at a local stub that counts the requests reaching
 it: processing an event must not call Stripe. A separate pass counts the
-queries of ``store_event`` + ``process_event`` per event type. Beside each
-rate, the raw ceiling through the same Django connection: a transaction that
-inserts one event row and marks it processed, in as many threads as there are
-senders. See benchmarks/README.md.
+statements of each delivery type (BEGIN and COMMIT included).
+
+The two ceilings: the database's (a transaction that inserts one event row and
+marks it processed, through the same Django connection, in as many threads as
+there are senders), and the server stack's (the same deliveries POSTed to a
+minimal webhook view in the same server that verifies the signature and stores
+the event with one raw INSERT: ``benchmarks/minimal_webhook.py``). See
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from benchmarks._setup import (
 BENCH_DATABASE = "fiko_bench_webhooks"
 SECRET = "whsec_bench_only"  # noqa: S105 - signs this benchmark's own deliveries
 WEBHOOK_PATH = "/billing/stripe/webhook/"
+MINIMAL_PATH = "/bench/minimal-webhook/"
 QUERY_COUNT_EVENTS = 10  # per event type
 RUN_TIME_LIMIT = 300.0  # seconds a sender may take before the run is abandoned
 REDELIVERY_ROUNDS = 10
@@ -65,7 +70,7 @@ MIX = {
     "customer.subscription.updated": 20,
     "invoice.paid": 20,
     "checkout.session.completed": 15,
-    "charge.refunded": 10,
+    "refund.created": 10,
 }
 DUPLICATE_SHARE = 0.10
 UNHANDLED_SHARE = 0.05
@@ -80,6 +85,8 @@ def server_settings(values: dict[str, Any], stripe_url: str) -> None:
     # A server keeps its database connections between requests.
     values["DATABASES"]["default"]["CONN_MAX_AGE"] = 60
     values["ALLOWED_HOSTS"] = ["127.0.0.1"]
+    # tests.urls plus the minimal webhook view of the second ceiling.
+    values["ROOT_URLCONF"] = "benchmarks.minimal_webhook"
     # Failed deliveries are counted in the table; their tracebacks would bury it.
     values["LOGGING"] = {
         "version": 1,
@@ -171,6 +178,7 @@ def build_world(tag: str, total: int, catalogue: Catalogue, now: int) -> World:
     )
     from fiko_billing.subscribers import get_subscriber_model
     from fiko_billing.testing import payloads
+    from tests import stripe_shapes
 
     counts = split(total)
     world = World(tag, counts)
@@ -203,7 +211,7 @@ def build_world(tag: str, total: int, catalogue: Catalogue, now: int) -> World:
             ]
         )
         # Refunds take back tokens of purchases fulfilled before the run.
-        refunds = counts["charge.refunded"]
+        refunds = counts["refund.created"]
         Payment.objects.bulk_create(
             [
                 Payment(
@@ -212,6 +220,7 @@ def build_world(tag: str, total: int, catalogue: Catalogue, now: int) -> World:
                     stripe_payment_intent_id=f"pi_{tag}_paid_{n}",
                     status=PaymentStatus.SUCCEEDED,
                     fulfilled_at=datetime.fromtimestamp(now - DAY, tz=UTC),
+                    credited_at=datetime.fromtimestamp(now - DAY, tz=UTC),
                     **package_payment,
                 )
                 for n in range(refunds)
@@ -293,7 +302,8 @@ def build_world(tag: str, total: int, catalogue: Catalogue, now: int) -> World:
             amount_refunded=UNIT_AMOUNT,
             payment_intent=f"pi_{tag}_paid_{n}",
         )
-        events.append(payloads.event("charge.refunded", charge, created=now - 10))
+        refund = stripe_shapes.refund(charge=charge, amount=UNIT_AMOUNT, refund_id=f"re_{tag}_{n}")
+        events.append(payloads.event("refund.created", refund, created=now - 10))
     for n in range(counts["unhandled"]):
         kind = UNHANDLED_TYPES[n % len(UNHANDLED_TYPES)]
         events.append(payloads.event(kind, payloads.product(), created=now - 5))
@@ -333,6 +343,25 @@ def deliveries(world: World, senders: int, rng: random.Random) -> list[list[Deli
     return queues
 
 
+def minimal_queues(queues: list[list[Delivery]]) -> list[list[Delivery]]:
+    """The same deliveries under new event ids (duplicates stay duplicates), signed again."""
+    from fiko_billing.webhooks.signature import signature_header
+
+    signed_at = int(time.time())
+    renamed: dict[bytes, Delivery] = {}
+
+    def rename(item: Delivery) -> Delivery:
+        if item.body not in renamed:
+            event = json.loads(item.body)
+            event["id"] = event["id"].replace("evt_", "evt_min_", 1)
+            body = json.dumps(event).encode()
+            renamed[item.body] = Delivery(body, signature_header(body, SECRET, signed_at), "")
+        done = renamed[item.body]
+        return Delivery(done.body, done.signature, item.kind)
+
+    return [[rename(item) for item in queue] for queue in queues]
+
+
 # --------------------------------------------------------------------------- HTTP
 
 
@@ -364,7 +393,7 @@ class Sent:
     failed: list[Delivery]  # answered with an error: Stripe would deliver them again
 
 
-def send_all(port: int, queues: list[list[Delivery]]) -> Sent:
+def send_all(port: int, queues: list[list[Delivery]], path: str = WEBHOOK_PATH) -> Sent:
     """POST every queue from its own thread over one persistent connection each."""
     outcomes: Counter[str] = Counter()
     failed: list[Delivery] = []
@@ -385,7 +414,7 @@ def send_all(port: int, queues: list[list[Delivery]]) -> Sent:
                     raise RuntimeError(f"a sender ran past the limit of {RUN_TIME_LIMIT:.0f} s")
                 connection.request(
                     "POST",
-                    WEBHOOK_PATH,
+                    path,
                     body=item.body,
                     headers={
                         "Content-Type": "application/json",
@@ -458,7 +487,7 @@ def check_effects(world: World) -> None:
             kind=EntryKind.PURCHASE, reference__regex=rf"^checkout:cs_{tag}_[0-9]+$"
         ).count(),
         "refunds": TokenEntry.objects.filter(
-            kind=EntryKind.REFUND, reference__startswith=f"refund:ch_{tag}_"
+            kind=EntryKind.REFUND, reference__startswith=f"refund:re_{tag}_"
         ).count(),
         "refunded payments": Payment.objects.filter(
             stripe_payment_intent_id__startswith=f"pi_{tag}_paid_", status=PaymentStatus.REFUNDED
@@ -471,8 +500,8 @@ def check_effects(world: World) -> None:
         "subscriptions": counts["customer.subscription.created"],
         "grants": counts["invoice.paid"],
         "purchases": counts["checkout.session.completed"],
-        "refunds": counts["charge.refunded"],
-        "refunded payments": counts["charge.refunded"],
+        "refunds": counts["refund.created"],
+        "refunded payments": counts["refund.created"],
     }
     if found != wanted:
         raise RuntimeError(f"effects {found}, expected {wanted}")
@@ -490,8 +519,8 @@ def raw_statements() -> tuple[str, str]:
     payload = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
     insert = (
         f"INSERT INTO {table} (stripe_event_id, type, api_version, livemode, payload, status, "
-        f"attempts, last_error, stripe_created, received_at) "
-        f"VALUES (%s, %s, %s, %s, {payload}, 'pending', 0, '', %s, %s) RETURNING id"
+        f"attempts, failures, waiting_for, last_error, stripe_created, received_at) "
+        f"VALUES (%s, %s, %s, %s, {payload}, 'pending', 0, 0, '', '', %s, %s) RETURNING id"
     )
     update = (
         f"UPDATE {table} SET status = 'processed', attempts = 1, processed_at = %s WHERE id = %s"
@@ -536,22 +565,62 @@ def raw_operation(body: str, label: str) -> Callable[[], None]:
 # --------------------------------------------------------------------------- queries
 
 
-def queries_per_type(catalogue: Catalogue, now: int) -> dict[str, float]:
-    """Queries of ``store_event`` + ``process_event`` per event type, called directly."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+class Statements:
+    """The statements a block sends the database: every query, and each transaction's
+    BEGIN and COMMIT (or ROLLBACK). Django runs SQLite's BEGIN as a query; PostgreSQL's
+    is implicit in the driver, so it is counted with the COMMIT."""
 
-    from fiko_billing.services.events import process_event, store_event
+    def __init__(self) -> None:
+        from django.db import connections
 
+        self.connection: Any = connections["default"]
+        self.count = 0
+
+    def __enter__(self) -> Statements:
+        self._commit, self._rollback = self.connection._commit, self.connection._rollback
+        ends = 2 if self.connection.vendor == "postgresql" else 1
+
+        def commit() -> None:
+            self.count += ends
+            self._commit()
+
+        def rollback() -> None:
+            self.count += ends
+            self._rollback()
+
+        self.connection._commit = commit
+        self.connection._rollback = rollback
+        self._wrapped = self.connection.execute_wrapper(self._query)
+        self._wrapped.__enter__()
+        return self
+
+    def _query(self, execute: Callable[..., Any], sql: str, *args: Any) -> Any:
+        self.count += 1
+        return execute(sql, *args)
+
+    def __exit__(self, *exc: object) -> None:
+        self._wrapped.__exit__(None, None, None)
+        del self.connection._commit, self.connection._rollback
+
+
+def deliver_directly(event: dict[str, Any]) -> None:
+    """What the endpoint does with a verified, parsed event (processing in the request)."""
+    from fiko_billing.services.events import receive
+
+    receive(event)
+
+
+def statements_per_type(catalogue: Catalogue, now: int) -> dict[str, float]:
+    """Statements per delivery of each type, as the endpoint's service call sends them."""
     # Enough deliveries for about QUERY_COUNT_EVENTS of each handled type.
     total = QUERY_COUNT_EVENTS * 5
     world = build_world("q", total, catalogue, now)
     by_type: dict[str, list[int]] = {}
 
     def measure(event: dict[str, Any], label: str) -> None:
-        with CaptureQueriesContext(connection) as captured:
-            process_event(store_event(event).event.pk)
-        by_type.setdefault(label, []).append(len(captured.captured_queries))
+        with Statements() as counted:
+            deliver_directly(event)
+        by_type.setdefault(label, []).append(counted.count)
 
     for event in world.events:  # created, updated, invoices, checkouts, refunds, others
         label = event["type"] if event["type"] in MIX else "unhandled type"
@@ -571,7 +640,7 @@ def run(db: str, total: int, senders: list[int], stub: Any) -> dict[str, Any]:
     now = int(time.time())
     catalogue = create_catalogue()
     rng = random.Random(20310310)  # the same mix on every run
-    queries = queries_per_type(catalogue, now)
+    queries = statements_per_type(catalogue, now)
     body = json.dumps(ceiling_event(catalogue, now))
     connection.close()
 
@@ -589,6 +658,9 @@ def run(db: str, total: int, senders: list[int], stub: Any) -> dict[str, Any]:
             check_effects(world)
             answered = sum(sent.outcomes.values()) - len(sent.failed)
             ceiling = threaded_ops_per_second(raw_operation(body, f"t{count}"), total, count)
+            minimal = send_all(port, minimal_queues(queues), MINIMAL_PATH)
+            if minimal.failed:
+                raise RuntimeError(f"the minimal view failed {len(minimal.failed)} deliveries")
             rows.append(
                 {
                     "database": db,
@@ -597,6 +669,7 @@ def run(db: str, total: int, senders: list[int], stub: Any) -> dict[str, Any]:
                     "fiko": answered / sent.elapsed,
                     "errors": len(sent.failed),
                     "raw": ceiling,
+                    "minimal": sum(minimal.outcomes.values()) / minimal.elapsed,
                     "stripe_calls": len(stub.requests) - before,
                 }
             )
@@ -613,13 +686,15 @@ def run(db: str, total: int, senders: list[int], stub: Any) -> dict[str, Any]:
 def rate_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| database | senders | deliveries | fiko events/s | answered 5xx "
-        "| raw ceiling events/s | ratio (fiko/raw) | Stripe API calls |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| DB ceiling events/s | fiko/DB | minimal view events/s | fiko/minimal "
+        "| Stripe API calls |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
             f"| {row['database']} | {row['senders']} | {row['events']:,} | {row['fiko']:,.0f} "
             f"| {row['errors']} | {row['raw']:,.0f} | {row['fiko'] / row['raw']:.2f} "
+            f"| {row['minimal']:,.0f} | {row['fiko'] / row['minimal']:.2f} "
             f"| {row['stripe_calls']} |"
         )
     return "\n".join(lines)
@@ -628,7 +703,7 @@ def rate_table(rows: list[dict[str, Any]]) -> str:
 def query_table(queries: dict[str, dict[str, float]]) -> str:
     databases = list(queries)
     lines = [
-        "| event | " + " | ".join(f"queries ({db})" for db in databases) + " |",
+        "| event | " + " | ".join(f"statements ({db})" for db in databases) + " |",
         "|---|" + "---:|" * len(databases),
     ]
     labels = [*MIX, "unhandled type", "duplicate delivery"]
@@ -707,7 +782,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(rate_table(rows))
     print()
-    print("Queries per event (store_event + process_event, called directly):")
+    print("Statements per delivery (the endpoint's service call; BEGIN and COMMIT included):")
     print()
     print(query_table(queries))
     print()

@@ -10,12 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
-from sphinx.application import Sphinx
-from sphinx.util import logging
-
 from fiko_billing import __version__
-
-logger = logging.getLogger(__name__)
 
 project = "fiko-billing"
 author = "fiko-billing contributors"
@@ -23,7 +18,7 @@ copyright = "fiko-billing contributors"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 
-extensions = ["myst_parser", "model_reference"]
+extensions = ["myst_parser", "model_reference", "settings_reference"]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store"]
@@ -34,22 +29,3 @@ myst_heading_anchors = 3
 html_theme = "furo"
 html_title = f"fiko-billing {release}"
 html_static_path: list[str] = []
-
-
-def _check_settings_reference(app: Sphinx) -> None:
-    """Warn (an error under ``-W``) when a ``FIKO_BILLING`` key lacks its section."""
-    from fiko_billing.conf import DEFAULTS, ENV_FALLBACKS
-
-    page = (Path(app.srcdir) / "settings.md").read_text(encoding="utf-8")
-    for key in DEFAULTS:
-        if f"### `{key}`" not in page:
-            logger.warning("settings.md: FIKO_BILLING[%r] has no '### `%s`' section", key, key)
-    for key, variable in ENV_FALLBACKS.items():
-        if f"| `{key}` | `{variable}` |" not in page:
-            logger.warning(
-                "settings.md: the environment variable %s of %s is missing", variable, key
-            )
-
-
-def setup(app: Sphinx) -> None:
-    app.connect("builder-inited", _check_settings_reference)

@@ -17,8 +17,9 @@ from typing import Any, TypeAlias
 from django.db import models
 
 from fiko_billing import tokens
-from fiko_billing.models import Plan, Subscription
+from fiko_billing.models import Plan, Product, Subscription
 from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.vocabulary import PLAN_KINDS
 
 __all__ = [
     "BillingState",
@@ -83,7 +84,7 @@ class Entitlement:
 
 
 def _matches(plan: Plan, wanted: Plan | int | str) -> bool:
-    if isinstance(wanted, Plan):
+    if isinstance(wanted, Product):
         return plan.pk == wanted.pk
     if isinstance(wanted, bool):  # a bool is an int; never a plan's key
         raise TypeError("plans must be Plan instances, primary keys or names, not bool")
@@ -99,8 +100,8 @@ def _matches(plan: Plan, wanted: Plan | int | str) -> bool:
 def _current(subscriber: Any) -> Subscription | None:
     return (
         Subscription.objects.entitled()
-        .filter(subscriber=subscriber, plan__isnull=False)
-        .select_related("plan")
+        .filter(subscriber=subscriber, product__kind__in=PLAN_KINDS)
+        .select_related("product")
         .order_by("-current_period_end", "-pk")
         .first()
     )

@@ -9,7 +9,7 @@ from django import forms
 from django.forms.formsets import DELETION_FIELD_NAME
 from django.utils.translation import gettext_lazy as _
 
-from fiko_billing.models import Price
+from fiko_billing.models import Plan, Price, TokenPackage
 
 #: The largest adjustment the admin accepts either way: far above any real
 #: correction, far below what would overflow a balance.
@@ -18,15 +18,18 @@ MAX_ADJUSTMENT = 10**12
 
 if TYPE_CHECKING:
     _PriceFormBase = forms.ModelForm[Price]
+    _PlanFormBase = forms.ModelForm[Plan]
+    _PackageFormBase = forms.ModelForm[TokenPackage]
     _PriceFormSetBase = forms.BaseInlineFormSet[Price, Any, forms.ModelForm[Price]]
 else:
     # Django's form classes are generic only in the type stubs.
     _PriceFormBase = forms.ModelForm
+    _PlanFormBase = _PackageFormBase = forms.ModelForm
     _PriceFormSetBase = forms.BaseInlineFormSet
 
 
 class PriceForm(_PriceFormBase):
-    """A price belongs to exactly one plan or token package."""
+    """The price of one product in one currency."""
 
     #: Currencies whose existing price is deleted in the same submission; set
     #: by ``PriceInlineFormSet`` so a new price may take the currency over.
@@ -34,39 +37,55 @@ class PriceForm(_PriceFormBase):
 
     class Meta:
         model = Price
-        fields = ("plan", "package", "currency", "unit_amount", "active")
-
-    def _get_validation_exclusions(self) -> set[str]:
-        exclude: set[str] = super()._get_validation_exclusions()  # type: ignore[misc]
-        # Django 6 checks the per-currency unique constraint against rows the
-        # formset is about to delete; the formset's clean() covers the rest.
-        if self.cleaned_data.get("currency") in self.freed_currencies:
-            exclude.add("currency")
-        return exclude
+        fields = ("product", "currency", "unit_amount", "active")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        # On a change page the item is read-only and so absent from the form.
-        if "plan" in self.fields and "package" in self.fields:
-            plan, package = cleaned.get("plan"), cleaned.get("package")
-            if (plan is None) == (package is None):
-                # On the field rather than the form, so that the model's check
-                # constraint does not repeat the message in its own words.
-                self.add_error(
-                    "plan",
-                    forms.ValidationError(
-                        _("Choose either a subscription plan or a token package."),
-                        code="one_item",
-                    ),
-                )
+        # The model's per-currency unique check would find the price this
+        # submission deletes; the formset's clean() checks the submission.
+        self.instance.currency_freed = cleaned.get("currency") in self.freed_currencies
         return cleaned
 
 
-class PriceInlineFormSet(_PriceFormSetBase):
-    """The prices of one plan or package: at most one per currency.
+class _KindForm:
+    """A plan or a token package: the kind's rules say whether an interval is required."""
 
-    The database enforces this with a conditional unique constraint, which
-    Django's formsets do not check across the forms of one submission.
+    fields: dict[str, forms.Field]
+    _meta: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind = getattr(self._meta.model, "KIND", None)
+        if "interval" in self.fields and kind is not None and kind.rules.always_recurring:
+            self.fields["interval"].required = True
+
+
+class PlanForm(_KindForm, _PlanFormBase):
+    class Meta:
+        model = Plan
+        fields = ("name", "description", "interval", "tokens", "active", "sort_order")
+        labels = {"tokens": _("tokens per period")}
+        help_texts = {
+            "tokens": _("Tokens granted each paid period; they expire at the period's end."),
+        }
+
+
+class TokenPackageForm(_KindForm, _PackageFormBase):
+    class Meta:
+        model = TokenPackage
+        fields = ("name", "description", "tokens", "interval", "active", "sort_order")
+        labels = {"interval": _("recurring interval")}
+        help_texts = {
+            "tokens": _("Tokens credited for each package bought; they never expire."),
+            "interval": _("Leave empty for a one-time purchase."),
+        }
+
+
+class PriceInlineFormSet(_PriceFormSetBase):
+    """The prices of one product: at most one per currency.
+
+    The database enforces this with a unique constraint, which Django's
+    formsets do not check across the forms of one submission.
     """
 
     def full_clean(self) -> None:
@@ -80,7 +99,11 @@ class PriceInlineFormSet(_PriceFormSetBase):
         super().full_clean()
 
     def clean(self) -> None:
+        # Before Django's own unique checks, which would say the same less clearly.
+        self._check_one_price_per_currency()
         super().clean()
+
+    def _check_one_price_per_currency(self) -> None:
         seen: set[str] = set()
         for form in self.forms:
             cleaned = getattr(form, "cleaned_data", {})

@@ -267,7 +267,7 @@ def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
 
 
 def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
-    row = Subscription.objects.select_related("plan", "price").get(pk=row.pk)
+    row = Subscription.objects.select_related("product", "price").get(pk=row.pk)
     return 200, {
         **_subscription_json(row),
         "token_balance": tokens.balance(subscriber),

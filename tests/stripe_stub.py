@@ -117,10 +117,13 @@ class StripeStub:
     def answer(self, recorded: Recorded) -> tuple[int, dict[str, Any], dict[str, str]]:
         key = recorded.headers.get("idempotency-key")
         params = recorded.nested()
+        with self.lock:
+            # Recorded before the conformance check: a client whose time budget
+            # ends during that check has still sent the request.
+            self.requests.append(recorded)
         if self.conformance is not None:
             self.conformance.request(recorded.method, recorded.path, params)
         with self.lock:
-            self.requests.append(recorded)
             if self.stored is not None and key in self.stored:
                 params, stored = self.stored[key]
                 if params != recorded.params:

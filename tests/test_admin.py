@@ -199,7 +199,7 @@ def test_plan_is_created_with_prices_inline_and_stripe_id_is_read_only(admin_cli
             "name": "Pro",
             "description": "",
             "interval": "year",
-            "tokens_per_period": "50000",
+            "tokens": "50000",
             "active": "on",
             "sort_order": "0",
             "stripe_product_id": "prod_injected",
@@ -232,7 +232,7 @@ def test_duplicate_currency_in_the_inline_is_a_form_error(admin_client: Any) -> 
         {
             "name": "Pro",
             "interval": "month",
-            "tokens_per_period": "0",
+            "tokens": "0",
             "sort_order": "0",
             "prices-TOTAL_FORMS": "2",
             "prices-INITIAL_FORMS": "0",
@@ -262,17 +262,17 @@ def test_new_price_in_a_taken_currency_is_a_form_error(admin_client: Any) -> Non
         {
             "name": plan.name,
             "interval": "month",
-            "tokens_per_period": "10",
+            "tokens": "10",
             "sort_order": "0",
             "prices-TOTAL_FORMS": "2",
             "prices-INITIAL_FORMS": "1",
             "prices-MIN_NUM_FORMS": "0",
             "prices-MAX_NUM_FORMS": "1000",
             "prices-0-id": str(price.pk),
-            "prices-0-plan": str(plan.pk),
+            "prices-0-product": str(plan.pk),
             "prices-0-currency": "usd",
             "prices-0-unit_amount": "500",
-            "prices-1-plan": str(plan.pk),
+            "prices-1-product": str(plan.pk),
             "prices-1-currency": "usd",
             "prices-1-unit_amount": "700",
         },
@@ -292,18 +292,18 @@ def test_a_deleted_price_frees_its_currency(admin_client: Any) -> None:
         {
             "name": plan.name,
             "interval": "month",
-            "tokens_per_period": "10",
+            "tokens": "10",
             "sort_order": "0",
             "prices-TOTAL_FORMS": "2",
             "prices-INITIAL_FORMS": "1",
             "prices-MIN_NUM_FORMS": "0",
             "prices-MAX_NUM_FORMS": "1000",
             "prices-0-id": str(price.pk),
-            "prices-0-plan": str(plan.pk),
+            "prices-0-product": str(plan.pk),
             "prices-0-currency": "usd",
             "prices-0-unit_amount": "500",
             "prices-0-DELETE": "on",
-            "prices-1-plan": str(plan.pk),
+            "prices-1-product": str(plan.pk),
             "prices-1-currency": "usd",
             "prices-1-unit_amount": "700",
         },
@@ -324,7 +324,7 @@ def test_price_amount_is_editable_and_stripe_id_is_not(admin_client: Any) -> Non
             "unit_amount": "750",
             "active": "",
             "stripe_price_id": "price_injected",
-            "plan": str(PlanFactory().pk),
+            "product": str(PlanFactory().pk),
         },
     )
 
@@ -346,28 +346,23 @@ def test_price_list_shows_money(admin_client: Any) -> None:
 
 
 def test_price_needs_exactly_one_item(admin_client: Any) -> None:
-    plan, package = PlanFactory(), TokenPackageFactory()
+    package = TokenPackageFactory()
 
     neither = admin_client.post(
         url(Price, "add"), {"currency": "usd", "unit_amount": "500", "active": "on"}
     )
-    both = admin_client.post(
-        url(Price, "add"),
-        {
-            "plan": str(plan.pk),
-            "package": str(package.pk),
-            "currency": "usd",
-            "unit_amount": "500",
-            "active": "on",
-        },
-    )
+    # The product is one field: a price cannot name a plan and a package at once.
+    assert "package" not in neither.context["adminform"].form.fields
 
-    for response in (neither, both):
-        assert response.status_code == 200
-        assert response.context["adminform"].form.errors == {
-            "plan": ["Choose either a subscription plan or a token package."]
-        }
+    assert neither.status_code == 200
+    assert neither.context["adminform"].form.errors == {"product": ["This field is required."]}
     assert not Price.objects.exists()
+    added = admin_client.post(
+        url(Price, "add"),
+        {"product": str(package.pk), "currency": "usd", "unit_amount": "500", "active": "on"},
+    )
+    assert added.status_code == 302
+    assert Price.objects.get().package == package
 
 
 # --------------------------------------------------------------------------- mirrored from Stripe

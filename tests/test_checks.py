@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
 import pytest
 import stripe
+from django.conf import settings as django_settings
 from django.core import checks
 from django.core.checks import CheckMessage, Error, Tags
 from django.core.checks import Warning as CheckWarning
@@ -169,8 +173,9 @@ def test_e001_when_the_key_is_set_nowhere_the_hint_names_both_places() -> None:
     config = {key: value for key, value in CLEAN.items() if key != "STRIPE_SECRET_KEY"}
     assert run_checks(config) == [
         Error(
-            "Stripe is enabled (FIKO_BILLING['ENABLED'] is True) but "
-            "FIKO_BILLING['STRIPE_SECRET_KEY'] is empty, so no request to Stripe can be made.",
+            "Stripe is enabled (FIKO_BILLING['ENABLED'] is True) but neither "
+            "FIKO_BILLING['STRIPE_SECRET_KEY'] nor the environment variable STRIPE_SECRET_KEY "
+            "is set, so no request to Stripe can be made.",
             hint="Set FIKO_BILLING['STRIPE_SECRET_KEY'] or the environment variable "
             "STRIPE_SECRET_KEY " + SECRET_HINT.format(enabled="FIKO_BILLING['ENABLED']"),
             id="fiko_billing.E001",
@@ -226,6 +231,35 @@ def test_e002_from_an_empty_environment_variable(monkeypatch: pytest.MonkeyPatch
 
 def test_e001_and_e002_together_on_a_fresh_install() -> None:
     assert [m.id for m in run_checks({})] == ["fiko_billing.E001", "fiko_billing.E002"]
+
+
+def test_e001_and_e002_without_any_fiko_billing_name_what_is_really_unset(
+    settings: Any,
+) -> None:
+    del settings.FIKO_BILLING
+    reload_billing_settings()
+    enabled = (
+        "Stripe is enabled (by default: neither FIKO_BILLING['ENABLED'] nor the environment "
+        "variable STRIPE_ENABLED is set) but "
+    )
+    switch_off = "FIKO_BILLING['ENABLED'] or the environment variable STRIPE_ENABLED"
+    messages = sorted(checks.run_checks(tags=[billing_checks.TAG]), key=lambda m: str(m.id))
+    assert messages[:2] == [
+        Error(
+            enabled + "neither FIKO_BILLING['STRIPE_SECRET_KEY'] nor the environment variable "
+            "STRIPE_SECRET_KEY is set, so no request to Stripe can be made.",
+            hint="Set FIKO_BILLING['STRIPE_SECRET_KEY'] or the environment variable "
+            "STRIPE_SECRET_KEY " + SECRET_HINT.format(enabled=switch_off),
+            id="fiko_billing.E001",
+        ),
+        Error(
+            enabled + "neither FIKO_BILLING['STRIPE_WEBHOOK_SECRET'] nor the environment "
+            "variable STRIPE_WEBHOOK_SECRET is set, so every webhook Stripe sends is rejected.",
+            hint="Set FIKO_BILLING['STRIPE_WEBHOOK_SECRET'] or the environment variable "
+            "STRIPE_WEBHOOK_SECRET " + WEBHOOK_HINT.format(enabled=switch_off),
+            id="fiko_billing.E002",
+        ),
+    ]
 
 
 # ------------------------------------------------------------------ ENABLED off
@@ -625,18 +659,21 @@ def e010(message: str, key: str) -> Error:
         (
             "WEBHOOK_PROCESSING",
             "celery",
-            "FIKO_BILLING['WEBHOOK_PROCESSING'] must be 'sync' or 'task', not 'celery'.",
+            "FIKO_BILLING['WEBHOOK_PROCESSING'] must be one of 'sync', 'task', not 'celery' "
+            "(from FIKO_BILLING['WEBHOOK_PROCESSING']).",
         ),
         (
             "SUBSCRIBER_RESOLVER",
             "tests.nowhere.resolve",
-            "FIKO_BILLING['SUBSCRIBER_RESOLVER'] is 'tests.nowhere.resolve', which cannot be "
-            "imported: No module named 'tests.nowhere'",
+            "FIKO_BILLING['SUBSCRIBER_RESOLVER'] must be a callable or the dotted path of one, "
+            "not 'tests.nowhere.resolve', which cannot be imported (No module named "
+            "'tests.nowhere') (from FIKO_BILLING['SUBSCRIBER_RESOLVER']).",
         ),
         (
             "GRACE_PERIOD_DAYS",
             -1,
-            "FIKO_BILLING['GRACE_PERIOD_DAYS'] must be zero or more.",
+            "FIKO_BILLING['GRACE_PERIOD_DAYS'] must be 0 or more days, not -1 "
+            "(from FIKO_BILLING['GRACE_PERIOD_DAYS']).",
         ),
         (
             "STRIPE_REQUEST_TIME_BUDGET",
@@ -659,7 +696,8 @@ def e010(message: str, key: str) -> Error:
         (
             "CHECKOUT_STATUS_POLL_INTERVAL",
             -3,
-            "FIKO_BILLING['CHECKOUT_STATUS_POLL_INTERVAL'] must be zero or more seconds, not -3.",
+            "FIKO_BILLING['CHECKOUT_STATUS_POLL_INTERVAL'] must be 0 or more seconds, not -3 "
+            "(from FIKO_BILLING['CHECKOUT_STATUS_POLL_INTERVAL']).",
         ),
     ],
 )
@@ -680,7 +718,11 @@ def test_e010_one_error_per_invalid_value_and_the_rest_still_checked() -> None:
             "FIKO_BILLING['TEST_MODE'] must be bool, not 'no' (from FIKO_BILLING['TEST_MODE']).",
             "TEST_MODE",
         ),
-        e010("FIKO_BILLING['MAX_QUANTITY'] must be 1 or more.", "MAX_QUANTITY"),
+        e010(
+            "FIKO_BILLING['MAX_QUANTITY'] must be 1 or more, not 0 "
+            "(from FIKO_BILLING['MAX_QUANTITY']).",
+            "MAX_QUANTITY",
+        ),
     ]
 
 
@@ -746,12 +788,13 @@ def test_e010_a_secret_of_the_wrong_type_is_not_echoed() -> None:
     config = {**CLEAN, "STRIPE_SECRET_KEY": b"sk_live_S3CR3T", "STRIPE_WEBHOOK_SECRET": 42}
     assert run_checks(config) == [
         e010(
-            "FIKO_BILLING['STRIPE_SECRET_KEY'] must be a string, not a value of type bytes.",
+            "FIKO_BILLING['STRIPE_SECRET_KEY'] must be str, not bytes "
+            "(from FIKO_BILLING['STRIPE_SECRET_KEY']).",
             "STRIPE_SECRET_KEY",
         ),
         e010(
-            "FIKO_BILLING['STRIPE_WEBHOOK_SECRET'] must be a string or a list of strings, "
-            "not a value of type int.",
+            "FIKO_BILLING['STRIPE_WEBHOOK_SECRET'] must be str or list or tuple, not int "
+            "(from FIKO_BILLING['STRIPE_WEBHOOK_SECRET']).",
             "STRIPE_WEBHOOK_SECRET",
         ),
     ]
@@ -762,7 +805,8 @@ def test_e010_a_list_of_secrets_with_a_wrong_item() -> None:
     assert run_checks(config) == [
         e010(
             "FIKO_BILLING['STRIPE_WEBHOOK_SECRET'] must be a string or a list of strings, "
-            "but its items are of type bytes, str.",
+            "not a list with items of type bytes, str "
+            "(from FIKO_BILLING['STRIPE_WEBHOOK_SECRET']).",
             "STRIPE_WEBHOOK_SECRET",
         )
     ]
@@ -806,6 +850,37 @@ def test_e011_is_reported_even_when_fiko_billing_is_unreadable() -> None:
             "fiko_billing.E010",
             "fiko_billing.E011",
         ]
+
+
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        ("testapp.Team", "refers to model 'testapp.Team', which is not installed."),
+        ("Organisation", "must be of the form 'app_label.ModelName', not 'Organisation'."),
+        (
+            "testapp.Organisation.name",
+            "must be of the form 'app_label.ModelName', not 'testapp.Organisation.name'.",
+        ),
+    ],
+)
+def test_e011_comes_out_of_manage_py_check_not_a_traceback(label: str, message: str) -> None:
+    """In a fresh process, where the models and the admin read the setting as they load."""
+    assert "django.contrib.admin" in django_settings.INSTALLED_APPS
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings_subscriber_model",
+            "FIKO_TEST_SUBSCRIBER_MODEL": label,
+        },
+    )
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1
+    assert f"?: (fiko_billing.E011) FIKO_BILLING_SUBSCRIBER_MODEL {message}" in result.stderr
 
 
 # ------------------------------------------------------------------ E012
@@ -972,7 +1047,14 @@ def test_a_silenced_id_is_not_reported() -> None:
 
 
 def test_every_id_is_listed_in_the_comment_block_at_the_top() -> None:
-    source = inspect.getsource(billing_checks)
+    source = "".join(
+        inspect.getsource(module)
+        for module in (
+            billing_checks.snapshot,
+            billing_checks.configuration,
+            billing_checks.credentials,
+        )
+    )
     used = set(re.findall(r'id="(fiko_billing\.[EW]\d{3})"', source))
     assert len(used) == 13
     listed = set(re.findall(r"^(fiko_billing\.[EW]\d{3}) ", billing_checks.__doc__ or "", re.M))

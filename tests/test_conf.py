@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory, override_settings
 
-from fiko_billing import conf
+from fiko_billing import conf, settings_table
 from fiko_billing.conf import (
     DEFAULTS,
     ENV_FALLBACKS,
@@ -323,9 +323,10 @@ def test_dict_webhook_secret_list_of_non_strings(configure: Any, value: Any) -> 
     configure(STRIPE_WEBHOOK_SECRET=value)
     with pytest.raises(ImproperlyConfigured) as excinfo:
         billing_settings.STRIPE_WEBHOOK_SECRET  # noqa: B018
+    kinds = ", ".join(sorted({type(item).__name__ for item in value}))
     assert str(excinfo.value) == (
-        "FIKO_BILLING['STRIPE_WEBHOOK_SECRET'] must be a string or a list of strings "
-        "(from FIKO_BILLING['STRIPE_WEBHOOK_SECRET'])."
+        "FIKO_BILLING['STRIPE_WEBHOOK_SECRET'] must be a string or a list of strings, "
+        f"not a list with items of type {kinds} (from FIKO_BILLING['STRIPE_WEBHOOK_SECRET'])."
     )
 
 
@@ -425,60 +426,27 @@ def test_a_secret_of_the_wrong_type_is_not_quoted(
 
 
 @pytest.mark.parametrize(
-    ("key", "value", "message"),
+    ("key", "value", "expected"),
     [
-        (
-            "WEBHOOK_TOLERANCE",
-            -1,
-            "FIKO_BILLING['WEBHOOK_TOLERANCE'] must be a positive number of seconds.",
-        ),
-        (
-            "WEBHOOK_TOLERANCE",
-            0,
-            "FIKO_BILLING['WEBHOOK_TOLERANCE'] must be a positive number of seconds.",
-        ),
-        ("GRACE_PERIOD_DAYS", -1, "FIKO_BILLING['GRACE_PERIOD_DAYS'] must be zero or more."),
-        ("MAX_QUANTITY", 0, "FIKO_BILLING['MAX_QUANTITY'] must be 1 or more."),
-        (
-            "WEBHOOK_EVENT_RETENTION_DAYS",
-            30,
-            "FIKO_BILLING['WEBHOOK_EVENT_RETENTION_DAYS'] must be 31 or more.",
-        ),
-        (
-            "RESERVATION_TIMEOUT",
-            0,
-            "FIKO_BILLING['RESERVATION_TIMEOUT'] must be a number of seconds above 0 and at "
-            "most 2592000 (30 days), not 0.",
-        ),
-        (
-            "RESERVATION_TIMEOUT",
-            30 * 86400 + 1,
-            "FIKO_BILLING['RESERVATION_TIMEOUT'] must be a number of seconds above 0 and at "
-            "most 2592000 (30 days), not 2592001.",
-        ),
-        (
-            "WEBHOOK_PROCESSING",
-            "celery",
-            "FIKO_BILLING['WEBHOOK_PROCESSING'] must be 'sync' or 'task', not 'celery'.",
-        ),
-        (
-            "WEBHOOK_PROCESSING",
-            "SYNC",
-            "FIKO_BILLING['WEBHOOK_PROCESSING'] must be 'sync' or 'task', not 'SYNC'.",
-        ),
+        ("WEBHOOK_TOLERANCE", -1, "1 or more seconds"),
+        ("WEBHOOK_TOLERANCE", 0, "1 or more seconds"),
+        ("GRACE_PERIOD_DAYS", -1, "0 or more days"),
+        ("MAX_QUANTITY", 0, "1 or more"),
+        ("WEBHOOK_MAX_FAILURES", 0, "1 or more"),
+        ("WEBHOOK_MAX_WAIT_DAYS", 0, "1 or more days"),
+        ("WEBHOOK_EVENT_RETENTION_DAYS", 30, "31 or more days"),
+        ("RESERVATION_TIMEOUT", 0, "from 1 to 2592000 seconds (30 days)"),
+        ("RESERVATION_TIMEOUT", 30 * 86400 + 1, "from 1 to 2592000 seconds (30 days)"),
+        ("WEBHOOK_PROCESSING", "celery", "one of 'sync', 'task'"),
+        ("WEBHOOK_PROCESSING", "SYNC", "one of 'sync', 'task'"),
         (
             "PRORATION_BEHAVIOR",
             "sometimes",
-            "FIKO_BILLING['PRORATION_BEHAVIOR'] must be one of create_prorations, "
-            "always_invoice, none, not 'sometimes'.",
+            "one of 'create_prorations', 'always_invoice', 'none'",
         ),
+        ("REFUND_SPENT_TOKENS", "keep", "one of 'debt', 'forgive'"),
         *[
-            (
-                key,
-                value,
-                f"FIKO_BILLING[{key!r}] must be a finite number of seconds more than zero, "
-                f"not {value!r} (from FIKO_BILLING[{key!r}]).",
-            )
+            (key, value, "a finite number of seconds more than zero")
             for key in (
                 "STRIPE_TIMEOUT",
                 "STRIPE_REQUEST_TIME_BUDGET",
@@ -486,25 +454,19 @@ def test_a_secret_of_the_wrong_type_is_not_quoted(
             )
             for value in (0, -1, 0.0, float("inf"), float("nan"), 10**400)
         ],
-        (
-            "STRIPE_MAX_NETWORK_RETRIES",
-            -1,
-            "FIKO_BILLING['STRIPE_MAX_NETWORK_RETRIES'] must be zero or more, not -1.",
-        ),
-        (
-            "CHECKOUT_STATUS_POLL_INTERVAL",
-            -1,
-            "FIKO_BILLING['CHECKOUT_STATUS_POLL_INTERVAL'] must be zero or more seconds, not -1.",
-        ),
+        ("STRIPE_MAX_NETWORK_RETRIES", -1, "0 or more"),
+        ("CHECKOUT_STATUS_POLL_INTERVAL", -1, "0 or more seconds"),
     ],
 )
-def test_a_value_out_of_range_names_the_key(
-    configure: Any, key: str, value: Any, message: str
+def test_a_value_out_of_range_names_the_key_the_range_and_the_value(
+    configure: Any, key: str, value: Any, expected: str
 ) -> None:
     configure(**{key: value})
     with pytest.raises(ImproperlyConfigured) as excinfo:
         getattr(billing_settings, key)
-    assert str(excinfo.value) == message
+    assert str(excinfo.value) == (
+        f"FIKO_BILLING[{key!r}] must be {expected}, not {value!r} (from FIKO_BILLING[{key!r}])."
+    )
 
 
 @pytest.mark.parametrize(
@@ -621,8 +583,10 @@ def test_resolver_bad_path_names_the_key(configure: Any, path: str) -> None:
     with pytest.raises(ImproperlyConfigured) as excinfo:
         billing_settings.SUBSCRIBER_RESOLVER  # noqa: B018
     assert str(excinfo.value).startswith(
-        f"FIKO_BILLING['SUBSCRIBER_RESOLVER'] is {path!r}, which cannot be imported: "
+        "FIKO_BILLING['SUBSCRIBER_RESOLVER'] must be a callable or the dotted path of one, "
+        f"not {path!r}, which cannot be imported ("
     )
+    assert str(excinfo.value).endswith(" (from FIKO_BILLING['SUBSCRIBER_RESOLVER']).")
 
 
 @pytest.mark.parametrize("value", ["tests.test_conf.NOT_CALLABLE", 42, None])
@@ -633,7 +597,7 @@ def test_resolver_must_be_callable(configure: Any, value: Any) -> None:
     shown = NOT_CALLABLE if isinstance(value, str) else value
     assert str(excinfo.value) == (
         "FIKO_BILLING['SUBSCRIBER_RESOLVER'] must be a callable or the dotted path "
-        f"of one, not {shown!r}."
+        f"of one, not {shown!r} (from FIKO_BILLING['SUBSCRIBER_RESOLVER'])."
     )
 
 
@@ -694,3 +658,88 @@ def test_subscriber_model_that_is_not_installed(settings: Any) -> None:
     assert str(excinfo.value) == (
         "FIKO_BILLING_SUBSCRIBER_MODEL refers to model 'testapp.Team', which is not installed."
     )
+
+
+# The table
+
+
+def test_a_removed_setting_says_what_to_do_instead(
+    configure: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(
+        settings_table.REMOVED_SETTINGS, "OLD_KEY", "set FIKO_BILLING['CURRENCY'] instead."
+    )
+    configure(OLD_KEY="eur", TYPO=1)
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        billing_settings.CURRENCY  # noqa: B018
+    assert str(excinfo.value) == (
+        "FIKO_BILLING['OLD_KEY'] was removed: set FIKO_BILLING['CURRENCY'] instead."
+    )
+
+
+def test_a_setting_is_one_entry_in_the_table(
+    configure: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added = settings_table.Setting(
+        "EXTRA_DAYS", (int,), 7, (settings_table.Range(1, unit="days"),), env="FIKO_EXTRA_DAYS"
+    )
+    monkeypatch.setitem(settings_table.BY_NAME, "EXTRA_DAYS", added)
+    configure()
+    assert billing_settings.EXTRA_DAYS == 7
+    set_env(monkeypatch, "FIKO_EXTRA_DAYS", "9")
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        billing_settings.EXTRA_DAYS  # noqa: B018
+    assert str(excinfo.value) == (
+        "FIKO_BILLING['EXTRA_DAYS'] must be int, not '9' "
+        "(from the environment variable FIKO_EXTRA_DAYS)."
+    )
+    configure(EXTRA_DAYS=0)
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        billing_settings.EXTRA_DAYS  # noqa: B018
+    assert str(excinfo.value) == (
+        "FIKO_BILLING['EXTRA_DAYS'] must be 1 or more days, not 0 "
+        "(from FIKO_BILLING['EXTRA_DAYS'])."
+    )
+
+
+def test_the_typed_attributes_are_keys_of_the_table() -> None:
+    annotated = set(conf.BillingSettings.__annotations__)
+    assert annotated == set(settings_table.BY_NAME)
+    assert [setting.name for setting in settings_table.SETTINGS] == list(DEFAULTS)
+
+
+def test_an_unknown_attribute_is_an_attribute_error(configure: Any) -> None:
+    configure()
+    with pytest.raises(AttributeError):
+        billing_settings.NOT_A_SETTING  # noqa: B018
+
+
+def test_secrets_are_declared_and_never_in_a_repr(configure: Any) -> None:
+    assert {"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"} == conf.SECRET_KEYS
+    configure(
+        STRIPE_SECRET_KEY="sk_live_0123456789abcdef",
+        STRIPE_WEBHOOK_SECRET=["whsec_0123456789abcdef"],
+        CURRENCY="eur",
+    )
+    billing_settings.STRIPE_SECRET_KEY  # noqa: B018 - cached values are not shown either
+    shown = repr(billing_settings)
+    assert shown == (
+        "<BillingSettings FIKO_BILLING: {STRIPE_SECRET_KEY=<secret>, "
+        "STRIPE_WEBHOOK_SECRET=<secret>, CURRENCY='eur'}>"
+    )
+    assert "0123456789abcdef" not in repr(settings_table.BY_NAME["STRIPE_SECRET_KEY"])
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("STRIPE_SECRET_KEY", ["sk_live_0123456789abcdef"]),
+        ("STRIPE_WEBHOOK_SECRET", ["whsec_0123456789abcdef", b"whsec_0123456789abcdef"]),
+        ("STRIPE_WEBHOOK_SECRET", {"whsec_0123456789abcdef": 1}),
+    ],
+)
+def test_no_error_of_a_secret_quotes_it(configure: Any, key: str, value: Any) -> None:
+    configure(**{key: value})
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        getattr(billing_settings, key)
+    assert "0123456789abcdef" not in str(excinfo.value)

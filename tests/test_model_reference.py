@@ -80,7 +80,14 @@ def test_rows_say_what_the_models_say():
     plan = rows(markdown, "Plan")
     assert plan["stripe_product_id"][0] == "text (max. 255), unique, optional"
     assert plan["stripe_product_id"][2] == "`sync_stripe_products`"
-    assert plan["interval"][1] == ("Billing interval. One of `month` (Monthly), `year` (Yearly).")
+    assert plan["interval"][1] == (
+        "Billing interval: How often a subscription to it is billed; a plan needs one, "
+        "a token package without one is bought once. One of `month` (Monthly), `year` (Yearly)."
+    )
+    assert rows(markdown, "Product")["kind"][1] == (
+        "Kind. One of `full` (Subscription plan), `token` (Token package)."
+    )
+    assert rows(markdown, "Price")["product_id"][0] == "foreign key to `Product`"
     assert "`past_due` (Past due)" in rows(markdown, "Subscription")["status"][1]
 
 

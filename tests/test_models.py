@@ -28,6 +28,7 @@ from fiko_billing.models import (
     PaymentStatus,
     Plan,
     Price,
+    Product,
     Subscription,
     SubscriptionStatus,
     TokenAccount,
@@ -99,7 +100,21 @@ class Unique:
         )
 
 
-Violation = Check | ColumnCheck | Unique
+@dataclass(frozen=True)
+class NotNull:
+    """A column that must hold a value."""
+
+    model: str
+    column: str
+
+    def pattern(self, vendor: str) -> str:
+        if vendor == "postgresql":
+            return re.escape(f'null value in column "{self.column}"')
+        table = TABLE.format(self.model)
+        return re.escape(f"NOT NULL constraint failed: {table}.{self.column}") + "$"
+
+
+Violation = Check | ColumnCheck | Unique | NotNull
 
 
 @contextmanager
@@ -128,12 +143,18 @@ def test_a_price_belongs_to_exactly_one_plan_or_package() -> None:
     Price.objects.create(plan=plan, currency="usd", unit_amount=500)
     Price.objects.create(package=package, currency="usd", unit_amount=500)
 
-    with rejected(Check("fiko_price_one_item")):
+    with pytest.raises(ValueError, match="one product"):
         Price.objects.create(plan=plan, package=package, currency="eur", unit_amount=500)
-    with rejected(Check("fiko_price_one_item")):
+    with pytest.raises(ValueError, match="one product"):
+        Price.objects.create(plan=package, currency="eur", unit_amount=500)
+    with rejected(NotNull("price", "product_id")):
         Price.objects.create(currency="eur", unit_amount=500)
 
     assert Price.objects.count() == 2
+    assert [(p.plan, p.package) for p in Price.objects.order_by("pk")] == [
+        (plan, None),
+        (None, package),
+    ]
 
 
 def test_one_price_per_plan_and_currency() -> None:
@@ -141,7 +162,7 @@ def test_one_price_per_plan_and_currency() -> None:
     PlanPriceFactory(plan=price.plan, currency="eur")
     PlanPriceFactory(currency="usd")
 
-    with rejected(Unique("price", ("plan_id", "currency"))):
+    with rejected(Unique("price", ("product_id", "currency"))):
         PlanPriceFactory(plan=price.plan, currency="usd", unit_amount=900)
 
     assert price.plan.prices.count() == 2
@@ -151,7 +172,7 @@ def test_one_price_per_package_and_currency() -> None:
     price = PackagePriceFactory(currency="usd")
     PackagePriceFactory(package=price.package, currency="jpy")
 
-    with rejected(Unique("price", ("package_id", "currency"))):
+    with rejected(Unique("price", ("product_id", "currency"))):
         PackagePriceFactory(package=price.package, currency="usd")
 
     assert price.package.prices.count() == 2
@@ -168,15 +189,15 @@ def test_a_price_amount_is_not_negative() -> None:
 
 def test_catalogue_amounts_are_not_negative() -> None:
     PlanFactory(tokens_per_period=0)
-    with rejected(ColumnCheck("plan", "tokens_per_period")):
+    with rejected(ColumnCheck("product", "tokens")):
         PlanFactory(tokens_per_period=-1)
-    with rejected(ColumnCheck("plan", "sort_order")):
+    with rejected(ColumnCheck("product", "sort_order")):
         PlanFactory(sort_order=-1)
 
 
 def test_a_token_package_grants_at_least_one_token() -> None:
     TokenPackageFactory(tokens=1)
-    with rejected(Check("fiko_package_tokens_positive")):
+    with rejected(Check("fiko_product_token_tokens_minimum")):
         TokenPackageFactory(tokens=0)
 
 
@@ -184,19 +205,21 @@ def test_intervals_are_checked() -> None:
     PlanFactory(interval="year")
     TokenPackageFactory(interval="")
     TokenPackageFactory(interval="month")
-    with rejected(Check("fiko_plan_interval_valid")):
+    with rejected(Check("fiko_product_interval_valid")):
         PlanFactory(interval="week")
-    with rejected(Check("fiko_plan_interval_valid")):
+    with rejected(Check("fiko_product_interval_valid")):
         PlanFactory(interval="")
-    with rejected(Check("fiko_package_interval_valid")):
+    with rejected(Check("fiko_product_interval_valid")):
         TokenPackageFactory(interval="Month")
+    with rejected(Check("fiko_product_kind_valid")):
+        Product.objects.create(kind="plan", name="Old word", interval="month")
 
 
 @pytest.mark.parametrize(
     ("factory", "field", "model"),
     [
-        (PlanFactory, "stripe_product_id", "plan"),
-        (TokenPackageFactory, "stripe_product_id", "tokenpackage"),
+        (PlanFactory, "stripe_product_id", "product"),
+        (TokenPackageFactory, "stripe_product_id", "product"),
         (PlanPriceFactory, "stripe_price_id", "price"),
     ],
 )
@@ -256,10 +279,12 @@ def test_subscription_quantity_is_positive() -> None:
 
 
 def test_a_subscription_is_to_a_plan_or_a_package_not_both() -> None:
-    SubscriptionFactory(plan=None, package=TokenPackageFactory(interval="month"))
-    SubscriptionFactory(plan=None, package=None)
-    with rejected(Check("fiko_subscription_one_item")):
+    recurring = SubscriptionFactory(plan=None, package=TokenPackageFactory(interval="month"))
+    unknown = SubscriptionFactory(plan=None, package=None)
+    with pytest.raises(ValueError, match="one product"):
         SubscriptionFactory(plan=PlanFactory(), package=TokenPackageFactory(interval="month"))
+    assert (recurring.plan, recurring.package.interval) == (None, "month")
+    assert (unknown.product, unknown.plan, unknown.package) == (None, None, None)
 
 
 # Payments

@@ -19,6 +19,10 @@ PAGE = "models"
 
 #: Per model: who writes its rows, and the fields someone else writes.
 WRITERS: dict[str, tuple[str, dict[str, str]]] = {
+    "Product": (
+        "you, in the admin or from code (as a `Plan` or a `TokenPackage`)",
+        {"stripe_product_id": "`sync_stripe_products`"},
+    ),
     "Plan": (
         "you, in the admin or from code",
         {"stripe_product_id": "`sync_stripe_products`"},

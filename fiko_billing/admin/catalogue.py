@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.contrib import admin
@@ -11,14 +10,14 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from fiko_billing.admin.common import ModelAdmin, TabularInline
-from fiko_billing.forms import PriceForm, PriceInlineFormSet
-from fiko_billing.models import Plan, Price, TokenPackage
-from fiko_billing.models.catalogue import CatalogueItem
+from fiko_billing.forms import PlanForm, PriceForm, PriceInlineFormSet, TokenPackageForm
+from fiko_billing.models import Plan, Price, Product, TokenPackage
 from fiko_billing.money import format_amount
 
 
 class PriceInline(TabularInline[Price, Any]):
     model = Price
+    fk_name = "product"
     form = PriceForm
     formset = PriceInlineFormSet
     fields = ("currency", "unit_amount", "formatted_amount", "active", "stripe_price_id")
@@ -32,21 +31,17 @@ class PriceInline(TabularInline[Price, Any]):
         return obj.display
 
 
-class PlanPriceInline(PriceInline):
-    fk_name = "plan"
+# The names the inlines had while plans and packages were two tables.
+PlanPriceInline = PackagePriceInline = PriceInline
 
-
-class PackagePriceInline(PriceInline):
-    fk_name = "package"
-
-
-_Item = TypeVar("_Item", bound=CatalogueItem)
+_Item = TypeVar("_Item", bound=Product)
 
 
 class CatalogueItemAdmin(ModelAdmin[_Item]):
     list_filter = ("active", "interval")
     search_fields = ("name", "description", "stripe_product_id")
     readonly_fields = ("stripe_product_id", "created", "modified")
+    inlines = (PriceInline,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[_Item]:
         # One query for the prices of the whole page.
@@ -54,7 +49,7 @@ class CatalogueItemAdmin(ModelAdmin[_Item]):
 
     @admin.display(description=_("prices"))
     def price_list(self, obj: _Item) -> str:
-        prices: Sequence[Price] = obj.prices.all()  # type: ignore[attr-defined]
+        prices = obj.prices.all()
         return ", ".join(
             price.display if price.active else _("%(price)s (inactive)") % {"price": price.display}
             for price in prices
@@ -75,14 +70,18 @@ class PlanAdmin(CatalogueItemAdmin[Plan]):
         "name",
         "description",
         "interval",
-        "tokens_per_period",
+        "tokens",
         "active",
         "sort_order",
         "stripe_product_id",
         "created",
         "modified",
     )
-    inlines = (PlanPriceInline,)
+    form = PlanForm
+
+    @admin.display(description=_("tokens per period"), ordering="tokens")
+    def tokens_per_period(self, obj: Plan) -> int:
+        return obj.tokens
 
 
 @admin.register(TokenPackage)
@@ -106,7 +105,7 @@ class TokenPackageAdmin(CatalogueItemAdmin[TokenPackage]):
         "created",
         "modified",
     )
-    inlines = (PackagePriceInline,)
+    form = TokenPackageForm
 
     @admin.display(description=_("billing"), ordering="interval")
     def billing(self, obj: TokenPackage) -> str:
@@ -118,20 +117,20 @@ class PriceAdmin(ModelAdmin[Price]):
     form = PriceForm
     list_display = ("item_name", "currency", "amount", "active", "stripe_price_id")
     list_filter = ("active", "currency")
-    list_select_related = ("plan", "package")
-    search_fields = ("stripe_price_id", "plan__name", "package__name")
+    list_select_related = ("product",)
+    search_fields = ("stripe_price_id", "product__name")
     readonly_fields = ("stripe_price_id", "created", "modified")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Price | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             # A price stays with its item; another item gets a price of its own.
-            fields[:0] = ["plan", "package"]
+            fields[:0] = ["product"]
         return fields
 
     @admin.display(description=_("plan or package"))
     def item_name(self, obj: Price) -> str:
-        return str(obj.item)
+        return str(obj.product)
 
     @admin.display(description=_("amount"), ordering="unit_amount")
     def amount(self, obj: Price) -> str:

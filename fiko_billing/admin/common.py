@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
+import django_stubs_ext
 from django.contrib import admin
-from django.core.exceptions import FieldDoesNotExist
+from django.contrib.admin import ModelAdmin as ModelAdmin
+from django.contrib.admin import TabularInline as TabularInline
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.http import HttpRequest
 from django.urls import reverse
 
 from fiko_billing.subscribers import get_subscriber_model
 
+# Django's admin classes are generic only in the type stubs; this makes
+# ``ModelAdmin[Model]`` (re-exported above for the other admin modules) work
+# at run time too.
+django_stubs_ext.monkeypatch()
+
 _M = TypeVar("_M", bound=models.Model)
-
-if TYPE_CHECKING:
-    # Re-exported under the same names for the other admin modules.
-    from django.contrib.admin import ModelAdmin as ModelAdmin
-    from django.contrib.admin import TabularInline as TabularInline
-else:
-    # Django's admin classes are generic only in the type stubs.
-    class ModelAdmin(admin.ModelAdmin):
-        def __class_getitem__(cls, _params: object) -> type:
-            return cls
-
-    class TabularInline(admin.TabularInline):
-        def __class_getitem__(cls, _params: object) -> type:
-            return cls
 
 
 _SUBSCRIBER_TEXT_FIELDS = ("username", "email", "name", "first_name", "last_name")
@@ -38,7 +32,11 @@ def subscriber_search_fields(prefix: str) -> tuple[str, ...]:
     The subscriber model is swappable, so the fields are looked up rather than
     assumed: a user has a username and an e-mail, an organisation a name.
     """
-    model = get_subscriber_model()
+    try:
+        model = get_subscriber_model()
+    except ImproperlyConfigured:
+        # The system check fiko_billing.E011 says what is wrong with the setting.
+        return ()
     candidates = (
         getattr(model, "USERNAME_FIELD", None),
         getattr(model, "EMAIL_FIELD", None),

@@ -59,8 +59,8 @@ class SubscriptionAdmin(MirroredAdmin[Subscription]):
         "cancel_at_period_end",
         "livemode",
     )
-    list_filter = ("status", "cancel_at_period_end", "livemode", "plan", "package")
-    list_select_related = ("subscriber", "plan", "package")
+    list_filter = ("status", "cancel_at_period_end", "livemode", "product")
+    list_select_related = ("subscriber", "product")
     search_fields = (
         "stripe_subscription_id",
         "customer__stripe_customer_id",
@@ -72,9 +72,9 @@ class SubscriptionAdmin(MirroredAdmin[Subscription]):
         "customer",
         "stripe_subscription_id",
         "status",
+        "status_changed",
         "livemode",
-        "plan",
-        "package",
+        "product",
         "price",
         "quantity",
         "current_period_start",
@@ -92,8 +92,19 @@ class SubscriptionAdmin(MirroredAdmin[Subscription]):
         "modified",
     )
     fieldsets = (
-        (None, {"fields": ("subscriber", "customer", "stripe_subscription_id", "status")}),
-        (_("Item"), {"fields": ("plan", "package", "price", "quantity")}),
+        (
+            None,
+            {
+                "fields": (
+                    "subscriber",
+                    "customer",
+                    "stripe_subscription_id",
+                    "status",
+                    "status_changed",
+                )
+            },
+        ),
+        (_("Item"), {"fields": ("product", "price", "quantity")}),
         (_("Period"), {"fields": ("current_period_start", "current_period_end", "trial_end")}),
         (
             _("Cancellation"),
@@ -124,8 +135,7 @@ class SubscriptionAdmin(MirroredAdmin[Subscription]):
 
     @admin.display(description=_("plan or package"))
     def item(self, obj: Subscription) -> str | None:
-        item = obj.plan or obj.package
-        return None if item is None else str(item)
+        return None if obj.product is None else str(obj.product)
 
 
 class _ReadOnlyInline(TabularInline[Any, Any]):
@@ -180,7 +190,7 @@ class PaymentAdmin(MirroredAdmin[Payment]):
         "livemode",
     )
     list_filter = ("status", "kind", "currency", "livemode")
-    list_select_related = ("subscriber", "plan", "package")
+    list_select_related = ("subscriber", "product")
     search_fields = (
         "stripe_checkout_session_id",
         "stripe_payment_intent_id",
@@ -193,8 +203,7 @@ class PaymentAdmin(MirroredAdmin[Payment]):
         "subscriber",
         "kind",
         "status",
-        "plan",
-        "package",
+        "product",
         "subscription",
         "quantity",
         "amount",
@@ -226,8 +235,7 @@ class PaymentAdmin(MirroredAdmin[Payment]):
             _("Item"),
             {
                 "fields": (
-                    "plan",
-                    "package",
+                    "product",
                     "subscription",
                     "quantity",
                     "period_start",
@@ -271,8 +279,7 @@ class PaymentAdmin(MirroredAdmin[Payment]):
 
     @admin.display(description=_("plan or package"))
     def item(self, obj: Payment) -> str | None:
-        item = obj.plan or obj.package
-        return None if item is None else str(item)
+        return None if obj.product is None else str(obj.product)
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj: Payment) -> str:

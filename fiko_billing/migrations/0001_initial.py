@@ -1,13 +1,13 @@
 # The subscriber model is swappable (FIKO_BILLING_SUBSCRIBER_MODEL), like
 # AUTH_USER_MODEL: keep subscriber_model_label() in every reference to it.
 
-import django.core.validators
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
 import model_utils.fields
 from django.db import migrations, models
 
+import fiko_billing.models.catalogue
 import fiko_billing.models.deletion
 import fiko_billing.models.fields
 from fiko_billing.conf import subscriber_model_label
@@ -493,6 +493,7 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "payments",
                 "ordering": ("-created", "-pk"),
             },
+            bases=(fiko_billing.models.catalogue.SoldProduct, models.Model),
         ),
         migrations.CreateModel(
             name="Dispute",
@@ -601,7 +602,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name="Plan",
+            name="Product",
             fields=[
                 (
                     "id",
@@ -621,6 +622,14 @@ class Migration(migrations.Migration):
                         default=django.utils.timezone.now, editable=False, verbose_name="modified"
                     ),
                 ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("full", "Subscription plan"), ("token", "Token package")],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
                 ("name", models.CharField(max_length=100, verbose_name="name")),
                 (
                     "description",
@@ -628,6 +637,25 @@ class Migration(migrations.Migration):
                         blank=True,
                         help_text="Shown to customers in the catalogue and pushed to the Stripe product.",
                         verbose_name="description",
+                    ),
+                ),
+                (
+                    "interval",
+                    models.CharField(
+                        blank=True,
+                        choices=[("month", "Monthly"), ("year", "Yearly")],
+                        default="",
+                        help_text="How often a subscription to it is billed; a plan needs one, a token package without one is bought once.",
+                        max_length=5,
+                        verbose_name="billing interval",
+                    ),
+                ),
+                (
+                    "tokens",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Tokens granted per unit: a plan's allowance for each paid period (it expires at the period's end), or the tokens of each package bought (they never expire).",
+                        verbose_name="tokens",
                     ),
                 ),
                 (
@@ -658,49 +686,36 @@ class Migration(migrations.Migration):
                         verbose_name="Stripe product id",
                     ),
                 ),
-                (
-                    "interval",
-                    models.CharField(
-                        choices=[("month", "Monthly"), ("year", "Yearly")],
-                        default="month",
-                        max_length=5,
-                        verbose_name="billing interval",
-                    ),
-                ),
-                (
-                    "tokens_per_period",
-                    models.PositiveIntegerField(
-                        default=0,
-                        help_text="Tokens granted each paid period; they expire at the period's end.",
-                        verbose_name="tokens per period",
-                    ),
-                ),
             ],
             options={
-                "verbose_name": "subscription plan",
-                "verbose_name_plural": "subscription plans",
+                "verbose_name": "product",
+                "verbose_name_plural": "products",
                 "ordering": ("sort_order", "pk"),
-                "abstract": False,
                 "constraints": [
                     models.CheckConstraint(
-                        condition=models.Q(("interval__in", ["month", "year"])),
-                        name="fiko_plan_interval_valid",
-                    )
+                        condition=models.Q(("kind__in", ["full", "token"])),
+                        name="fiko_product_kind_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("interval__in", ["month", "year"]),
+                            models.Q(
+                                ("interval", ""), models.Q(("kind__in", ["full"]), _negated=True)
+                            ),
+                            _connector="OR",
+                        ),
+                        name="fiko_product_interval_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("kind", "token"), _negated=True),
+                            ("tokens__gte", 1),
+                            _connector="OR",
+                        ),
+                        name="fiko_product_token_tokens_minimum",
+                    ),
                 ],
             },
-        ),
-        migrations.AddField(
-            model_name="payment",
-            name="plan",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="The plan paid for, if any.",
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="payments",
-                to="fiko_billing.plan",
-                verbose_name="plan",
-            ),
         ),
         migrations.CreateModel(
             name="Price",
@@ -759,15 +774,13 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
-                    "plan",
+                    "product",
                     models.ForeignKey(
-                        blank=True,
-                        help_text="The plan sold at this price; a price has a plan or a package, not both.",
-                        null=True,
+                        help_text="The plan or token package sold at this price.",
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="prices",
-                        to="fiko_billing.plan",
-                        verbose_name="plan",
+                        to="fiko_billing.product",
+                        verbose_name="product",
                     ),
                 ),
             ],
@@ -776,6 +789,44 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "prices",
                 "ordering": ("currency", "pk"),
             },
+            bases=(fiko_billing.models.catalogue.SoldProduct, models.Model),
+        ),
+        migrations.AddField(
+            model_name="payment",
+            name="product",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The plan or token package paid for, if known.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="payments",
+                to="fiko_billing.product",
+                verbose_name="product",
+            ),
+        ),
+        migrations.CreateModel(
+            name="Plan",
+            fields=[],
+            options={
+                "verbose_name": "subscription plan",
+                "verbose_name_plural": "subscription plans",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
+            },
+            bases=("fiko_billing.product",),
+        ),
+        migrations.CreateModel(
+            name="TokenPackage",
+            fields=[],
+            options={
+                "verbose_name": "token package",
+                "verbose_name_plural": "token packages",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
+            },
+            bases=("fiko_billing.product",),
         ),
         migrations.CreateModel(
             name="Refund",
@@ -911,6 +962,15 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "status_changed",
+                    model_utils.fields.MonitorField(
+                        default=django.utils.timezone.now,
+                        help_text="When this row's status last changed (or the row was created).",
+                        monitor="status",
+                        verbose_name="status changed",
+                    ),
+                ),
+                (
                     "current_period_start",
                     models.DateTimeField(
                         blank=True, null=True, verbose_name="current period start"
@@ -1028,18 +1088,6 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
-                    "plan",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The plan subscribed to; empty for a recurring token package.",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="subscriptions",
-                        to="fiko_billing.plan",
-                        verbose_name="plan",
-                    ),
-                ),
-                (
                     "price",
                     models.ForeignKey(
                         blank=True,
@@ -1049,6 +1097,18 @@ class Migration(migrations.Migration):
                         related_name="subscriptions",
                         to="fiko_billing.price",
                         verbose_name="price",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The plan (or recurring token package) subscribed to; empty while it is unknown.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subscriptions",
+                        to="fiko_billing.product",
+                        verbose_name="product",
                     ),
                 ),
                 (
@@ -1068,6 +1128,7 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "subscriptions",
                 "ordering": ("-created", "-pk"),
             },
+            bases=(fiko_billing.models.catalogue.SoldProduct, models.Model),
         ),
         migrations.AddField(
             model_name="payment",
@@ -1280,141 +1341,6 @@ class Migration(migrations.Migration):
                 "verbose_name": "token allocation",
                 "verbose_name_plural": "token allocations",
             },
-        ),
-        migrations.CreateModel(
-            name="TokenPackage",
-            fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created",
-                    model_utils.fields.AutoCreatedField(
-                        default=django.utils.timezone.now, editable=False, verbose_name="created"
-                    ),
-                ),
-                (
-                    "modified",
-                    model_utils.fields.AutoLastModifiedField(
-                        default=django.utils.timezone.now, editable=False, verbose_name="modified"
-                    ),
-                ),
-                ("name", models.CharField(max_length=100, verbose_name="name")),
-                (
-                    "description",
-                    models.TextField(
-                        blank=True,
-                        help_text="Shown to customers in the catalogue and pushed to the Stripe product.",
-                        verbose_name="description",
-                    ),
-                ),
-                (
-                    "active",
-                    models.BooleanField(
-                        default=True,
-                        help_text="Inactive items cannot be bought.",
-                        verbose_name="active",
-                    ),
-                ),
-                (
-                    "sort_order",
-                    models.PositiveIntegerField(
-                        default=0,
-                        help_text="Lower numbers are listed first.",
-                        verbose_name="sort order",
-                    ),
-                ),
-                (
-                    "stripe_product_id",
-                    models.CharField(
-                        blank=True,
-                        editable=False,
-                        help_text="Set by sync_stripe_products; empty until the item is pushed to Stripe.",
-                        max_length=255,
-                        null=True,
-                        unique=True,
-                        verbose_name="Stripe product id",
-                    ),
-                ),
-                (
-                    "tokens",
-                    models.PositiveIntegerField(
-                        help_text="Tokens credited for each package bought; they never expire.",
-                        validators=[django.core.validators.MinValueValidator(1)],
-                        verbose_name="tokens",
-                    ),
-                ),
-                (
-                    "interval",
-                    models.CharField(
-                        blank=True,
-                        choices=[("month", "Monthly"), ("year", "Yearly")],
-                        default="",
-                        help_text="Leave empty for a one-time purchase.",
-                        max_length=5,
-                        verbose_name="recurring interval",
-                    ),
-                ),
-            ],
-            options={
-                "verbose_name": "token package",
-                "verbose_name_plural": "token packages",
-                "ordering": ("sort_order", "pk"),
-                "abstract": False,
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(("tokens__gte", 1)), name="fiko_package_tokens_positive"
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            ("interval", ""), ("interval__in", ["month", "year"]), _connector="OR"
-                        ),
-                        name="fiko_package_interval_valid",
-                    ),
-                ],
-            },
-        ),
-        migrations.AddField(
-            model_name="subscription",
-            name="package",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="The recurring token package subscribed to; empty for a plan.",
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="subscriptions",
-                to="fiko_billing.tokenpackage",
-                verbose_name="token package",
-            ),
-        ),
-        migrations.AddField(
-            model_name="price",
-            name="package",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="The token package sold at this price.",
-                null=True,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="prices",
-                to="fiko_billing.tokenpackage",
-                verbose_name="token package",
-            ),
-        ),
-        migrations.AddField(
-            model_name="payment",
-            name="package",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="The token package paid for, if any.",
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="payments",
-                to="fiko_billing.tokenpackage",
-                verbose_name="token package",
-            ),
         ),
         migrations.CreateModel(
             name="TokenReservation",
@@ -1661,6 +1587,120 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.AddConstraint(
+            model_name="price",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("unit_amount__gte", 0)), name="fiko_price_amount_gte_0"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="price",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("currency", django.db.models.functions.text.Lower("currency"))
+                ),
+                name="fiko_price_currency_lower_case",
+                violation_error_message="The currency is stored in lower case.",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="price",
+            constraint=models.UniqueConstraint(
+                fields=("product", "currency"),
+                name="fiko_price_unique_product_currency",
+                violation_error_message="This product already has a price in that currency.",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="subscription",
+            index=models.Index(
+                fields=["status", "current_period_end"], name="fiko_sub_status_period"
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="subscription",
+            index=models.Index(fields=["subscriber", "status"], name="fiko_sub_subscriber_status"),
+        ),
+        migrations.AddConstraint(
+            model_name="subscription",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "incomplete",
+                            "incomplete_expired",
+                            "trialing",
+                            "active",
+                            "past_due",
+                            "canceled",
+                            "unpaid",
+                            "paused",
+                        ],
+                    )
+                ),
+                name="fiko_subscription_status_valid",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="subscription",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gte", 1)),
+                name="fiko_subscription_quantity_positive",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="payment",
+            index=models.Index(fields=["subscriber", "-created"], name="fiko_payment_subscriber"),
+        ),
+        migrations.AddIndex(
+            model_name="payment",
+            index=models.Index(fields=["status", "created"], name="fiko_payment_status"),
+        ),
+        migrations.AddConstraint(
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("kind__in", ["subscription", "renewal", "plan_change", "token_package"])
+                ),
+                name="fiko_payment_kind_valid",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "pending",
+                            "requires_action",
+                            "succeeded",
+                            "failed",
+                            "expired",
+                            "refunded",
+                            "partially_refunded",
+                            "disputed",
+                            "dispute_lost",
+                        ],
+                    )
+                ),
+                name="fiko_payment_status_valid",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_refunded__lte", models.F("amount"))),
+                name="fiko_payment_refund_lte_amount",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gte", 1)), name="fiko_payment_quantity_positive"
+            ),
+        ),
         migrations.AddIndex(
             model_name="tokenentry",
             index=models.Index(
@@ -1742,151 +1782,6 @@ class Migration(migrations.Migration):
             model_name="tokenallocation",
             constraint=models.UniqueConstraint(
                 fields=("debit", "grant"), name="fiko_allocation_unique"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="subscription",
-            index=models.Index(
-                fields=["status", "current_period_end"], name="fiko_sub_status_period"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="subscription",
-            index=models.Index(fields=["subscriber", "status"], name="fiko_sub_subscriber_status"),
-        ),
-        migrations.AddConstraint(
-            model_name="subscription",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    (
-                        "status__in",
-                        [
-                            "incomplete",
-                            "incomplete_expired",
-                            "trialing",
-                            "active",
-                            "past_due",
-                            "canceled",
-                            "unpaid",
-                            "paused",
-                        ],
-                    )
-                ),
-                name="fiko_subscription_status_valid",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="subscription",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("quantity__gte", 1)),
-                name="fiko_subscription_quantity_positive",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="subscription",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("plan__isnull", False), ("package__isnull", False), _negated=True
-                ),
-                name="fiko_subscription_one_item",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="price",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("plan__isnull", False), ("package__isnull", True)),
-                    models.Q(("plan__isnull", True), ("package__isnull", False)),
-                    _connector="OR",
-                ),
-                name="fiko_price_one_item",
-                violation_error_message="A price belongs to exactly one plan or package.",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="price",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("unit_amount__gte", 0)), name="fiko_price_amount_gte_0"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="price",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("currency", django.db.models.functions.text.Lower("currency"))
-                ),
-                name="fiko_price_currency_lower_case",
-                violation_error_message="The currency is stored in lower case.",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="price",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("plan__isnull", False)),
-                fields=("plan", "currency"),
-                name="fiko_price_unique_plan_currency",
-                violation_error_message="This plan already has a price in that currency.",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="price",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("package__isnull", False)),
-                fields=("package", "currency"),
-                name="fiko_price_unique_package_currency",
-                violation_error_message="This package already has a price in that currency.",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="payment",
-            index=models.Index(fields=["subscriber", "-created"], name="fiko_payment_subscriber"),
-        ),
-        migrations.AddIndex(
-            model_name="payment",
-            index=models.Index(fields=["status", "created"], name="fiko_payment_status"),
-        ),
-        migrations.AddConstraint(
-            model_name="payment",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("kind__in", ["subscription", "renewal", "plan_change", "token_package"])
-                ),
-                name="fiko_payment_kind_valid",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="payment",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    (
-                        "status__in",
-                        [
-                            "pending",
-                            "requires_action",
-                            "succeeded",
-                            "failed",
-                            "expired",
-                            "refunded",
-                            "partially_refunded",
-                            "disputed",
-                            "dispute_lost",
-                        ],
-                    )
-                ),
-                name="fiko_payment_status_valid",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="payment",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("amount_refunded__lte", models.F("amount"))),
-                name="fiko_payment_refund_lte_amount",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="payment",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("quantity__gte", 1)), name="fiko_payment_quantity_positive"
             ),
         ),
         migrations.AddIndex(

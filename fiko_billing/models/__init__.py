@@ -1,4 +1,4 @@
-from fiko_billing.models.catalogue import Interval, Plan, Price, TokenPackage
+from fiko_billing.models.catalogue import Interval, Plan, Price, Product, TokenPackage
 from fiko_billing.models.customers import Customer
 from fiko_billing.models.events import EventStatus, WebhookEvent
 from fiko_billing.models.ledger import (
@@ -43,6 +43,7 @@ __all__ = [
     "PaymentStatus",
     "Plan",
     "Price",
+    "Product",
     "Refund",
     "RejectedEvent",
     "ReservationStatus",

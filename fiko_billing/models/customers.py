@@ -6,7 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from model_utils.models import TimeStampedModel
 
-from fiko_billing.conf import subscriber_model_label
+from fiko_billing.conf import subscriber_model_reference
 
 
 class Customer(TimeStampedModel):
@@ -18,7 +18,7 @@ class Customer(TimeStampedModel):
 
     # Kept when the subscriber is deleted (see models.deletion).
     subscriber = models.OneToOneField(
-        subscriber_model_label(),
+        subscriber_model_reference(),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from fiko_billing.conf import subscriber_model_label
+from fiko_billing.conf import subscriber_model_reference
 
 
 class TokenAccount(models.Model):
@@ -18,7 +18,7 @@ class TokenAccount(models.Model):
 
     # Kept when the subscriber is deleted, with its entries (see models.deletion).
     subscriber = models.OneToOneField(
-        subscriber_model_label(),
+        subscriber_model_reference(),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

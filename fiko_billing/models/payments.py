@@ -7,16 +7,20 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from model_utils.models import TimeStampedModel
 
-from fiko_billing.conf import subscriber_model_label
-from fiko_billing.models.catalogue import Plan, TokenPackage
+from fiko_billing.conf import subscriber_model_reference
+from fiko_billing.models.catalogue import Product, SoldProduct
 from fiko_billing.models.subscriptions import Subscription
+from fiko_billing.vocabulary import PaymentKind
 
-
-class PaymentKind(models.TextChoices):
-    SUBSCRIPTION = "subscription", _("Subscription (first payment)")
-    RENEWAL = "renewal", _("Subscription renewal")
-    PLAN_CHANGE = "plan_change", _("Plan change")
-    TOKEN_PACKAGE = "token_package", _("Token package")
+__all__ = [
+    "Charge",
+    "Dispute",
+    "InvoicePayment",
+    "Payment",
+    "PaymentKind",
+    "PaymentStatus",
+    "Refund",
+]
 
 
 class PaymentStatus(models.TextChoices):
@@ -31,10 +35,10 @@ class PaymentStatus(models.TextChoices):
     DISPUTE_LOST = "dispute_lost", _("Dispute lost")
 
 
-class Payment(TimeStampedModel):
+class Payment(SoldProduct, TimeStampedModel):
     # Kept when the subscriber is deleted: an accounting record (see models.deletion).
     subscriber = models.ForeignKey(
-        subscriber_model_label(),
+        subscriber_model_reference(),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -45,23 +49,14 @@ class Payment(TimeStampedModel):
     status = models.CharField(
         _("status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
     )
-    plan = models.ForeignKey(
-        Plan,
+    product = models.ForeignKey(
+        Product,
         on_delete=models.PROTECT,
         related_name="payments",
         null=True,
         blank=True,
-        verbose_name=_("plan"),
-        help_text=_("The plan paid for, if any."),
-    )
-    package = models.ForeignKey(
-        TokenPackage,
-        on_delete=models.PROTECT,
-        related_name="payments",
-        null=True,
-        blank=True,
-        verbose_name=_("token package"),
-        help_text=_("The token package paid for, if any."),
+        verbose_name=_("product"),
+        help_text=_("The plan or token package paid for, if known."),
     )
     subscription = models.ForeignKey(
         Subscription,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from model_utils.fields import MonitorField
 from model_utils.models import TimeStampedModel
 
-from fiko_billing.conf import subscriber_model_label
-from fiko_billing.models.catalogue import Plan, Price, TokenPackage
+from fiko_billing.conf import subscriber_model_reference
+from fiko_billing.models.catalogue import Price, Product, SoldProduct
 from fiko_billing.models.customers import Customer
 from fiko_billing.models.deletion import keep_unless_live
 
@@ -39,12 +42,12 @@ class SubscriptionQuerySet(models.QuerySet["Subscription"]):
         return self.filter(status__in=ENTITLED_STATUSES)
 
 
-class Subscription(TimeStampedModel):
+class Subscription(SoldProduct, TimeStampedModel):
     """A subscription to a plan (or to a recurring token package), as Stripe last told us."""
 
     # Kept when the subscriber is deleted, unless still live in Stripe (see models.deletion).
     subscriber = models.ForeignKey(
-        subscriber_model_label(),
+        subscriber_model_reference(),
         on_delete=keep_unless_live,
         null=True,
         blank=True,
@@ -62,23 +65,16 @@ class Subscription(TimeStampedModel):
     stripe_subscription_id = models.CharField(
         _("Stripe subscription id"), max_length=255, unique=True
     )
-    plan = models.ForeignKey(
-        Plan,
+    product = models.ForeignKey(
+        Product,
         on_delete=models.PROTECT,
         related_name="subscriptions",
         null=True,
         blank=True,
-        verbose_name=_("plan"),
-        help_text=_("The plan subscribed to; empty for a recurring token package."),
-    )
-    package = models.ForeignKey(
-        TokenPackage,
-        on_delete=models.PROTECT,
-        related_name="subscriptions",
-        null=True,
-        blank=True,
-        verbose_name=_("token package"),
-        help_text=_("The recurring token package subscribed to; empty for a plan."),
+        verbose_name=_("product"),
+        help_text=_(
+            "The plan (or recurring token package) subscribed to; empty while it is unknown."
+        ),
     )
     price = models.ForeignKey(
         Price,
@@ -98,6 +94,11 @@ class Subscription(TimeStampedModel):
         choices=SubscriptionStatus.choices,
         default=SubscriptionStatus.INCOMPLETE,
         help_text=_("Stripe's status; active, trialing and past_due give the plan's benefits."),
+    )
+    status_changed = MonitorField(
+        _("status changed"),
+        monitor="status",
+        help_text=_("When this row's status last changed (or the row was created)."),
     )
     current_period_start = models.DateTimeField(_("current period start"), null=True, blank=True)
     current_period_end = models.DateTimeField(
@@ -179,10 +180,6 @@ class Subscription(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(quantity__gte=1), name="fiko_subscription_quantity_positive"
             ),
-            models.CheckConstraint(
-                condition=~(Q(plan__isnull=False) & Q(package__isnull=False)),
-                name="fiko_subscription_one_item",
-            ),
         ]
         indexes = [
             # check_subscription_status: entitled subscriptions whose period ended.
@@ -192,6 +189,14 @@ class Subscription(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.stripe_subscription_id} ({self.status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # As model_utils' StatusModel does: a partial save of the status also
+        # writes the time the MonitorField set.
+        update_fields = kwargs.get("update_fields")
+        if update_fields and "status" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "status_changed"}
+        super().save(*args, **kwargs)
 
     @property
     def is_entitled(self) -> bool:

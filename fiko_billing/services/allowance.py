@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from fiko_billing import tokens
 from fiko_billing.conf import billing_settings
-from fiko_billing.models import EntryKind, Payment, Plan, TokenEntry, TokenPackage
+from fiko_billing.models import EntryKind, Payment, Product, TokenEntry
 from fiko_billing.services.catalogue_lookup import item_for
 from fiko_billing.services.stripe_data import metadata, object_id, ts
 
@@ -67,7 +67,7 @@ def subscription_line(invoice: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _item_of(line: dict[str, Any]) -> tuple[Plan | TokenPackage | None, Any]:
+def _item_of(line: dict[str, Any]) -> tuple[Product | None, Any]:
     pricing = (line.get("pricing") or {}).get("price_details") or {}
     return item_for(
         price_id=object_id(pricing.get("price")) or object_id(line.get("price")),
@@ -80,7 +80,7 @@ def _item_of(line: dict[str, Any]) -> tuple[Plan | TokenPackage | None, Any]:
 class Allowance:
     """What one paid invoice buys."""
 
-    item: Plan | TokenPackage
+    item: Product
     quantity: int
     tokens: int
     period_start: datetime | None
@@ -91,6 +91,13 @@ class Allowance:
 
 #: Invoices that pay for a subscription's period (or the rest of one).
 GRANTING_REASONS = frozenset({"subscription_create", "subscription_cycle", "subscription_update"})
+
+
+def line_period(invoice: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """The period of the invoice's subscription line, if it has one (no database)."""
+    line = subscription_line(invoice)
+    period = (line or {}).get("period") or {}
+    return ts(period.get("start")), ts(period.get("end"))
 
 
 def allowance_for(invoice: dict[str, Any]) -> Allowance | None:
@@ -107,12 +114,11 @@ def allowance_for(invoice: dict[str, Any]) -> Allowance | None:
         if item is None:
             return None
         quantity = int(line.get("quantity") or 1)
-        per = item.tokens_per_period if isinstance(item, Plan) else item.tokens
         period = line.get("period") or {}
         return Allowance(
             item,
             quantity,
-            per * quantity,
+            item.tokens_for(quantity),
             ts(period.get("start")),
             ts(period.get("end")),
             "period",
@@ -123,13 +129,13 @@ def allowance_for(invoice: dict[str, Any]) -> Allowance | None:
 
 
 def _upgrade(invoice: dict[str, Any]) -> Allowance | None:
-    charged: tuple[Plan, int, dict[str, Any], Any] | None = None
-    credited: tuple[Plan, int] | None = None
+    charged: tuple[Product, int, dict[str, Any], Any] | None = None
+    credited: tuple[Product, int] | None = None
     for line in (invoice.get("lines") or {}).get("data") or []:
         if not is_proration(line):
             continue
         item, price = _item_of(line)
-        if not isinstance(item, Plan):
+        if item is None or not item.product_kind.rules.is_plan:
             continue
         quantity = int(line.get("quantity") or 1)
         if int(line.get("amount") or 0) > 0:
@@ -139,8 +145,8 @@ def _upgrade(invoice: dict[str, Any]) -> Allowance | None:
     if charged is None:
         return None
     plan, quantity, line, price = charged
-    old = credited[0].tokens_per_period * credited[1] if credited else 0
-    difference = plan.tokens_per_period * quantity - old
+    old = credited[0].tokens_for(credited[1]) if credited else 0
+    difference = plan.tokens_for(quantity) - old
     if difference <= 0:
         return None  # a downgrade keeps what the period already granted
     full = (price.unit_amount if price is not None else 0) * quantity
@@ -159,15 +165,24 @@ def credit_reference(invoice_id: str) -> str:
 
 
 def grant(
-    subscriber: Any, invoice: dict[str, Any], allowance: Allowance, *, subscription_id: str | None
+    subscriber: Any,
+    invoice: dict[str, Any],
+    allowance: Allowance,
+    *,
+    subscription_id: str | None,
+    overlapping: bool = True,
 ) -> TokenEntry | None:
-    """Credit ``allowance`` once (keyed by the invoice), and end what it supersedes."""
+    """Credit ``allowance`` once (keyed by the invoice), and end what it supersedes.
+
+    ``overlapping=False`` says no credited period of the subscription overlaps
+    this one (``payments.invoice_facts`` knows), so there is nothing to look for.
+    """
     if allowance.tokens <= 0:
         return None
     reference = credit_reference(str(invoice["id"]))
     item = allowance.item
     now = timezone.now()
-    if isinstance(item, TokenPackage):
+    if not item.product_kind.rules.tokens_expire:
         return tokens.credit(
             subscriber,
             allowance.tokens,
@@ -189,7 +204,7 @@ def grant(
     if over:
         logger.info("invoice %s: its period is over; the allowance expires at once", invoice["id"])
         tokens.expire_credit(subscriber, reference, now=now)
-    elif subscription_id and allowance.period_start is not None:
+    elif overlapping and subscription_id and allowance.period_start is not None:
         _supersede(subscriber, subscription_id, str(invoice["id"]), allowance, now)
     return entry
 

@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from fiko_billing.exceptions import BillingError
 from fiko_billing.gateway import (
     StripeDict,
     StripeGateway,
@@ -36,108 +33,44 @@ from fiko_billing.gateway import (
     get_gateway,
     new_idempotency_key,
 )
-from fiko_billing.models import Plan, Price, TokenPackage
-from fiko_billing.money import format_amount
+from fiko_billing.models import Price, Product
+from fiko_billing.services.catalog_sync_report import (
+    Action,
+    CatalogueSyncFailed,
+    Change,
+    SyncReport,
+    describe_price,
+)
 from fiko_billing.services.stripe_data import metadata, object_id
+from fiko_billing.vocabulary import ITEM_METADATA_KEY, ProductKind, encode_item
 
 logger = logging.getLogger("fiko_billing.catalog_sync")
 
-Item = Plan | TokenPackage
+Item = Product
+
+__all__ = [
+    "Action",
+    "CatalogueSyncFailed",
+    "Change",
+    "SyncReport",
+    "describe_price",
+    "item_ref",
+    "lookup_key",
+    "product_id_for",
+    "sync_catalogue",
+]
 
 #: ``on_progress(done, total, item)`` is called after each plan or package.
 ProgressCallback = Callable[[int, int, str], None]
 
 
-class Action(StrEnum):
-    CREATE_PRODUCT = "create product"
-    UPDATE_PRODUCT = "update product"
-    ARCHIVE_PRODUCT = "archive product"
-    CREATE_PRICE = "create price"
-    REPLACE_PRICE = "replace price"
-    UPDATE_PRICE = "update price"
-    ARCHIVE_PRICE = "archive price"
-    UP_TO_DATE = "up to date"
-
-
-_CREATES = frozenset({Action.CREATE_PRODUCT, Action.CREATE_PRICE, Action.REPLACE_PRICE})
-_UPDATES = frozenset({Action.UPDATE_PRODUCT, Action.UPDATE_PRICE})
-# A replaced price is both: a new price exists and the old one is archived.
-_ARCHIVES = frozenset({Action.ARCHIVE_PRODUCT, Action.ARCHIVE_PRICE, Action.REPLACE_PRICE})
-
-
-@dataclass(frozen=True)
-class Change:
-    """One Stripe object and what the sync did (or, in a dry run, would do) to it."""
-
-    item: str
-    #: Upper-case currency of a price; empty for the product.
-    currency: str
-    action: Action
-    #: The object's Stripe id after the change; empty for one a dry run would create.
-    stripe_id: str
-    detail: str = ""
-
-
-@dataclass
-class SyncReport:
-    dry_run: bool = False
-    items: int = 0
-    changes: list[Change] = field(default_factory=list)
-
-    def count(self, actions: frozenset[Action]) -> int:
-        return sum(1 for change in self.changes if change.action in actions)
-
-    @property
-    def created(self) -> int:
-        return self.count(_CREATES)
-
-    @property
-    def updated(self) -> int:
-        return self.count(_UPDATES)
-
-    @property
-    def archived(self) -> int:
-        return self.count(_ARCHIVES)
-
-    @property
-    def unchanged(self) -> int:
-        return self.count(frozenset({Action.UP_TO_DATE}))
-
-    @property
-    def summary(self) -> str:
-        return (
-            f"{self.created} created, {self.updated} updated, "
-            f"{self.archived} archived, {self.unchanged} unchanged"
-        )
-
-
-class CatalogueSyncFailed(BillingError):
-    """Stripe refused or failed a call while syncing one item.
-
-    ``report`` holds what was done before; those rows kept their Stripe ids.
-    """
-
-    code = "catalogue_sync_failed"
-
-    def __init__(self, item: str, error: StripeGatewayError, report: SyncReport) -> None:
-        self.item = item
-        self.error = error
-        self.report = report
-        answer = f"HTTP {error.http_status}" if error.http_status else "no HTTP answer"
-        if error.stripe_code:
-            answer = f"{answer}, {error.stripe_code}"
-        request = f" (request {error.request_id})" if error.request_id else ""
-        super().__init__(f"Syncing {item} failed: Stripe said {answer}{request}: {error}")
-
-
 def item_ref(item: Item) -> str:
     """``plan:<pk>`` / ``package:<pk>``, the value of ``metadata[fiko_item]``."""
-    return f"{'plan' if isinstance(item, Plan) else 'package'}:{item.pk}"
+    return encode_item(item.kind, item.pk)
 
 
 def lookup_key(item: Item, currency: str) -> str:
-    kind = "plan" if isinstance(item, Plan) else "package"
-    return f"fiko_{kind}_{item.pk}_{currency}"
+    return f"fiko_{item.product_kind.rules.stripe_word}_{item.pk}_{currency}"
 
 
 def product_id_for(item: Item) -> str:
@@ -147,14 +80,8 @@ def product_id_for(item: Item) -> str:
     database that had the same primary key), so a create that Stripe carried
     out without our hearing it cannot be repeated: the next one is refused.
     """
-    kind = "plan" if isinstance(item, Plan) else "package"
     created = int(item.created.timestamp() * 1_000_000)
-    return f"fiko_{kind}_{item.pk}_{created:x}"
-
-
-def describe_price(amount: int | None, currency: str, interval: str) -> str:
-    money = "no fixed amount" if amount is None else format_amount(amount, currency)
-    return f"{money}/{interval}" if interval else f"{money} once"
+    return f"fiko_{item.product_kind.rules.stripe_word}_{item.pk}_{created:x}"
 
 
 def _describe_stripe_price(price: StripeDict) -> str:
@@ -166,9 +93,12 @@ def _describe_stripe_price(price: StripeDict) -> str:
 
 def _items() -> list[Item]:
     # Inactive items that were never in Stripe have nothing to archive there.
-    plans = Plan.objects.prefetch_related("prices").order_by("sort_order", "pk")
-    packages = TokenPackage.objects.prefetch_related("prices").order_by("sort_order", "pk")
-    items: list[Item] = [*plans, *packages]
+    # Kinds in the order of ``ProductKind`` (plans first), each in catalogue order.
+    order = {kind: rank for rank, kind in enumerate(ProductKind)}
+    items = sorted(
+        Product.objects.prefetch_related("prices"),
+        key=lambda item: (order[item.product_kind], item.sort_order, item.pk),
+    )
     return [item for item in items if item.active or item.stripe_product_id]
 
 
@@ -208,7 +138,7 @@ class _ItemSync:
         params: dict[str, Any] = {
             "name": self.item.name,
             "active": self.item.active,
-            "metadata": {"fiko_item": self.ref},
+            "metadata": self.item.metadata,
         }
         if self.item.description:
             params["description"] = self.item.description
@@ -223,8 +153,8 @@ class _ItemSync:
             changes["description"] = self.item.description
         if bool(current.get("active")) != self.item.active:
             changes["active"] = self.item.active
-        if metadata(current).get("fiko_item") != self.ref:
-            changes["metadata"] = {"fiko_item": self.ref}
+        if metadata(current).get(ITEM_METADATA_KEY) != self.ref:
+            changes["metadata"] = self.item.metadata
         return changes
 
     def create_product(self) -> tuple[StripeDict, bool]:
@@ -239,13 +169,13 @@ class _ItemSync:
             if exc.stripe_code != "resource_already_exists":
                 raise
             product = self.gateway.retrieve_product(wanted_id)
-            if metadata(product).get("fiko_item") != self.ref:
+            if metadata(product).get(ITEM_METADATA_KEY) != self.ref:
                 raise
             logger.info("product %s of %s, made by a failed run, adopted", wanted_id, self.label)
             adopted = True
         else:
             adopted = False
-        type(self.item).objects.filter(pk=self.item.pk).update(stripe_product_id=product["id"])
+        Product.objects.filter(pk=self.item.pk).update(stripe_product_id=product["id"])
         self.item.stripe_product_id = product["id"]
         return product, adopted
 

@@ -1,4 +1,4 @@
-"""From Stripe ids back to our catalogue rows and subscribers."""
+"""From Stripe ids and metadata back to our products and subscribers."""
 
 from __future__ import annotations
 
@@ -7,38 +7,30 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from fiko_billing.conf import subscriber_model_label
-from fiko_billing.models import Customer, Plan, Price, TokenPackage
+from fiko_billing.models import Customer, Price, Product
 from fiko_billing.subscribers import get_subscriber_model
+from fiko_billing.vocabulary import ITEM_METADATA_KEY, decode_item
 
 
 def item_for(
     *, price_id: str | None, product_id: str | None, metadata: dict[str, str] | None = None
-) -> tuple[Plan | TokenPackage | None, Price | None]:
-    """The plan or package a Stripe price belongs to.
+) -> tuple[Product | None, Price | None]:
+    """The product a Stripe price belongs to, and the price if it is ours.
 
     A price replaced by ``sync_stripe_products`` is no longer stored, but its
     product still is; metadata written at checkout is the last resort.
     """
     if price_id:
-        price = (
-            Price.objects.select_related("plan", "package")
-            .filter(stripe_price_id=price_id)
-            .first()
-        )
+        price = Price.objects.select_related("product").filter(stripe_price_id=price_id).first()
         if price is not None:
-            return price.item, price
+            return price.product, price
     if product_id:
-        plan = Plan.objects.filter(stripe_product_id=product_id).first()
-        if plan is not None:
-            return plan, None
-        package = TokenPackage.objects.filter(stripe_product_id=product_id).first()
-        if package is not None:
-            return package, None
-    reference = (metadata or {}).get("fiko_item", "")
-    kind, _, pk = reference.partition(":")
-    if pk.isdigit():
-        model: type[Plan] | type[TokenPackage] = Plan if kind == "plan" else TokenPackage
-        return model.objects.filter(pk=int(pk)).first(), None
+        product = Product.objects.filter(stripe_product_id=product_id).first()
+        if product is not None:
+            return product, None
+    ref = decode_item((metadata or {}).get(ITEM_METADATA_KEY))
+    if ref is not None:
+        return Product.objects.filter(pk=ref.pk, kind=ref.kind).first(), None
     return None, None
 
 

@@ -32,7 +32,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -53,18 +53,10 @@ from fiko_billing.gateway import (
     get_gateway,
     new_idempotency_key,
 )
-from fiko_billing.models import (
-    Customer,
-    Payment,
-    PaymentKind,
-    PaymentStatus,
-    Plan,
-    Price,
-    Subscription,
-    TokenPackage,
-)
+from fiko_billing.models import Customer, Payment, PaymentStatus, Price, Product, Subscription
 from fiko_billing.services.customers import ensure_customer, subscriber_metadata
 from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.vocabulary import PLAN_KINDS, ProductKind, StripeMode
 
 logger = logging.getLogger("fiko_billing.checkout")
 
@@ -88,19 +80,11 @@ class CheckoutStarted:
 
 
 def find_price(plan_type: PlanType, plan_id: int, currency: str) -> Price:
-    """The active price of an active item in ``currency``; amounts come from here only."""
-    item: Plan | TokenPackage | None
-    if plan_type == "full":
-        item = Plan.objects.filter(pk=plan_id, active=True).first()
-    else:
-        item = TokenPackage.objects.filter(pk=plan_id, active=True).first()
+    """The active price of an active product in ``currency``; amounts come from here only."""
+    kind = ProductKind(plan_type)
+    item = Product.objects.filter(pk=plan_id, kind=kind, active=True).first()
     if item is None:
-        message = (
-            _("No active plan with id %(id)d.")
-            if plan_type == "full"
-            else _("No active token package with id %(id)d.")
-        )
-        raise NotFound(message % {"id": plan_id}, code="plan_not_found")
+        raise NotFound(str(kind.rules.not_found) % {"id": plan_id}, code="plan_not_found")
     prices = {p.currency: p for p in item.prices.filter(active=True)}
     price = prices.get(currency)
     if price is None:
@@ -135,24 +119,19 @@ def success_url() -> str:
     return urlunsplit(parts._replace(query=f"{query}session_id={SESSION_PLACEHOLDER}"))
 
 
-def is_subscription_mode(item: Plan | TokenPackage) -> bool:
-    """Whether buying ``item`` opens a subscription (a plan or a recurring package)."""
-    return isinstance(item, Plan) or bool(item.interval)
-
-
 def _session_params(
     subscriber: Any, price: Price, quantity: int, customer_id: str
 ) -> dict[str, Any]:
-    item = price.item
-    recurring = is_subscription_mode(item)
+    product = price.product
+    recurring = product.stripe_mode == StripeMode.SUBSCRIPTION
     metadata = {
         **subscriber_metadata(subscriber),
-        "fiko_item": f"{'plan' if isinstance(item, Plan) else 'package'}:{item.pk}",
+        **product.metadata,
         "fiko_price": str(price.pk),
         "fiko_quantity": str(quantity),
     }
     params: dict[str, Any] = {
-        "mode": "subscription" if recurring else "payment",
+        "mode": str(product.stripe_mode),
         "customer": customer_id,
         "client_reference_id": str(subscriber.pk),
         "line_items": [{"price": price.stripe_price_id, "quantity": quantity}],
@@ -172,7 +151,9 @@ def has_active_plan(subscriber: Any) -> bool:
     """Whether the subscriber holds a plan subscription that grants its benefits."""
     ensure_subscriber(subscriber)
     return (
-        Subscription.objects.entitled().filter(subscriber=subscriber, plan__isnull=False).exists()
+        Subscription.objects.entitled()
+        .filter(subscriber=subscriber, product__kind__in=PLAN_KINDS)
+        .exists()
     )
 
 
@@ -194,7 +175,7 @@ def start_checkout(
     """
     ensure_subscriber(subscriber)
     currency = (currency or billing_settings.CURRENCY).lower()
-    if plan_type == "full" and has_active_plan(subscriber):
+    if ProductKind(plan_type).rules.is_plan and has_active_plan(subscriber):
         raise Conflict(
             _("You already have an active subscription; change or cancel it instead."),
             code="already_subscribed",
@@ -202,7 +183,7 @@ def start_checkout(
     price = find_price(plan_type, plan_id, currency)
     gateway = gateway or get_gateway()
     customer = ensure_customer(subscriber, gateway)
-    if not is_subscription_mode(price.item):
+    if price.product.stripe_mode != StripeMode.SUBSCRIPTION:
         return _open_session(subscriber, price, quantity, customer, gateway)
     outcome: CheckoutStarted | BillingError
     with transaction.atomic():
@@ -238,16 +219,15 @@ def _open_session(
             _session_params(subscriber, price, quantity, customer.stripe_customer_id),
             idempotency_key=new_idempotency_key("checkout"),
         )
-    item = price.item
+    item = price.product
     payment = Payment.objects.create(
         subscriber=subscriber,
-        kind=PaymentKind.SUBSCRIPTION if isinstance(item, Plan) else PaymentKind.TOKEN_PACKAGE,
-        plan=item if isinstance(item, Plan) else None,
-        package=item if isinstance(item, TokenPackage) else None,
+        kind=item.product_kind.rules.first_payment,
+        product=item,
         quantity=quantity,
         amount=price.unit_amount * quantity,
         currency=price.currency,
-        tokens=(item.tokens_per_period if isinstance(item, Plan) else item.tokens) * quantity,
+        tokens=item.tokens_for(quantity),
         stripe_checkout_session_id=session["id"],
         livemode=bool(session.get("livemode", False)),
     )
@@ -272,15 +252,14 @@ def open_subscription_checkouts(subscriber: Any) -> QuerySet[Payment]:
             stripe_checkout_session_id__isnull=False,
             created__gte=timezone.now() - SESSION_LIFETIME,
         )
-        .filter(Q(plan__isnull=False) | Q(package__interval__gt=""))
+        .filter(product__interval__gt="")
         .order_by("-created", "-pk")
     )
 
 
 def _same_purchase(payment: Payment, price: Price, quantity: int) -> bool:
     return (
-        payment.plan_id == price.plan_id
-        and payment.package_id == price.package_id
+        payment.product_id == price.product_id
         and payment.quantity == quantity
         and payment.currency == price.currency
         and payment.amount == price.unit_amount * quantity

@@ -25,6 +25,7 @@ from fiko_billing.gateway import (
 )
 from fiko_billing.models import InvoicePayment, Payment, PaymentKind, Subscription
 from fiko_billing.services.stripe_data import object_id, state_time, ts
+from fiko_billing.vocabulary import PLAN_KINDS
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -42,14 +43,15 @@ def enforce_single_subscription(row: Subscription) -> None:
     """Cancel and refund every plan subscription of ``row``'s subscriber but the first."""
     if billing_settings.ALLOW_MULTIPLE_SUBSCRIPTIONS:
         return
-    others = list(
+    # One query tells both whether ``row`` is a plan subscription and which others are.
+    plans = list(
         Subscription.objects.entitled()
         .select_for_update()
-        .filter(subscriber_id=row.subscriber_id, plan__isnull=False)
-        .exclude(pk=row.pk)
+        .filter(subscriber_id=row.subscriber_id, product__kind__in=PLAN_KINDS)
     )
-    if not others:
-        return
+    others = [other for other in plans if other.pk != row.pk]
+    if not others or len(others) == len(plans):
+        return  # no other plan, or ``row`` is not a plan subscription
     gateway = get_gateway()
     held = sorted([row, *others], key=lambda s: (_created(s, gateway), s.stripe_subscription_id))
     kept = held[0]

@@ -27,10 +27,8 @@ from fiko_billing.models import (
     Payment,
     PaymentKind,
     PaymentStatus,
-    Plan,
     Subscription,
     SubscriptionStatus,
-    TokenPackage,
 )
 from fiko_billing.services import payments, waiting
 from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
@@ -42,6 +40,7 @@ from fiko_billing.services.stripe_data import (
     state_time,
 )
 from fiko_billing.services.subscription_state import mirror_subscription, record_status
+from fiko_billing.vocabulary import StripeMode
 
 logger = logging.getLogger("fiko_billing.fulfilment")
 
@@ -82,16 +81,12 @@ def _payment_for(session: dict[str, Any]) -> Payment | None:
         stripe_checkout_session_id=session_id,
         defaults={
             "subscriber": subscriber,
-            "kind": PaymentKind.SUBSCRIPTION
-            if isinstance(item, Plan)
-            else PaymentKind.TOKEN_PACKAGE,
-            "plan": item if isinstance(item, Plan) else None,
-            "package": item if isinstance(item, TokenPackage) else None,
+            "kind": item.product_kind.rules.first_payment,
+            "product": item,
             "quantity": quantity,
             "amount": int(session.get("amount_total") or 0),
             "currency": str(session.get("currency") or billing_settings.CURRENCY),
-            "tokens": (item.tokens_per_period if isinstance(item, Plan) else item.tokens)
-            * quantity,
+            "tokens": item.tokens_for(quantity),
         },
     )
     return Payment.objects.select_for_update().get(pk=payment.pk)
@@ -151,7 +146,7 @@ def fail_checkout_session(session: dict[str, Any], *, reason: str) -> Fulfilment
 
 def _purchase_description(payment: Payment) -> str:
     """The package's name, with the quantity in front when more than one was bought."""
-    name = str(payment.package) if payment.package else _("Token package")
+    name = str(payment.product) if payment.product else _("Token package")
     if payment.quantity <= 1:
         return name
     return _("%(quantity)d × %(package)s") % {"quantity": payment.quantity, "package": name}  # noqa: RUF001
@@ -163,7 +158,7 @@ def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) ->
     payment.amount = int(total) if total is not None else payment.amount
     discount = (session.get("total_details") or {}).get("amount_discount")
     payment.amount_discount = int(discount) if discount else payment.amount_discount
-    if session.get("mode") == "payment":
+    if session.get("mode") == StripeMode.PAYMENT:
         payment.stripe_payment_intent_id = object_id(session.get("payment_intent"))
         tokens.credit(
             subscriber,
@@ -215,12 +210,11 @@ def _subscription_paid(
         )
         if recorded is not None:
             session_id = payment.stripe_checkout_session_id
-            plan, package, quantity = payment.plan, payment.package, payment.quantity
+            product_id, quantity = payment.product_id, payment.quantity
             payment.delete()
             recorded.stripe_checkout_session_id = session_id
             recorded.kind = PaymentKind.SUBSCRIPTION
-            recorded.plan = recorded.plan or plan
-            recorded.package = recorded.package or package
+            recorded.product_id = recorded.product_id or product_id
             recorded.quantity = quantity
             payment = recorded
         payment.stripe_invoice_id = invoice_id
@@ -258,8 +252,7 @@ def _mark_subscription_paid(
         at=at,
         subscriber=payment.subscriber,
         create=lambda: {
-            "plan_id": payment.plan_id,
-            "package_id": payment.package_id,
+            "product_id": payment.product_id,
             "quantity": payment.quantity,
             "customer_id": customer.pk if customer is not None else None,
             "livemode": payment.livemode,

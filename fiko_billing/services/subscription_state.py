@@ -27,10 +27,8 @@ from fiko_billing.models import (
     TERMINAL_STATUSES,
     Customer,
     Payment,
-    Plan,
     Subscription,
     SubscriptionStatus,
-    TokenPackage,
 )
 from fiko_billing.services import ordering
 from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
@@ -42,8 +40,7 @@ logger = logging.getLogger("fiko_billing.subscriptions")
 #: Columns whose changes are announced with ``subscription_updated``.
 MIRRORED_FIELDS = (
     "status",
-    "plan_id",
-    "package_id",
+    "product_id",
     "price_id",
     "quantity",
     "current_period_start",
@@ -131,8 +128,7 @@ def _columns(group: str, value: Any) -> dict[str, Any]:
             metadata={"fiko_item": value["item"]} if value["item"] else None,
         )
         columns: dict[str, Any] = {
-            "plan_id": item.pk if isinstance(item, Plan) else None,
-            "package_id": item.pk if isinstance(item, TokenPackage) else None,
+            "product_id": item.pk if item is not None else None,
             "quantity": value["quantity"],
         }
         if price is not None or item is not None:
@@ -433,8 +429,8 @@ def _announce(
 
 
 def _became_entitled(row: Subscription) -> None:
-    if row.plan_id is None or row.subscriber_id is None:
-        return  # recurring token packages may be held side by side
+    if row.subscriber_id is None or row.product_id is None:
+        return  # only plan subscriptions are one per subscriber; the check tells them apart
     from fiko_billing.services.duplicates import enforce_single_subscription
 
     enforce_single_subscription(row)

@@ -21,6 +21,7 @@ from fiko_billing.services.checkout import not_synced_message
 from fiko_billing.services.stripe_data import first_item, state_time
 from fiko_billing.services.subscription_state import mirror_subscription
 from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.vocabulary import PLAN_KINDS
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -35,8 +36,8 @@ def current_subscription(subscriber: Any) -> Subscription | None:
     ensure_subscriber(subscriber)
     return (
         Subscription.objects.entitled()
-        .filter(subscriber=subscriber, plan__isnull=False)
-        .select_related("plan", "price")
+        .filter(subscriber=subscriber, product__kind__in=PLAN_KINDS)
+        .select_related("product", "price")
         .order_by("-current_period_end", "-pk")
         .first()
     )
@@ -107,7 +108,7 @@ def change_plan(
         {
             "items": [{"id": item["id"], "price": price.stripe_price_id}],
             "proration_behavior": billing_settings.PRORATION_BEHAVIOR,
-            "metadata": {"fiko_item": f"plan:{plan.pk}", "fiko_price": str(price.pk)},
+            "metadata": {**plan.metadata, "fiko_price": str(price.pk)},
         },
         idempotency_key=new_idempotency_key("change"),
     )
@@ -121,10 +122,10 @@ def target_price(row: Subscription, plan_id: int) -> tuple[Plan, Price]:
         raise NotFound(
             _("No active plan with id %(id)d.") % {"id": plan_id}, code="plan_not_found"
         )
-    if plan.pk == row.plan_id:
+    if plan.pk == row.product_id:
         raise Conflict(_("You are already on %(plan)s.") % {"plan": plan.name}, code="same_plan")
     currency = row.price.currency if row.price else billing_settings.CURRENCY
-    price = Price.objects.filter(plan=plan, currency=currency, active=True).first()
+    price = Price.objects.filter(product=plan, currency=currency, active=True).first()
     if price is None:
         raise Conflict(
             _("%(plan)s is not available in %(currency)s.")

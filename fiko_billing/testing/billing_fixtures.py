@@ -34,9 +34,7 @@ def billing_plan(db: None) -> Any:
     """An active monthly plan granting 10,000 tokens a period, at 5.00 a month."""
     from fiko_billing.models import Interval, Plan
 
-    plan = Plan.objects.create(
-        name="Pro", interval=Interval.MONTH, tokens_per_period=PLAN_TOKENS_PER_PERIOD
-    )
+    plan = Plan.objects.create(name="Pro", interval=Interval.MONTH, tokens=PLAN_TOKENS_PER_PERIOD)
     plan.prices.create(currency=_currency(), unit_amount=PRICE)
     return plan
 
@@ -102,10 +100,11 @@ def buy(
     view, processed at once. Returns the paid ``Payment``.
     """
     from fiko_billing.gateway import get_gateway
-    from fiko_billing.models import Payment, Plan
+    from fiko_billing.models import Payment
     from fiko_billing.services.catalog_sync import sync_catalogue
     from fiko_billing.services.checkout import start_checkout
     from fiko_billing.testing.hosted import pay_checkout
+    from fiko_billing.vocabulary import ProductKind
 
     # Deliveries are processed in the request here, whatever the project's mode.
     settings.FIKO_BILLING = {**settings.FIKO_BILLING, "WEBHOOK_PROCESSING": "sync"}
@@ -114,7 +113,7 @@ def buy(
     seen = len(emulator.objects("event"))
     started = start_checkout(
         subscriber,
-        plan_type="full" if isinstance(item, Plan) else "token",
+        plan_type="full" if item.kind == ProductKind.FULL else "token",
         plan_id=item.pk,
         currency=None,
         quantity=1,

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from fiko_billing.models import EntryKind, TokenEntry
+from fiko_billing.tokens import hot_path
 from fiko_billing.tokens.accounts import (
     announce,
     entry_by_reference,
@@ -56,6 +57,18 @@ def credit(
         raise ValueError(f"kind must be one of {sorted(CREDITABLE_KINDS)}, not {kind!r}")
     now = timezone.now()
     expires_at = check_expiry(expires_at, now)
+    done = hot_path.credit(
+        subscriber_pk,
+        amount,
+        kind=kind,
+        reference=reference,
+        expires_at=expires_at,
+        description=description,
+        now=now,
+        ceiling=max_balance(),
+    )
+    if done is not None:
+        return done
     with transaction.atomic():
         account = locked_account(subscriber_pk)
         existing = entry_by_reference(account, reference)
@@ -94,6 +107,12 @@ def consume(
     amount = check_amount(amount)
     reference = check_reference(reference)
     description = check_text(description, "description")
+    now = timezone.now()
+    done = hot_path.consume(
+        subscriber_pk, amount, reference=reference, description=description, now=now
+    )
+    if done is not None:
+        return done
     with transaction.atomic():
         account = locked_account(subscriber_pk)
         existing = entry_by_reference(account, reference)
@@ -108,7 +127,7 @@ def consume(
             kind=EntryKind.CONSUME,
             reference=reference,
             description=description,
-            now=timezone.now(),
+            now=now,
             allow_debt=False,
         )
     return entry

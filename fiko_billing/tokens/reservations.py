@@ -23,6 +23,7 @@ from fiko_billing.models import (
     TokenAllocation,
     TokenReservation,
 )
+from fiko_billing.tokens import hot_path
 from fiko_billing.tokens.accounts import locked_account
 from fiko_billing.tokens.movements import debit_locked, put_back, release_expired_holds_locked
 from fiko_billing.tokens.validation import (
@@ -100,6 +101,18 @@ def reserve(
     description = check_text(description, "description")
     now = timezone.now()
     expires_at = _hold_expiry(expires_in, now)
+    entry_reference = None if reference is None else f"{RESERVE_PREFIX}{reference}"
+    pk = hot_path.reserve(
+        subscriber_pk,
+        amount,
+        reference=reference,
+        entry_reference=entry_reference,
+        description=description,
+        now=now,
+        expires_at=expires_at,
+    )
+    if pk is not None:
+        return Reservation(pk, subscriber, amount, reference, expires_at)
     with transaction.atomic():
         account = locked_account(subscriber_pk)
         if reference is not None:
@@ -110,30 +123,42 @@ def reserve(
                         f"reference {reference!r} already reserved {held.amount} tokens"
                     )
                 return _reservation(held, subscriber, reused=True)
-        release_expired_holds_locked(account, now)
-        # Saved with the debit below; the earliest expiry is all the sweep needs.
-        account.holds_expire_at = min(filter(None, (account.holds_expire_at, expires_at)))
-        entry, taken = debit_locked(
-            account,
-            amount,
-            kind=EntryKind.RESERVE,
-            reference=None if reference is None else f"{RESERVE_PREFIX}{reference}",
-            description=description,
-            now=now,
-            allow_debt=False,
-        )
-        TokenAllocation.objects.bulk_create(
-            TokenAllocation(debit=entry, grant=grant, amount=part) for grant, part in taken
-        )
-        held = TokenReservation.objects.create(
-            account=account,
-            amount=amount,
-            reference=reference,
-            entry=entry,
-            description=description,
-            expires_at=expires_at,
-        )
+        held = _hold_locked(account, amount, entry_reference, description, now, expires_at)
     return _reservation(held, subscriber)
+
+
+def _hold_locked(
+    account: TokenAccount,
+    amount: int,
+    entry_reference: str | None,
+    description: str,
+    now: datetime,
+    expires_at: datetime,
+) -> TokenReservation:
+    release_expired_holds_locked(account, now)
+    # Saved with the debit below; the earliest expiry is all the sweep needs.
+    account.holds_expire_at = min(filter(None, (account.holds_expire_at, expires_at)))
+    entry, taken = debit_locked(
+        account,
+        amount,
+        kind=EntryKind.RESERVE,
+        reference=entry_reference,
+        description=description,
+        now=now,
+        allow_debt=False,
+    )
+    TokenAllocation.objects.bulk_create(
+        TokenAllocation(debit=entry, grant=grant, amount=part) for grant, part in taken
+    )
+    reference = None if entry_reference is None else entry_reference[len(RESERVE_PREFIX) :]
+    return TokenReservation.objects.create(
+        account=account,
+        amount=amount,
+        reference=reference,
+        entry=entry,
+        description=description,
+        expires_at=expires_at,
+    )
 
 
 def get_reservation(subscriber: Any, reference: str) -> Reservation:
@@ -160,6 +185,9 @@ def _close(reservation: Reservation, actual: int) -> TokenReservation:
     if not isinstance(reservation, Reservation):
         raise TypeError(f"expected a tokens.Reservation, got {type(reservation).__name__}")
     subscriber_pk = pk_of(reservation.subscriber)
+    done = hot_path.settle(subscriber_pk, reservation.pk, actual, timezone.now())
+    if done is not None:
+        return done
     with transaction.atomic():
         account = locked_account(subscriber_pk)
         held = TokenReservation.objects.filter(pk=reservation.pk, account=account).first()

@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from fiko_billing.api import error_response
 from fiko_billing.conf import billing_settings
-from fiko_billing.services.events import EventShapeError, Outcome, process_event, store_event
+from fiko_billing.services.events import EventShapeError, Outcome, receive, store_event
 from fiko_billing.webhooks.signature import WebhookSignatureError, verify
 from fiko_billing.webhooks.validation import EventRejected, parse_event, record_rejected
 
@@ -54,7 +54,11 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("webhook rejected: %s", exc)
         return error_response(400, "invalid_signature", str(exc))
     try:
-        stored = store_event(parse_event(payload))
+        data = parse_event(payload)
+        if billing_settings.WEBHOOK_PROCESSING == "task":
+            stored = store_event(data)
+        else:
+            outcome = receive(data)
     except (EventRejected, EventShapeError) as exc:
         # Signed by Stripe, so a retry would bring the same body: answer 2xx.
         rejection = (
@@ -68,14 +72,12 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
                 "error": {"code": rejection.code, "message": str(rejection)},
             }
         )
-    event = stored.event
     if billing_settings.WEBHOOK_PROCESSING == "task":
         from fiko_billing.tasks import enqueue_event
 
         if stored.to_process:
-            enqueue_event(event.pk)
+            enqueue_event(stored.event.pk)
         return JsonResponse({"received": True, "outcome": Outcome.QUEUED})
-    outcome = process_event(event.pk)
     if outcome == Outcome.FAILED:
         return error_response(500, "processing_failed", "The event could not be processed.")
     return JsonResponse({"received": True, "outcome": outcome})

@@ -6,14 +6,9 @@ event logic. Importing it registers the waker of ``services.waiting``.
 """
 
 from fiko_billing.services.events import registry
+from fiko_billing.services.events.delivery import EventShapeError, Stored, receive, store_event
 from fiko_billing.services.events.outcomes import Outcome
-from fiko_billing.services.events.processing import (
-    EventShapeError,
-    Stored,
-    process_event,
-    store_event,
-    wake,
-)
+from fiko_billing.services.events.processing import process_event, wake
 from fiko_billing.services.events.registry import handled_event_types
 
 __all__ = [
@@ -22,6 +17,7 @@ __all__ = [
     "Stored",
     "handled_event_types",
     "process_event",
+    "receive",
     "registry",
     "store_event",
     "wake",

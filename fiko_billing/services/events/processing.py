@@ -1,79 +1,33 @@
-"""Storing and processing Stripe events: one row per event id, processed exactly once."""
+"""Processing a stored event exactly once: claim its row, run its handlers, record the outcome.
+
+A delivery's first arrival is stored and processed in one transaction
+(``fiko_billing.services.events.delivery``); this module runs everything else:
+a stored event retried (a redelivery of one that failed or waits, the
+``process_webhook_events`` command, the task, one woken by its cause).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from fiko_billing import signals
-from fiko_billing.conf import PINNED_API_VERSION, billing_settings
+from fiko_billing.conf import billing_settings
 from fiko_billing.models import EventStatus, WebhookEvent
 from fiko_billing.services import waiting
 from fiko_billing.services.events.outcomes import Outcome
-from fiko_billing.services.events.registry import handlers
+from fiko_billing.services.events.registry import Handler, handlers
 
 logger = logging.getLogger("fiko_billing.webhooks")
 
 MAX_ERROR_LENGTH = 4000
-
-
-class EventShapeError(ValueError):
-    """The body is JSON but not a Stripe event."""
-
-
-@dataclass(frozen=True)
-class Stored:
-    event: WebhookEvent
-    created: bool
-
-    @property
-    def to_process(self) -> bool:
-        """New, or stored before and still pending or failed (a dead one waits for a person)."""
-        return self.created or self.event.status in (EventStatus.PENDING, EventStatus.FAILED)
-
-
-def store_event(data: Any) -> Stored:
-    """Store a Stripe event once; a second delivery returns the stored row."""
-    if not isinstance(data, dict) or data.get("object") != "event":
-        raise EventShapeError("not a Stripe event object")
-    event_id, event_type = data.get("id"), data.get("type")
-    obj = (data.get("data") or {}).get("object")
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
-        raise EventShapeError("event without id or type")
-    if not isinstance(obj, dict) or not isinstance(data.get("created"), int):
-        raise EventShapeError("event without data.object or created")
-    existing = WebhookEvent.objects.filter(stripe_event_id=event_id).first()
-    if existing is not None:
-        return Stored(existing, False)
-    try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                stripe_event_id=event_id,
-                type=event_type[:100],
-                api_version=str(data.get("api_version") or "")[:64],
-                livemode=bool(data.get("livemode", False)),
-                payload=data,
-                stripe_created=datetime.fromtimestamp(data["created"], tz=UTC),
-            )
-    except IntegrityError:
-        # The same event delivered concurrently: the other request stored it.
-        return Stored(WebhookEvent.objects.get(stripe_event_id=event_id), False)
-    if event.api_version and event.api_version != PINNED_API_VERSION:
-        logger.warning(
-            "event %s has API version %s, not the pinned %s; processing it as far as its "
-            "shape allows (set the webhook endpoint's API version to the pinned one)",
-            event_id,
-            event.api_version,
-            PINNED_API_VERSION,
-        )
-    return Stored(event, True)
+#: Statuses of an event still to be processed; ``replay`` adds DEAD.
+TO_PROCESS = (EventStatus.PENDING, EventStatus.FAILED)
 
 
 def process_event(event_pk: int, *, replay: bool = False) -> Outcome:
@@ -82,12 +36,12 @@ def process_event(event_pk: int, *, replay: bool = False) -> Outcome:
     Outcomes: ``processed``; ``ignored`` (type not handled); ``duplicate``
     (already done, or being done by a concurrent delivery); ``waiting`` (what
     it acts on is not recorded yet: it stays pending, nothing is written, and
-    it runs again as soon as that is recorded); ``failed`` (the handler or the
+    it runs again as soon as that is recorded); ``failed`` (a handler or the
     commit raised: everything is rolled back, the error and the attempt are
     recorded, a retry may succeed); ``dead`` (set aside after
     ``WEBHOOK_MAX_FAILURES`` failures or ``WEBHOOK_MAX_WAIT_DAYS`` of waiting;
     ``replay=True`` runs such an event again). The event row stays locked
-    while its handler runs, so concurrent deliveries of one event process it once.
+    while its handlers run, so concurrent deliveries of one event process it once.
     """
     started = time.monotonic()
     try:
@@ -96,21 +50,26 @@ def process_event(event_pk: int, *, replay: bool = False) -> Outcome:
         # The transaction itself failed (at COMMIT, say): nothing it wrote
         # stays, but the attempt and the error do.
         logger.exception("webhook event %s could not be processed", event_pk)
-        outcome, event = _record_failure(event_pk, exc)
+        outcome, event = record_failure(event_pk, exc)
+    log_outcome(event, outcome, started)
+    return outcome
+
+
+def log_outcome(event: WebhookEvent, outcome: Outcome, started: float, note: str = "") -> None:
     logger.info(
-        "webhook event %s type=%s outcome=%s attempts=%d duration_ms=%.1f",
+        "webhook event %s type=%s outcome=%s attempts=%d duration_ms=%.1f%s",
         event.stripe_event_id,
         event.type,
         outcome,
         event.attempts,
         (time.monotonic() - started) * 1000,
+        note,
     )
-    return outcome
 
 
 def _claim(event_pk: int, *, replay: bool, skip_locked: bool) -> WebhookEvent | None:
     """The event, locked, if it is still to be processed; its attempt counted."""
-    statuses = [EventStatus.PENDING, EventStatus.FAILED] + ([EventStatus.DEAD] if replay else [])
+    statuses = [*TO_PROCESS, *([EventStatus.DEAD] if replay else [])]
     if connection.features.has_select_for_update:
         # A woken event another process is working on is left to it.
         rows = WebhookEvent.objects.select_for_update(
@@ -137,47 +96,70 @@ def _process(
         claimed = _claim(event_pk, replay=replay, skip_locked=skip_locked)
         if claimed is None:
             event = WebhookEvent.objects.get(pk=event_pk)
-            outcome = Outcome.DEAD if event.status == EventStatus.DEAD else Outcome.DUPLICATE
-            return outcome, event
-        event = claimed
-        to_run = handlers.handlers_for(event.type)
-        if not to_run:
-            outcome = Outcome.IGNORED
-            event.status = EventStatus.IGNORED
-            woken: set[str] = set()
-        else:
-            try:
-                with waiting.collecting() as woken, transaction.atomic():
-                    for handler in to_run:
-                        handler(event.payload["data"]["object"], event)
-            except waiting.Wait as wait:
-                return _waiting(event, wait), event
-            except Exception as exc:
-                logger.exception("webhook event %s (%s) failed", event.stripe_event_id, event.type)
-                outcome = _failed(event, exc)
-                signals.send_on_commit(
-                    signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
-                )
-                return outcome, event
-            outcome = Outcome.PROCESSED
-            event.status = EventStatus.PROCESSED
-        event.processed_at = timezone.now()
-        event.last_error = ""
-        event.waiting_for = ""
-        event.save(
-            update_fields=["status", "attempts", "last_error", "waiting_for", "processed_at"]
-        )
-        signals.send_on_commit(
-            signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
-        )
-        _wake_now(woken, exclude=event.pk)
-        return outcome, event
+            return not_to_process(event), event
+        return run_claimed(claimed), claimed
 
 
-def _waiting(event: WebhookEvent, wait: waiting.Wait) -> Outcome:
+def not_to_process(event: WebhookEvent) -> Outcome:
+    """The outcome of a delivery that found its event done or set aside."""
+    return Outcome.DEAD if event.status == EventStatus.DEAD else Outcome.DUPLICATE
+
+
+def run_claimed(event: WebhookEvent) -> Outcome:
+    """Run the handlers of an event stored earlier and locked by this transaction.
+
+    A savepoint guards the handlers here: when they fail or wait, what they
+    wrote is undone but the event row keeps the attempt, in this transaction.
+    """
+    to_run = handlers.handlers_for(event.type)
+    woken: set[str] = set()
+    if to_run:
+        try:
+            with waiting.collecting() as woken, transaction.atomic():
+                run_handlers(to_run, event)
+        except waiting.Wait as wait:
+            outcome = mark_waiting(event, wait)
+            event.save(update_fields=["status", "attempts", "waiting_for", "last_error"])
+            send_processed(event, outcome)
+            return outcome
+        except Exception as exc:
+            logger.exception("webhook event %s (%s) failed", event.stripe_event_id, event.type)
+            outcome = mark_failed(event, exc)
+            event.save(update_fields=["status", "attempts", "failures", "last_error"])
+            send_processed(event, outcome)
+            return outcome
+    outcome = mark_done(event, handled=bool(to_run))
+    event.save(update_fields=["status", "attempts", "last_error", "waiting_for", "processed_at"])
+    send_processed(event, outcome)
+    wake_now(woken, exclude=event.pk)
+    return outcome
+
+
+def run_handlers(to_run: list[Handler], event: WebhookEvent) -> None:
+    obj = event.payload["data"]["object"]
+    for handler in to_run:
+        handler(obj, event)
+
+
+def send_processed(event: WebhookEvent, outcome: Outcome) -> None:
+    signals.send_on_commit(
+        signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
+    )
+
+
+def mark_done(event: WebhookEvent, *, handled: bool) -> Outcome:
+    event.status = EventStatus.PROCESSED if handled else EventStatus.IGNORED
+    event.processed_at = timezone.now()
+    event.last_error = ""
+    event.waiting_for = ""
+    return Outcome.PROCESSED if handled else Outcome.IGNORED
+
+
+def mark_waiting(event: WebhookEvent, wait: waiting.Wait) -> Outcome:
     """An expected wait: the event stays pending under the key it waits for."""
     event.waiting_for = wait.key
     event.last_error = f"waiting: {wait}"[:MAX_ERROR_LENGTH]
+    event.processed_at = None
     limit = timedelta(days=billing_settings.WEBHOOK_MAX_WAIT_DAYS)
     if event.received_at is not None and timezone.now() - event.received_at > limit:
         event.status = EventStatus.DEAD
@@ -189,27 +171,18 @@ def _waiting(event: WebhookEvent, wait: waiting.Wait) -> Outcome:
             limit,
             wait,
         )
-        outcome = Outcome.DEAD
-    else:
-        event.status = EventStatus.PENDING
-        logger.info(
-            "webhook event %s (%s) waits for %s: %s",
-            event.stripe_event_id,
-            event.type,
-            wait.key,
-            wait,
-        )
-        outcome = Outcome.WAITING
-    event.save(update_fields=["status", "attempts", "waiting_for", "last_error"])
-    signals.send_on_commit(
-        signals.webhook_event_processed, WebhookEvent, event=event, outcome=outcome
+        return Outcome.DEAD
+    event.status = EventStatus.PENDING
+    logger.info(
+        "webhook event %s (%s) waits for %s: %s", event.stripe_event_id, event.type, wait.key, wait
     )
-    return outcome
+    return Outcome.WAITING
 
 
-def _failed(event: WebhookEvent, exc: BaseException) -> Outcome:
+def mark_failed(event: WebhookEvent, exc: BaseException) -> Outcome:
     event.failures += 1
     event.last_error = f"{exc.__class__.__name__}: {exc}"[:MAX_ERROR_LENGTH]
+    event.processed_at = None
     if event.failures >= billing_settings.WEBHOOK_MAX_FAILURES:
         event.status = EventStatus.DEAD
         logger.error(
@@ -219,25 +192,25 @@ def _failed(event: WebhookEvent, exc: BaseException) -> Outcome:
             event.type,
             event.failures,
         )
-        outcome = Outcome.DEAD
-    else:
-        event.status = EventStatus.FAILED
-        outcome = Outcome.FAILED
-    event.save(update_fields=["status", "attempts", "failures", "last_error"])
-    return outcome
+        return Outcome.DEAD
+    event.status = EventStatus.FAILED
+    return Outcome.FAILED
 
 
-def _record_failure(event_pk: int, exc: BaseException) -> tuple[Outcome, WebhookEvent]:
+def record_failure(event_pk: int, exc: BaseException) -> tuple[Outcome, WebhookEvent]:
+    """Count a failed attempt on a stored event, in a transaction of its own."""
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
         if event.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
             # Committed; what failed came after (a signal receiver).
             return Outcome(str(event.status)), event
         event.attempts += 1
-        return _failed(event, exc), event
+        outcome = mark_failed(event, exc)
+        event.save(update_fields=["status", "attempts", "failures", "last_error"])
+        return outcome, event
 
 
-def _wake_now(keys: set[str], *, exclude: int) -> None:
+def wake_now(keys: set[str], *, exclude: int) -> None:
     """Run, in this transaction, the events that waited for what was just recorded."""
     if not keys:
         return
@@ -248,14 +221,9 @@ def _wake_now(keys: set[str], *, exclude: int) -> None:
         .values_list("pk", flat=True)
     )
     for pk in list(woken):
+        started = time.monotonic()
         outcome, event = _process(pk, skip_locked=True)
-        logger.info(
-            "webhook event %s type=%s outcome=%s attempts=%d (woken)",
-            event.stripe_event_id,
-            event.type,
-            outcome,
-            event.attempts,
-        )
+        log_outcome(event, outcome, started, " (woken)")
 
 
 def wake(keys: set[str]) -> None:

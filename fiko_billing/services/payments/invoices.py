@@ -15,14 +15,12 @@ from fiko_billing.models import (
     Payment,
     PaymentKind,
     PaymentStatus,
-    Plan,
-    Subscription,
     SubscriptionStatus,
-    TokenPackage,
 )
 from fiko_billing.services import allowance, waiting
 from fiko_billing.services.catalogue_lookup import subscriber_for
 from fiko_billing.services.payments.common import is_paid, link_ids, locked, refresh, wake_keys
+from fiko_billing.services.payments.invoice_facts import InvoiceFacts, invoice_facts
 from fiko_billing.services.stripe_data import invoice_subscription_id, metadata, object_id
 from fiko_billing.services.subscription_state import record_status
 
@@ -55,53 +53,67 @@ def _invoice_subscriber(invoice: dict[str, Any]) -> Any:
     )
 
 
-def _invoice_payment_row(
+def _bought_facts(bought: allowance.Allowance | None) -> dict[str, Any]:
+    if bought is None:
+        return {}
+    return {
+        "product": bought.item,
+        "quantity": bought.quantity,
+        "period_start": bought.period_start,
+        "period_end": bought.period_end,
+    }
+
+
+def _new_payment(
     invoice: dict[str, Any],
     subscriber: Any,
     subscription_id: str,
     bought: allowance.Allowance | None,
     outcome: InvoiceOutcome,
+    known: InvoiceFacts,
 ) -> Payment:
-    """The payment row of a subscription invoice, created if needed, locked."""
+    """The unsaved payment row of an invoice seen for the first time."""
+    return Payment(
+        subscriber=subscriber,
+        kind=KIND_BY_REASON.get(str(invoice.get("billing_reason")), PaymentKind.RENEWAL),
+        status=INITIAL_STATUS[outcome],
+        failure_message="The payment failed." if outcome == InvoiceOutcome.FAILED else "",
+        hosted_invoice_url=invoice.get("hosted_invoice_url") or "",
+        amount=int(invoice.get("amount_due") or 0),
+        amount_discount=invoice_discount(invoice),
+        currency=str(invoice.get("currency") or billing_settings.CURRENCY),
+        stripe_invoice_id=invoice["id"],
+        livemode=bool(invoice.get("livemode", False)),
+        tokens=bought.tokens if bought is not None else 0,
+        stripe_subscription_id=subscription_id,
+        subscription_id=known.subscription_pk,
+        stripe_payment_intent_id=known.paid_intent,
+        **_bought_facts(bought),
+    )
+
+
+def _invoice_payment_row(
+    payment_pk: int,
+    subscription_id: str,
+    bought: allowance.Allowance | None,
+    known: InvoiceFacts,
+) -> Payment:
+    """The stored payment row of an invoice, locked, with what this invoice says of it."""
     # of=("self",): the subscriber is an outer join (it may be erased: NULL).
     row = (
         Payment.objects.select_for_update(of=("self",))
         .select_related("subscriber")
-        .filter(stripe_invoice_id=invoice["id"])
-        .first()
+        .get(pk=payment_pk)
     )
-    facts: dict[str, Any] = {"stripe_subscription_id": subscription_id}
-    if row is None or row.subscription_id is None:
-        facts["subscription"] = Subscription.objects.filter(
-            stripe_subscription_id=subscription_id
-        ).first()
-    if bought is not None:
-        facts.update(
-            plan=bought.item if isinstance(bought.item, Plan) else None,
-            package=bought.item if isinstance(bought.item, TokenPackage) else None,
-            quantity=bought.quantity,
-            period_start=bought.period_start,
-            period_end=bought.period_end,
-        )
-    if row is None:
-        return Payment.objects.create(
-            subscriber=subscriber,
-            kind=KIND_BY_REASON.get(str(invoice.get("billing_reason")), PaymentKind.RENEWAL),
-            status=INITIAL_STATUS[outcome],
-            failure_message="The payment failed." if outcome == InvoiceOutcome.FAILED else "",
-            hosted_invoice_url=invoice.get("hosted_invoice_url") or "",
-            amount=int(invoice.get("amount_due") or 0),
-            amount_discount=invoice_discount(invoice),
-            currency=str(invoice.get("currency") or billing_settings.CURRENCY),
-            stripe_invoice_id=invoice["id"],
-            livemode=bool(invoice.get("livemode", False)),
-            tokens=bought.tokens if bought is not None else 0,
-            **facts,
-        )
+    facts: dict[str, Any] = {
+        "stripe_subscription_id": subscription_id,
+        "subscription_id": known.subscription_pk,
+        **_bought_facts(bought),
+    }
     fields = []
     for name, value in facts.items():
         if value is not None and getattr(row, name) != value:
-            if name in ("plan", "package") and row.credited_at is not None:
+            if name == "product" and row.credited_at is not None:
                 continue
             setattr(row, name, value)
             fields.append(name)
@@ -133,15 +145,39 @@ def record_invoice(
         logger.info("invoice %s belongs to no known subscriber; skipped", invoice["id"])
         return None
     tokens.lock_account(subscriber)
+    known = invoice_facts(
+        subscriber, invoice["id"], subscription_id, period=allowance.line_period(invoice)
+    )
     bought = allowance.allowance_for(invoice)
-    payment = _invoice_payment_row(invoice, subscriber, subscription_id, bought, outcome)
+    if known.payment_pk is None:
+        payment = _new_payment(invoice, subscriber, subscription_id, bought, outcome, known)
+        if outcome != InvoiceOutcome.PAID:
+            payment.save(force_insert=True)
+    else:
+        payment = _invoice_payment_row(known.payment_pk, subscription_id, bought, known)
     if outcome == InvoiceOutcome.PAID:
-        _invoice_paid(payment, invoice, subscription_id, bought, at)
+        _invoice_paid(payment, invoice, subscription_id, bought, at, known)
     elif outcome == InvoiceOutcome.FAILED:
         _invoice_failed(payment, invoice, subscription_id, at)
     else:
         _invoice_action_required(payment, invoice)
     return payment
+
+
+#: What recording a paid invoice may change on a stored payment row.
+PAID_FIELDS = [
+    "tokens",
+    "credited_at",
+    "amount",
+    "amount_discount",
+    "hosted_invoice_url",
+    "failure_message",
+    "fulfilled_at",
+    "status",
+    "stripe_payment_intent_id",
+    "stripe_charge_id",
+    "modified",
+]
 
 
 def _invoice_paid(
@@ -150,14 +186,26 @@ def _invoice_paid(
     subscription_id: str,
     bought: allowance.Allowance | None,
     at: datetime,
+    known: InvoiceFacts,
 ) -> None:
+    """Credit what the invoice bought (once) and mark its payment succeeded.
+
+    A payment seen for the first time is inserted here, in its final state,
+    after the credit: one statement instead of an insert and an update.
+    """
     if payment.credited_at is None:
         if bought is None:
             logger.warning(
                 "invoice %s: no known plan or package; no tokens granted", invoice["id"]
             )
         entry = (
-            allowance.grant(payment.subscriber, invoice, bought, subscription_id=subscription_id)
+            allowance.grant(
+                payment.subscriber,
+                invoice,
+                bought,
+                subscription_id=subscription_id,
+                overlapping=known.overlapping,
+            )
             if bought is not None and payment.subscriber_id is not None
             else None
         )
@@ -171,12 +219,16 @@ def _invoice_paid(
     payment.fulfilled_at = payment.fulfilled_at or at
     link_ids(payment)
     refresh(payment)
-    payment.save()
+    if payment.pk is None:
+        payment.save(force_insert=True)
+    else:
+        payment.save(update_fields=PAID_FIELDS)
     if first_time:
         signals.send_on_commit(
             signals.payment_succeeded, Payment, subscriber=payment.subscriber, payment=payment
         )
-    waiting.recorded(wake_keys(payment))
+    if known.waited_for:
+        waiting.recorded(wake_keys(payment))
 
 
 def _invoice_failed(

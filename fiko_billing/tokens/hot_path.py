@@ -1,0 +1,257 @@
+"""The common case of ``consume``, ``credit``, ``reserve`` and ``settle``, in few statements.
+
+Each function here either does the whole operation in one transaction of
+set-based statements (``statements``) and returns its result, or returns
+``None`` having written nothing, and the caller runs the ORM path, which
+handles every case (a new account, credits or holds past their expiry to
+write off, a debt, a reference already used, an overage, a database without
+``RETURNING``). The guarantees are the ORM path's: the first statement locks
+the account only when the common case holds, and whatever a later statement
+finds out of the ordinary rolls the whole attempt back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.db import connection, transaction
+
+from fiko_billing.models import (
+    EntryKind,
+    ReservationStatus,
+    TokenAccount,
+    TokenEntry,
+    TokenReservation,
+)
+from fiko_billing.tokens import statements
+from fiko_billing.tokens.accounts import announce
+
+T = TypeVar("T")
+
+_ENTRY_FIELDS = [field.attname for field in TokenEntry._meta.concrete_fields]
+_CLOSED_FIELDS = [
+    *("id", "account_id", "amount", "settled_amount", "status", "reference", "entry_id"),
+    *("description", "closed_at"),
+]
+#: A bound no balance reaches, for the side a movement cannot cross.
+_UNBOUNDED = 2**62
+
+
+class _NotCommon(Exception):
+    """Raised inside the attempt's transaction to roll it back."""
+
+
+def _attempt(operation: Callable[[], T]) -> T | None:
+    if not statements.supported():
+        return None
+    try:
+        with transaction.atomic():
+            return operation()
+    except _NotCommon:
+        return None
+
+
+def _entry(account: TokenAccount, pk: int, **values: Any) -> TokenEntry:
+    """The entry ``pk`` as the ORM would have loaded it, announced after commit."""
+    row = {
+        "id": pk,
+        "account_id": account.pk,
+        "grant_id": None,
+        "expires_at": None,
+        "remaining": 0,
+        "reference": None,
+        **values,
+    }
+    entry = TokenEntry.from_db(connection.alias, _ENTRY_FIELDS, [row[f] for f in _ENTRY_FIELDS])
+    announce(entry, account)
+    return entry
+
+
+def _account(pk: int, subscriber_pk: Any, balance: int) -> TokenAccount:
+    return TokenAccount.from_db(
+        connection.alias, ["id", "subscriber_id", "balance"], [pk, subscriber_pk, balance]
+    )
+
+
+def _debit(
+    subscriber_pk: Any,
+    amount: int,
+    *,
+    kind: str,
+    reference: str | None,
+    description: str,
+    now: datetime,
+    hold_until: datetime | None = None,
+) -> TokenEntry:
+    """Take ``amount`` from credits (never below zero) and write the debit entry.
+
+    A hold (``hold_until``) draws afterwards, recording its allocations.
+    """
+    locked = statements.lock_and_move(
+        subscriber_pk, -amount, now, floor=0, ceiling=_UNBOUNDED, hold_until=hold_until
+    )
+    if locked is None:
+        raise _NotCommon
+    account = _account(locked[0], subscriber_pk, locked[1])
+    values: dict[str, Any] = {
+        "kind": kind,
+        "balance_after": account.balance,
+        "reference": reference,
+        "description": description,
+    }
+    if hold_until is None:
+        pk = statements.insert_debit(account.pk, amount=amount, now=now, **values)
+    else:
+        pk = statements.insert_entry(account.pk, amount=-amount, now=now, **values)
+    if pk is None:
+        raise _NotCommon  # the reference is used: the ORM path tells how
+    return _entry(account, pk, amount=-amount, created=now, **values)
+
+
+def consume(
+    subscriber_pk: Any, amount: int, *, reference: str | None, description: str, now: datetime
+) -> TokenEntry | None:
+    """Lock and debit the account, insert the entry, draw from credits, ``COMMIT``.
+
+    Four statements on PostgreSQL (the entry and the draw are one), five on SQLite.
+    """
+    return _attempt(
+        lambda: _debit(
+            subscriber_pk,
+            amount,
+            kind=EntryKind.CONSUME,
+            reference=reference,
+            description=description,
+            now=now,
+        )
+    )
+
+
+def credit(
+    subscriber_pk: Any,
+    amount: int,
+    *,
+    kind: str,
+    reference: str | None,
+    expires_at: datetime | None,
+    description: str,
+    now: datetime,
+    ceiling: int,
+) -> TokenEntry | None:
+    """Three statements and ``COMMIT``: lock and credit, entry."""
+
+    def run() -> TokenEntry:
+        locked = statements.lock_and_move(
+            subscriber_pk, amount, now, floor=-_UNBOUNDED, ceiling=ceiling
+        )
+        if locked is None:
+            raise _NotCommon
+        account = _account(locked[0], subscriber_pk, locked[1])
+        # Tokens first pay off a debt; only the rest can be spent later.
+        remaining = max(0, amount - max(0, amount - account.balance))
+        values: dict[str, Any] = {
+            "kind": kind,
+            "amount": amount,
+            "balance_after": account.balance,
+            "reference": reference,
+            "description": description,
+            "expires_at": expires_at,
+            "remaining": remaining,
+        }
+        pk = statements.insert_entry(account.pk, now=now, **values)
+        if pk is None:
+            raise _NotCommon
+        return _entry(account, pk, created=now, **values)
+
+    return _attempt(run)
+
+
+def reserve(
+    subscriber_pk: Any,
+    amount: int,
+    *,
+    reference: str | None,
+    entry_reference: str | None,
+    description: str,
+    now: datetime,
+    expires_at: datetime,
+) -> int | None:
+    """Five statements and ``COMMIT``: lock and debit, entry, allocations, draw, hold.
+
+    Returns the reservation's pk.
+    """
+
+    def run() -> int:
+        entry = _debit(
+            subscriber_pk,
+            amount,
+            kind=EntryKind.RESERVE,
+            reference=entry_reference,
+            description=description,
+            now=now,
+            hold_until=expires_at,
+        )
+        statements.draw_for(entry.pk, entry.account_id, amount, now)
+        pk = statements.insert_reservation(
+            entry.account_id,
+            amount=amount,
+            reference=reference,
+            entry_pk=entry.pk,
+            description=description,
+            now=now,
+            expires_at=expires_at,
+        )
+        if pk is None:
+            raise _NotCommon
+        return pk
+
+    return _attempt(run)
+
+
+def settle(
+    subscriber_pk: Any, reservation_pk: int, actual: int, now: datetime
+) -> TokenReservation | None:
+    """Settle a hold of at least ``actual`` tokens that is still open.
+
+    Three statements and ``COMMIT`` when ``actual`` is what was held; five when
+    some goes back (put back into its credits, and a release entry).
+    """
+    status = ReservationStatus.RELEASED if actual == 0 else ReservationStatus.SETTLED
+
+    def run() -> TokenReservation:
+        locked = statements.lock_and_give_back(subscriber_pk, reservation_pk, actual, now)
+        if locked is None:
+            raise _NotCommon
+        account_pk, balance, back = locked
+        closed = statements.close(
+            reservation_pk, account_pk, status=status, actual=actual, now=now
+        )
+        if closed is None or closed[0] - actual != back:
+            raise _NotCommon  # closed meanwhile: the ORM path says how
+        amount, entry_pk, description, reference = closed
+        row = [reservation_pk, account_pk, amount, actual, status, reference, entry_pk]
+        row += [description, now]
+        if back:
+            if not statements.put_back(entry_pk, back, now):
+                raise _NotCommon  # a credit expired while held: it needs an expiry entry
+            values: dict[str, Any] = {
+                "kind": EntryKind.RELEASE,
+                "amount": back,
+                "balance_after": balance,
+                "reference": f"release:{reservation_pk}",
+                "description": description or "Unused part of a reservation",
+            }
+            account = _account(account_pk, subscriber_pk, balance)
+            pk = statements.insert_entry(account_pk, now=now, **values)
+            if pk is None:
+                raise _NotCommon
+            _entry(account, pk, created=now, **values)
+        return TokenReservation.from_db(
+            connection.alias,
+            _CLOSED_FIELDS,
+            row,
+        )
+
+    return _attempt(run)
