@@ -62,7 +62,7 @@ def plans(request: HttpRequest, subscriber: Any) -> Answer:
         "plans": [
             {
                 "id": plan.pk,
-                "plan_type": "full",
+                "plan_type": plan.kind,
                 "name": plan.name,
                 "description": plan.description,
                 "interval": plan.interval,
@@ -74,7 +74,7 @@ def plans(request: HttpRequest, subscriber: Any) -> Answer:
         "token_packages": [
             {
                 "id": package.pk,
-                "plan_type": "token",
+                "plan_type": package.kind,
                 "name": package.name,
                 "description": package.description,
                 "tokens": package.tokens,

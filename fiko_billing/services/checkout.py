@@ -60,7 +60,8 @@ from fiko_billing.vocabulary import PLAN_KINDS, ProductKind, StripeMode
 
 logger = logging.getLogger("fiko_billing.checkout")
 
-PlanType = Literal["full", "token"]
+#: A kind of product as the API spells it, or the enum member.
+PlanType = ProductKind | Literal["full", "token"]
 SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 
 #: A session is reused for a repeated request only if it stays payable this long.

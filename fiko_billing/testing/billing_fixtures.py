@@ -113,7 +113,7 @@ def buy(
     seen = len(emulator.objects("event"))
     started = start_checkout(
         subscriber,
-        plan_type="full" if item.kind == ProductKind.FULL else "token",
+        plan_type=ProductKind(item.kind),
         plan_id=item.pk,
         currency=None,
         quantity=1,
