@@ -33,6 +33,7 @@ from fiko_billing.models import Payment, Plan, Price, Subscription, TokenEntry, 
 from fiko_billing.money import format_amount
 from fiko_billing.services import checkout, checkout_status, portal, subscriptions
 from fiko_billing.services.customers import customer_of
+from fiko_billing.subscribers import Subscriber, as_foreign_key
 
 logger = logging.getLogger("fiko_billing.api")
 
@@ -56,7 +57,7 @@ def _active_prices() -> Prefetch[Any]:
 
 @ensure_csrf_cookie  # a single-page app on the session needs the token
 @endpoint(methods=["GET"], statuses=[200], authenticated=False)
-def plans(request: HttpRequest, subscriber: Any) -> Answer:
+def plans(request: HttpRequest, subscriber: Subscriber) -> Answer:
     """Active plans and token packages with their prices per currency."""
     plan_rows = Plan.objects.filter(active=True).prefetch_related(_active_prices())
     package_rows = TokenPackage.objects.filter(active=True).prefetch_related(_active_prices())
@@ -119,7 +120,7 @@ def _subscription_json(row: Subscription | None) -> dict[str, Any]:
 
 @ensure_csrf_cookie  # a single-page app on the session needs the token
 @endpoint(methods=["GET"], statuses=[200])
-def account(request: HttpRequest, subscriber: Any) -> Answer:
+def account(request: HttpRequest, subscriber: Subscriber) -> Answer:
     """The subscriber's plan, status, period, tokens and currency."""
     row = subscriptions.current_subscription(subscriber)
     currency = row.price.currency if row is not None and row.price else billing_settings.CURRENCY
@@ -131,7 +132,7 @@ def account(request: HttpRequest, subscriber: Any) -> Answer:
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
-def create_checkout_session(request: HttpRequest, subscriber: Any) -> Answer:
+def create_checkout_session(request: HttpRequest, subscriber: Subscriber) -> Answer:
     data = json_body(request)
     plan_type = choice_field(data, "plan_type", ("full", "token"))
     plan_id = int_field(data, "plan_id")
@@ -202,13 +203,15 @@ def _may_ask_stripe(payment: Payment) -> bool:
 
 
 @endpoint(methods=["GET"], statuses=[200, 404, 502])
-def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: str) -> Answer:
+def checkout_session_status(
+    request: HttpRequest, subscriber: Subscriber, session_id: str
+) -> Answer:
     """Where a checkout stands; fulfils it if Stripe says it is paid and no webhook did yet."""
     if not STRIPE_ID.fullmatch(session_id):
         # Not an id Stripe makes: it names nothing of ours, and never reaches the database.
         raise NotFound("No such checkout session.", code="checkout_session_not_found")
     payment = Payment.objects.filter(
-        stripe_checkout_session_id=session_id, subscriber=subscriber
+        stripe_checkout_session_id=session_id, subscriber=as_foreign_key(subscriber)
     ).first()
     if payment is None:
         raise NotFound(_("No such checkout session."), code="checkout_session_not_found")
@@ -240,7 +243,7 @@ PORTAL_FLOWS = ("payment_method_update",)
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 502])
-def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
+def create_portal_session(request: HttpRequest, subscriber: Subscriber) -> Answer:
     data = json_body(request)
     return_url = str_field(data, "return_url") or billing_settings.PORTAL_RETURN_URL
     if (
@@ -266,7 +269,7 @@ def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
     return 200, {"url": url}
 
 
-def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
+def _subscription_answer(subscriber: Subscriber, row: Subscription) -> Answer:
     row = Subscription.objects.select_related("product", "price").get(pk=row.pk)
     return 200, {
         **_subscription_json(row),
@@ -276,7 +279,7 @@ def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 502])
-def cancel_subscription(request: HttpRequest, subscriber: Any) -> Answer:
+def cancel_subscription(request: HttpRequest, subscriber: Subscriber) -> Answer:
     data = json_body(request)
     immediately = bool_field(data, "immediately")
     row = subscriptions.cancel(subscriber, immediately=immediately)
@@ -284,14 +287,14 @@ def cancel_subscription(request: HttpRequest, subscriber: Any) -> Answer:
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
-def resume_subscription(request: HttpRequest, subscriber: Any) -> Answer:
+def resume_subscription(request: HttpRequest, subscriber: Subscriber) -> Answer:
     json_body(request)
     row = subscriptions.resume(subscriber)
     return _subscription_answer(subscriber, row)
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
-def change_subscription(request: HttpRequest, subscriber: Any) -> Answer:
+def change_subscription(request: HttpRequest, subscriber: Subscriber) -> Answer:
     data = json_body(request)
     plan_id = int_field(data, "plan_id")
     assert plan_id is not None  # noqa: S101
@@ -314,10 +317,12 @@ def _page(request: HttpRequest, queryset: QuerySet[Any]) -> tuple[list[Any], dic
 
 
 @endpoint(methods=["GET"], statuses=[200])
-def token_transactions(request: HttpRequest, subscriber: Any) -> Answer:
+def token_transactions(request: HttpRequest, subscriber: Subscriber) -> Answer:
     rows, meta = _page(
         request,
-        TokenEntry.objects.filter(account__subscriber=subscriber).order_by("-created", "-pk"),
+        TokenEntry.objects.filter(account__subscriber=as_foreign_key(subscriber)).order_by(
+            "-created", "-pk"
+        ),
     )
     return 200, {
         **meta,
@@ -338,9 +343,10 @@ def token_transactions(request: HttpRequest, subscriber: Any) -> Answer:
 
 
 @endpoint(methods=["GET"], statuses=[200])
-def payments(request: HttpRequest, subscriber: Any) -> Answer:
+def payments(request: HttpRequest, subscriber: Subscriber) -> Answer:
     rows, meta = _page(
-        request, Payment.objects.filter(subscriber=subscriber).order_by("-created", "-pk")
+        request,
+        Payment.objects.filter(subscriber=as_foreign_key(subscriber)).order_by("-created", "-pk"),
     )
     return 200, {**meta, "results": [_payment_json(p) for p in rows]}
 

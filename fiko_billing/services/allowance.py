@@ -40,6 +40,7 @@ from fiko_billing.conf import billing_settings
 from fiko_billing.models import EntryKind, Payment, Product, TokenEntry
 from fiko_billing.services.catalogue_lookup import item_for
 from fiko_billing.services.stripe_data import metadata, object_id, ts
+from fiko_billing.subscribers import Subscriber
 
 logger = logging.getLogger("fiko_billing.fulfilment")
 
@@ -165,7 +166,7 @@ def credit_reference(invoice_id: str) -> str:
 
 
 def grant(
-    subscriber: Any,
+    subscriber: Subscriber,
     invoice: dict[str, Any],
     allowance: Allowance,
     *,
@@ -210,7 +211,11 @@ def grant(
 
 
 def _supersede(
-    subscriber: Any, subscription_id: str, invoice_id: str, allowance: Allowance, now: datetime
+    subscriber: Subscriber,
+    subscription_id: str,
+    invoice_id: str,
+    allowance: Allowance,
+    now: datetime,
 ) -> None:
     """A period that starts inside another ends the older one's allowance."""
     assert allowance.period_start is not None  # noqa: S101 - checked by the caller

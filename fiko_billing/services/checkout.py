@@ -55,7 +55,7 @@ from fiko_billing.gateway import (
 )
 from fiko_billing.models import Customer, Payment, PaymentStatus, Price, Product, Subscription
 from fiko_billing.services.customers import ensure_customer, subscriber_metadata
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
 from fiko_billing.vocabulary import PLAN_KINDS, ProductKind, StripeMode
 
 logger = logging.getLogger("fiko_billing.checkout")
@@ -120,7 +120,7 @@ def success_url() -> str:
 
 
 def _session_params(
-    subscriber: Any, price: Price, quantity: int, customer_id: str
+    subscriber: Subscriber, price: Price, quantity: int, customer_id: str
 ) -> dict[str, Any]:
     product = price.product
     recurring = product.stripe_mode == StripeMode.SUBSCRIPTION
@@ -147,18 +147,18 @@ def _session_params(
     return params
 
 
-def has_active_plan(subscriber: Any) -> bool:
+def has_active_plan(subscriber: Subscriber) -> bool:
     """Whether the subscriber holds a plan subscription that grants its benefits."""
     ensure_subscriber(subscriber)
     return (
         Subscription.objects.entitled()
-        .filter(subscriber=subscriber, product__kind__in=PLAN_KINDS)
+        .filter(subscriber=as_foreign_key(subscriber), product__kind__in=PLAN_KINDS)
         .exists()
     )
 
 
 def start_checkout(
-    subscriber: Any,
+    subscriber: Subscriber,
     *,
     plan_type: PlanType,
     plan_id: int,
@@ -201,7 +201,7 @@ def start_checkout(
 
 
 def _open_session(
-    subscriber: Any, price: Price, quantity: int, customer: Customer, gateway: StripeGateway
+    subscriber: Subscriber, price: Price, quantity: int, customer: Customer, gateway: StripeGateway
 ) -> CheckoutStarted:
     assert customer.stripe_customer_id is not None  # noqa: S101
     try:
@@ -221,7 +221,7 @@ def _open_session(
         )
     item = price.product
     payment = Payment.objects.create(
-        subscriber=subscriber,
+        subscriber=as_foreign_key(subscriber),
         kind=item.product_kind.rules.first_payment,
         product=item,
         quantity=quantity,
@@ -242,12 +242,12 @@ def _open_session(
     return CheckoutStarted(session_id=session["id"], url=session["url"], payment=payment)
 
 
-def open_subscription_checkouts(subscriber: Any) -> QuerySet[Payment]:
+def open_subscription_checkouts(subscriber: Subscriber) -> QuerySet[Payment]:
     """Payments of the subscriber's subscription-mode sessions that may still be paid,
     newest first (those created within Stripe's session lifetime)."""
     return (
         Payment.objects.filter(
-            subscriber=subscriber,
+            subscriber=as_foreign_key(subscriber),
             status__in=OPEN_STATUSES,
             stripe_checkout_session_id__isnull=False,
             created__gte=timezone.now() - SESSION_LIFETIME,
@@ -267,7 +267,7 @@ def _same_purchase(payment: Payment, price: Price, quantity: int) -> bool:
 
 
 def _close_open_subscription_checkouts(
-    subscriber: Any, price: Price, quantity: int, gateway: StripeGateway
+    subscriber: Subscriber, price: Price, quantity: int, gateway: StripeGateway
 ) -> CheckoutStarted | None:
     """Expire the subscriber's open subscription sessions; return one to reuse, if any."""
     reused: CheckoutStarted | None = None

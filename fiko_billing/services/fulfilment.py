@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -40,6 +40,7 @@ from fiko_billing.services.stripe_data import (
     state_time,
 )
 from fiko_billing.services.subscription_state import mirror_subscription, record_status
+from fiko_billing.subscribers import Subscriber, as_foreign_key
 from fiko_billing.vocabulary import StripeMode
 
 logger = logging.getLogger("fiko_billing.fulfilment")
@@ -64,7 +65,7 @@ def _payment_for(session: dict[str, Any]) -> Payment | None:
     if payment is not None:
         if payment.subscriber_id is None:
             return None  # the subscriber's billing data was erased
-        tokens.lock_account(payment.subscriber)
+        tokens.lock_account(cast(Subscriber, payment.subscriber))
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         locked.subscriber = payment.subscriber
         return locked
@@ -80,7 +81,7 @@ def _payment_for(session: dict[str, Any]) -> Payment | None:
     payment, _created = Payment.objects.get_or_create(
         stripe_checkout_session_id=session_id,
         defaults={
-            "subscriber": subscriber,
+            "subscriber": as_foreign_key(subscriber),
             "kind": item.product_kind.rules.first_payment,
             "product": item,
             "quantity": quantity,
@@ -153,7 +154,7 @@ def _purchase_description(payment: Payment) -> str:
 
 
 def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) -> Payment:
-    subscriber = payment.subscriber
+    subscriber = cast(Subscriber, payment.subscriber)  # checked by the caller
     total = session.get("amount_total")
     payment.amount = int(total) if total is not None else payment.amount
     discount = (session.get("total_details") or {}).get("amount_discount")

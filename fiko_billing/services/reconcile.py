@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,6 +28,7 @@ from fiko_billing.models import (
 from fiko_billing.services.events import handled_event_types, process_event, store_event
 from fiko_billing.services.stripe_data import state_time
 from fiko_billing.services.subscription_state import mirror_subscription, record_status
+from fiko_billing.subscribers import Subscriber
 
 logger = logging.getLogger("fiko_billing.reconcile")
 
@@ -84,7 +85,7 @@ def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) ->
     with transaction.atomic():
         row = Subscription.objects.select_related("subscriber").get(pk=pk)
         if row.subscriber_id is not None:
-            tokens.lock_account(row.subscriber)
+            tokens.lock_account(cast(Subscriber, row.subscriber))
         # of=("self",): the subscriber is an outer join since it may be erased (NULL).
         row = (
             Subscription.objects.select_for_update(of=("self",))

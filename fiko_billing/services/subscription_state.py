@@ -33,7 +33,7 @@ from fiko_billing.models import (
 from fiko_billing.services import ordering
 from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
 from fiko_billing.services.stripe_data import metadata, object_id, subscription_period, ts
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -147,7 +147,7 @@ def mirror_subscription(
     state_at: datetime | None,
     previous: dict[str, Any] | None = None,
     role: str = "event",
-    subscriber: Any = None,
+    subscriber: Subscriber | None = None,
     retrieve: Callable[[str], dict[str, Any]] | None = None,
 ) -> Subscription | None:
     """Bring the local row of a Stripe subscription up to ``data``.
@@ -191,8 +191,12 @@ def mirror_subscription(
 
 
 def _locked(
-    stripe_id: str, data: dict[str, Any] | None, subscriber: Any, *, held: bool = False
-) -> tuple[Subscription | None, Any, Customer | None]:
+    stripe_id: str,
+    data: dict[str, Any] | None,
+    subscriber: Subscriber | None,
+    *,
+    held: bool = False,
+) -> tuple[Subscription | None, Subscriber | None, Customer | None]:
     """The row (locked, after its subscriber's ledger lock), its subscriber and customer.
 
     A row whose subscriber was erased (NULL) is still kept up to date, with no
@@ -228,7 +232,7 @@ def _locked(
     if known is not None:
         row = Subscription.objects.select_for_update().get(pk=known.pk)
         if subscriber is not None:
-            row.subscriber = subscriber
+            row.subscriber = as_foreign_key(subscriber)
     return row, subscriber, customer
 
 
@@ -277,7 +281,7 @@ def record_status(
     status: str,
     before: str | None,
     at: datetime | None,
-    subscriber: Any = None,
+    subscriber: Subscriber | None = None,
     create: Callable[[], dict[str, Any]] | None = None,
     ended_at: datetime | None = None,
     reason: str | None = None,
@@ -317,7 +321,7 @@ def record_status(
 
 def _write(
     row: Subscription | None,
-    subscriber: Any,
+    subscriber: Subscriber | None,
     stripe_id: str,
     states: dict[str, ordering.GroupState],
     *,
@@ -350,7 +354,7 @@ def _write(
     if row is None:
         # Every writer holds the subscriber's ledger lock: no concurrent create.
         row = Subscription.objects.create(
-            subscriber=subscriber,
+            subscriber=as_foreign_key(subscriber),
             stripe_subscription_id=stripe_id,
             ordering_state=states,
             stripe_state_at=newest_at,

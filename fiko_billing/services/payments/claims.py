@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from fiko_billing import signals, tokens
 from fiko_billing.conf import billing_settings
@@ -21,6 +21,7 @@ from fiko_billing.services.payments.common import (
 )
 from fiko_billing.services.payments.lookup import find, ready, refunded_payment, wait_key
 from fiko_billing.services.stripe_data import object_id
+from fiko_billing.subscribers import Subscriber
 
 logger = logging.getLogger("fiko_billing.payments")
 
@@ -126,7 +127,7 @@ def _claim(
         return  # an erased subscriber's ledger is closed
     if row.tokens:
         tokens.take_back(
-            payment.subscriber,
+            cast(Subscriber, payment.subscriber),
             row.tokens,
             credit_reference=credit_reference(payment) or "",
             reference=reference,
@@ -137,7 +138,7 @@ def _claim(
         )
     if given_back is not None:
         tokens.reinstate(
-            payment.subscriber,
+            cast(Subscriber, payment.subscriber),
             claim_reference=reference,
             reference=f"{reference}:{given_back}",
             description=f"{label} {reference.partition(':')[2]} {row.status}",
@@ -156,7 +157,7 @@ def _settle_rest(payment: Payment, claims: Claims) -> None:
         return
     anchor = payment.stripe_invoice_id or payment.stripe_checkout_session_id or str(payment.pk)
     tokens.take_back(
-        payment.subscriber,
+        cast(Subscriber, payment.subscriber),
         rest,
         credit_reference=credit_reference(payment) or "",
         reference=f"refund:{anchor}:rest",

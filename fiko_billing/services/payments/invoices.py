@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from fiko_billing import signals, tokens
 from fiko_billing.conf import billing_settings
@@ -23,6 +23,7 @@ from fiko_billing.services.payments.common import is_paid, link_ids, locked, ref
 from fiko_billing.services.payments.invoice_facts import InvoiceFacts, invoice_facts
 from fiko_billing.services.stripe_data import invoice_subscription_id, metadata, object_id
 from fiko_billing.services.subscription_state import record_status
+from fiko_billing.subscribers import Subscriber, as_foreign_key
 
 logger = logging.getLogger("fiko_billing.payments")
 
@@ -46,7 +47,7 @@ KIND_BY_REASON = {
 }
 
 
-def _invoice_subscriber(invoice: dict[str, Any]) -> Any:
+def _invoice_subscriber(invoice: dict[str, Any]) -> Subscriber | None:
     details = (invoice.get("parent") or {}).get("subscription_details") or {}
     return subscriber_for(
         customer_id=object_id(invoice.get("customer")), metadata=metadata(details)
@@ -66,7 +67,7 @@ def _bought_facts(bought: allowance.Allowance | None) -> dict[str, Any]:
 
 def _new_payment(
     invoice: dict[str, Any],
-    subscriber: Any,
+    subscriber: Subscriber,
     subscription_id: str,
     bought: allowance.Allowance | None,
     outcome: InvoiceOutcome,
@@ -74,7 +75,7 @@ def _new_payment(
 ) -> Payment:
     """The unsaved payment row of an invoice seen for the first time."""
     return Payment(
-        subscriber=subscriber,
+        subscriber=as_foreign_key(subscriber),
         kind=KIND_BY_REASON.get(str(invoice.get("billing_reason")), PaymentKind.RENEWAL),
         status=INITIAL_STATUS[outcome],
         failure_message="The payment failed." if outcome == InvoiceOutcome.FAILED else "",
@@ -200,7 +201,7 @@ def _invoice_paid(
             )
         entry = (
             allowance.grant(
-                payment.subscriber,
+                cast(Subscriber, payment.subscriber),
                 invoice,
                 bought,
                 subscription_id=subscription_id,
