@@ -29,7 +29,15 @@ from fiko_billing.api import (
 )
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import InvalidInput, NotFound
-from fiko_billing.models import Payment, Plan, Price, Subscription, TokenEntry, TokenPackage
+from fiko_billing.models import (
+    Payment,
+    PaymentStatus,
+    Plan,
+    Price,
+    Subscription,
+    TokenEntry,
+    TokenPackage,
+)
 from fiko_billing.money import format_amount
 from fiko_billing.services import checkout, checkout_status, portal, subscriptions
 from fiko_billing.services.customers import customer_of
@@ -217,7 +225,7 @@ def checkout_session_status(
         raise NotFound(_("No such checkout session."), code="checkout_session_not_found")
     if (
         payment.fulfilled_at is None
-        and payment.status in ("pending", "requires_action")
+        and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
         and _may_ask_stripe(payment)
     ):
         payment = checkout_status.fulfil_from_stripe(payment, session_id)

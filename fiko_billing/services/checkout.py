@@ -28,7 +28,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import transaction
@@ -36,6 +36,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import (
     BillingError,
@@ -45,7 +46,6 @@ from fiko_billing.exceptions import (
     ServiceUnavailable,
 )
 from fiko_billing.gateway import (
-    StripeDict,
     StripeGateway,
     StripeGatewayError,
     StripeInvalidRequest,
@@ -239,7 +239,9 @@ def _open_session(
         quantity,
         price.display,
     )
-    return CheckoutStarted(session_id=session["id"], url=session["url"], payment=payment)
+    # A hosted session always has its url (only an embedded one has none).
+    url = cast(str, session["url"])
+    return CheckoutStarted(session_id=session["id"], url=url, payment=payment)
 
 
 def open_subscription_checkouts(subscriber: Subscriber) -> QuerySet[Payment]:
@@ -272,7 +274,7 @@ def _close_open_subscription_checkouts(
     """Expire the subscriber's open subscription sessions; return one to reuse, if any."""
     reused: CheckoutStarted | None = None
     for payment in open_subscription_checkouts(subscriber):
-        session: StripeDict | None = None
+        session: shapes.CheckoutSession | None = None
         if reused is None and _same_purchase(payment, price, quantity):
             session = gateway.retrieve_checkout_session(
                 str(payment.stripe_checkout_session_id), expand=[]
@@ -283,7 +285,7 @@ def _close_open_subscription_checkouts(
                 and session.get("url")
                 and (left >= REUSE_MIN_SECONDS_LEFT)
             ):
-                reused = CheckoutStarted(session["id"], session["url"], payment)
+                reused = CheckoutStarted(session["id"], cast(str, session["url"]), payment)
                 logger.info(
                     "checkout session %s reused for a repeated request of subscriber %s",
                     session["id"],
@@ -294,7 +296,9 @@ def _close_open_subscription_checkouts(
     return reused
 
 
-def _expire(payment: Payment, gateway: StripeGateway, session: StripeDict | None) -> None:
+def _expire(
+    payment: Payment, gateway: StripeGateway, session: shapes.CheckoutSession | None
+) -> None:
     """Make ``payment``'s session unpayable in Stripe and mark the payment expired.
 
     ``session`` is the session as just retrieved, if it was. Raises

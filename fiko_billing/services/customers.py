@@ -22,9 +22,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings, subscriber_model_label
 from fiko_billing.gateway import (
-    StripeDict,
     StripeGateway,
     StripeUnavailable,
     new_idempotency_key,
@@ -80,7 +80,7 @@ def _locked_row(subscriber: Subscriber) -> Customer:
 
 def _created_by_failed_attempt(
     row: Customer, subscriber: Subscriber, params: dict[str, Any], gateway: StripeGateway
-) -> StripeDict | None:
+) -> shapes.Customer | None:
     """The customer an unanswered attempt created after all, if any (the oldest)."""
     assert row.creation_attempted_at is not None  # noqa: S101
     since = row.creation_attempted_at - CLOCK_SKEW
@@ -140,7 +140,7 @@ def ensure_customer(
                 subscriber.pk,
             )
         params = _customer_params(subscriber)
-        created: StripeDict | None = None
+        created: shapes.Customer | None = None
         if row.creation_attempted_at is not None:
             created = _created_by_failed_attempt(row, subscriber, params, gateway)
             if created is not None:

@@ -6,11 +6,13 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing import tokens
 from fiko_billing.gateway import (
     StripeDisabled,
@@ -35,13 +37,24 @@ logger = logging.getLogger("fiko_billing.reconcile")
 BATCH_SIZE = 500
 
 
+class CheckAction(StrEnum):
+    """What ``check_subscriptions`` did with one overdue subscription."""
+
+    DEACTIVATED = "deactivated"
+    ALREADY_ENDED = "already_ended"
+    RENEWED = "renewed"
+    WOULD_RENEW = "would_renew"
+    WOULD_DEACTIVATE = "would_deactivate"
+    ERROR = "error"
+
+
 @dataclass
 class Checked:
     stripe_subscription_id: str
     subscriber_pk: Any
     status: str
     period_end: datetime | None
-    action: str  # deactivated | renewed | still_active | would_deactivate | error
+    action: CheckAction | str  # "" until decided
     detail: str = ""
 
 
@@ -77,7 +90,7 @@ def _overdue_batches(cutoff: datetime, batch_size: int) -> Iterator[list[Subscri
         last_pk = batch[-1].pk
 
 
-def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) -> bool:
+def _deactivate(pk: int, now: datetime, remote: shapes.Subscription | None = None) -> bool:
     """End a subscription whose period is over; ``remote`` is Stripe's word on it, if any.
 
     Returns whether this call ended it (``False`` when a webhook got there first).
@@ -152,14 +165,14 @@ def check_subscriptions(
                     gateway = None
                     row.detail = "Stripe unavailable"
                 except StripeGatewayError as exc:
-                    row.action, row.detail = "error", str(exc)
+                    row.action, row.detail = CheckAction.ERROR, str(exc)
                     report.add(row, keep=True)
                     continue
             if remote is not None and remote.get("status") in ENTITLED_STATUSES:
                 remote_end = (remote.get("items") or {}).get("data") or []
                 ends = [i.get("current_period_end") or 0 for i in remote_end]
                 if ends and max(ends) > cutoff.timestamp():
-                    row.action = "would_renew" if dry_run else "renewed"
+                    row.action = CheckAction.WOULD_RENEW if dry_run else CheckAction.RENEWED
                     row.detail = "Stripe has a newer period"
                     if not dry_run:
                         with transaction.atomic():
@@ -167,7 +180,7 @@ def check_subscriptions(
                     report.add(row, keep=len(report.rows) < keep_rows)
                     continue
             if dry_run:
-                row.action = "would_deactivate"
+                row.action = CheckAction.WOULD_DEACTIVATE
                 if remote is not None and remote.get("status") not in ENTITLED_STATUSES:
                     row.detail = row.detail or f"Stripe says {remote.get('status')}"
             else:
@@ -175,7 +188,7 @@ def check_subscriptions(
                     remote is not None and remote.get("status") not in ENTITLED_STATUSES
                 )
                 done = _deactivate(sub.pk, now, remote if ended_remotely else None)
-                row.action = "deactivated" if done else "already_ended"
+                row.action = CheckAction.DEACTIVATED if done else CheckAction.ALREADY_ENDED
                 if ended_remotely and remote is not None:
                     row.detail = row.detail or f"Stripe says {remote.get('status')}"
             report.add(row, keep=len(report.rows) < keep_rows)
@@ -224,7 +237,7 @@ def sync_events(
         report.stored += int(stored.created)
         outcome = process_event(stored.event.pk)
         report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-        if outcome in ("failed", "dead"):
+        if outcome.is_failure:
             report.failed.append(data["id"])
     return report
 

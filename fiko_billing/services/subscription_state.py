@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from fiko_billing import signals, tokens
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import (
     ENTITLED_STATUSES,
     TERMINAL_STATUSES,
@@ -55,7 +56,7 @@ MIRRORED_FIELDS = (
 )
 
 
-def _merged(data: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+def _merged(data: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, Any]:
     """The object as it was before the event: ``previous_attributes`` laid over it."""
     old = dict(data)
     for name, value in previous.items():
@@ -66,16 +67,16 @@ def _merged(data: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
     return old
 
 
-def _first_item(data: dict[str, Any]) -> dict[str, Any]:
+def _first_item(data: shapes.Subscription) -> shapes.SubscriptionItem:
     items = (data.get("items") or {}).get("data") or []
     return items[0] if items and isinstance(items[0], dict) else {}
 
 
-def _status(data: dict[str, Any]) -> Any:
+def _status(data: shapes.Subscription) -> Any:
     return data.get("status") or SubscriptionStatus.INCOMPLETE
 
 
-def _cancel(data: dict[str, Any]) -> Any:
+def _cancel(data: shapes.Subscription) -> Any:
     return {
         "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
         "cancel_at": data.get("cancel_at"),
@@ -83,7 +84,7 @@ def _cancel(data: dict[str, Any]) -> Any:
     }
 
 
-def _plan(data: dict[str, Any]) -> Any:
+def _plan(data: shapes.Subscription) -> Any:
     item = _first_item(data)
     price = item.get("price")
     product = price.get("product") if isinstance(price, dict) else None
@@ -95,7 +96,7 @@ def _plan(data: dict[str, Any]) -> Any:
     }
 
 
-def _period(data: dict[str, Any]) -> Any:
+def _period(data: shapes.Subscription) -> Any:
     start, end = subscription_period(data)
     return {
         "start": int(start.timestamp()) if start else None,
@@ -104,7 +105,7 @@ def _period(data: dict[str, Any]) -> Any:
 
 
 #: Groups of fields that one kind of change writes together.
-GROUPS: dict[str, Callable[[dict[str, Any]], Any]] = {
+GROUPS: dict[str, Callable[[shapes.Subscription], Any]] = {
     "status": _status,
     "cancel": _cancel,
     "plan": _plan,
@@ -142,13 +143,13 @@ def _stamp(at: datetime | None) -> int | None:
 
 
 def mirror_subscription(
-    data: dict[str, Any],
+    data: shapes.Subscription,
     *,
     state_at: datetime | None,
-    previous: dict[str, Any] | None = None,
+    previous: Mapping[str, Any] | None = None,
     role: str = "event",
     subscriber: Subscriber | None = None,
-    retrieve: Callable[[str], dict[str, Any]] | None = None,
+    retrieve: Callable[[str], shapes.Subscription] | None = None,
 ) -> Subscription | None:
     """Bring the local row of a Stripe subscription up to ``data``.
 
@@ -168,7 +169,7 @@ def mirror_subscription(
         logger.warning("subscription %s belongs to no known subscriber; skipped", stripe_id)
         return None
     at = _stamp(state_at)
-    old = _merged(data, previous) if previous else None
+    old = cast(shapes.Subscription, _merged(data, previous)) if previous else None
     states = copy.deepcopy(row.ordering_state) if row is not None else {}
     for group, read in GROUPS.items():
         before = read(old) if old is not None else ordering.MISSING
@@ -192,7 +193,7 @@ def mirror_subscription(
 
 def _locked(
     stripe_id: str,
-    data: dict[str, Any] | None,
+    data: shapes.Subscription | None,
     subscriber: Subscriber | None,
     *,
     held: bool = False,
@@ -258,7 +259,7 @@ def _settle(
     stripe_id: str,
     states: dict[str, ordering.GroupState],
     at: int | None,
-    retrieve: Callable[[str], dict[str, Any]] | None,
+    retrieve: Callable[[str], shapes.Subscription] | None,
 ) -> dict[str, ordering.GroupState]:
     """One retrieve settles the groups whose last second the payloads cannot order."""
     if retrieve is None:

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import Conflict, NotFound, ServiceUnavailable
 from fiko_billing.gateway import StripeGateway, get_gateway, new_idempotency_key
@@ -51,7 +52,7 @@ def require_current(subscriber: Subscriber) -> Subscription:
     return row
 
 
-def _apply(answer: dict[str, Any]) -> Subscription:
+def _apply(answer: shapes.Subscription) -> Subscription:
     with transaction.atomic():
         # An API answer is the newest state as of the second it was read.
         row = mirror_subscription(answer, state_at=state_time(), role="anchor")

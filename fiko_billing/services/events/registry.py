@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from fiko_billing.models import WebhookEvent
 
 #: ``handler(data_object, event)``: the event's ``data.object`` and its stored row.
-Handler = Callable[[dict[str, Any], "WebhookEvent"], None]
+#: The object's shape depends on the event type (see ``fiko_billing.stripe_shapes``),
+#: so a handler may declare the one its event type carries.
+Handler = Callable[[Any, "WebhookEvent"], None]
 
 
 class HandlerRegistry:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from fiko_billing import signals, tokens
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.models import Dispute, EntryKind, Payment, Refund
 from fiko_billing.services import waiting
@@ -39,7 +40,7 @@ def _forgive() -> bool:
 
 
 def record_refund(
-    refund: dict[str, Any], *, charge: dict[str, Any] | None = None, wait: bool = True
+    refund: shapes.Refund, *, charge: shapes.Charge | None = None, wait: bool = True
 ) -> Refund | None:
     """``refund.*`` (or a refund we made): record it and take back its share of tokens.
 
@@ -178,7 +179,7 @@ DISPUTE_RANK = {
 }
 
 
-def record_dispute(dispute: dict[str, Any], *, event_type: str, at: datetime) -> Dispute:
+def record_dispute(dispute: shapes.Dispute, *, event_type: str, at: datetime) -> Dispute:
     """``charge.dispute.*``: record the dispute and hold (or give back) its tokens.
 
     Every dispute holds its share of the payment's tokens from the moment it

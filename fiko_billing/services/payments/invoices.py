@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from fiko_billing import signals, tokens
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.models import (
     Charge,
@@ -47,7 +48,7 @@ KIND_BY_REASON = {
 }
 
 
-def _invoice_subscriber(invoice: dict[str, Any]) -> Subscriber | None:
+def _invoice_subscriber(invoice: shapes.Invoice) -> Subscriber | None:
     details = (invoice.get("parent") or {}).get("subscription_details") or {}
     return subscriber_for(
         customer_id=object_id(invoice.get("customer")), metadata=metadata(details)
@@ -66,7 +67,7 @@ def _bought_facts(bought: allowance.Allowance | None) -> dict[str, Any]:
 
 
 def _new_payment(
-    invoice: dict[str, Any],
+    invoice: shapes.Invoice,
     subscriber: Subscriber,
     subscription_id: str,
     bought: allowance.Allowance | None,
@@ -123,13 +124,13 @@ def _invoice_payment_row(
     return row
 
 
-def invoice_discount(invoice: dict[str, Any]) -> int:
+def invoice_discount(invoice: shapes.Invoice) -> int:
     """What the invoice's coupons and promotion codes took off, in minor units."""
     return sum(int(d.get("amount") or 0) for d in invoice.get("total_discount_amounts") or [])
 
 
 def record_invoice(
-    invoice: dict[str, Any], *, outcome: InvoiceOutcome, at: datetime
+    invoice: shapes.Invoice, *, outcome: InvoiceOutcome, at: datetime
 ) -> Payment | None:
     """Record a subscription invoice's outcome: paid, failed, or action required.
 
@@ -183,7 +184,7 @@ PAID_FIELDS = [
 
 def _invoice_paid(
     payment: Payment,
-    invoice: dict[str, Any],
+    invoice: shapes.Invoice,
     subscription_id: str,
     bought: allowance.Allowance | None,
     at: datetime,
@@ -233,7 +234,7 @@ def _invoice_paid(
 
 
 def _invoice_failed(
-    payment: Payment, invoice: dict[str, Any], subscription_id: str, at: datetime
+    payment: Payment, invoice: shapes.Invoice, subscription_id: str, at: datetime
 ) -> None:
     if not is_paid(payment):
         _update(
@@ -270,7 +271,7 @@ def _update(payment: Payment, **values: Any) -> None:
         payment.save(update_fields=[*changed, "modified"])
 
 
-def _invoice_action_required(payment: Payment, invoice: dict[str, Any]) -> None:
+def _invoice_action_required(payment: Payment, invoice: shapes.Invoice) -> None:
     url = invoice.get("hosted_invoice_url") or ""
     if not is_paid(payment):
         _update(payment, status=PaymentStatus.REQUIRES_ACTION, hosted_invoice_url=url)
@@ -283,7 +284,7 @@ def _invoice_action_required(payment: Payment, invoice: dict[str, Any]) -> None:
     )
 
 
-def record_invoice_payment(obj: dict[str, Any]) -> None:
+def record_invoice_payment(obj: shapes.InvoicePayment) -> None:
     """``invoice_payment.paid``: which PaymentIntent paid which invoice."""
     paid_by = obj.get("payment") or {}
     intent = object_id(paid_by.get("payment_intent"))
@@ -315,7 +316,7 @@ def record_invoice_payment(obj: dict[str, Any]) -> None:
     waiting.recorded([waiting.payment_intent_key(intent) if intent else None])
 
 
-def _record_charge_link(charge_id: str, intent: str | None, obj: dict[str, Any]) -> None:
+def _record_charge_link(charge_id: str, intent: str | None, obj: shapes.InvoicePayment) -> None:
     _upsert(
         Charge,
         {"stripe_charge_id": charge_id},
@@ -338,7 +339,7 @@ def _upsert(model: Any, lookup: dict[str, Any], values: dict[str, Any]) -> None:
     )
 
 
-def record_charge(charge: dict[str, Any]) -> None:
+def record_charge(charge: shapes.Charge) -> None:
     """``charge.*``: remember which PaymentIntent a charge belongs to."""
     intent = object_id(charge.get("payment_intent"))
     status = str(charge.get("status") or "")

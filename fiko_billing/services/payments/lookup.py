@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import Charge, InvoicePayment, Payment, PaymentKind, PaymentStatus
 from fiko_billing.services import waiting
 from fiko_billing.services.catalogue_lookup import subscriber_for
@@ -63,7 +63,7 @@ def wait_key(intent: str | None, charge_id: str | None) -> str:
     return waiting.charge_key(str(charge_id))
 
 
-def refunded_payment(refund: dict[str, Any], charge: dict[str, Any] | None) -> Payment | None:
+def refunded_payment(refund: shapes.Refund, charge: shapes.Charge | None) -> Payment | None:
     """The payment a refund belongs to; ``Wait`` if it is ours but not recorded yet."""
     intent = object_id(refund.get("payment_intent"))
     charge_id = object_id(refund.get("charge"))
