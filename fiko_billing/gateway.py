@@ -542,21 +542,28 @@ class StripeGateway:
 
     # ------------------------------------------------------------------ webhook endpoints
 
-    def list_webhook_endpoints(self) -> Iterator[StripeDict]:
-        return self.list_all("/v1/webhook_endpoints")
+    def list_webhook_endpoints(self) -> Iterator[shapes.WebhookEndpoint]:
+        return cast("Iterator[shapes.WebhookEndpoint]", self.list_all("/v1/webhook_endpoints"))
 
     def create_webhook_endpoint(
         self, params: Mapping[str, Any], *, idempotency_key: str
-    ) -> StripeDict:
-        return self.request(
-            "post", "/v1/webhook_endpoints", params, idempotency_key=idempotency_key
+    ) -> shapes.WebhookEndpoint:
+        return cast(
+            "shapes.WebhookEndpoint",
+            self.request("post", "/v1/webhook_endpoints", params, idempotency_key=idempotency_key),
         )
 
     def update_webhook_endpoint(
         self, endpoint_id: str, params: Mapping[str, Any], *, idempotency_key: str
-    ) -> StripeDict:
-        return self.request(
-            "post", f"/v1/webhook_endpoints/{endpoint_id}", params, idempotency_key=idempotency_key
+    ) -> shapes.WebhookEndpoint:
+        return cast(
+            "shapes.WebhookEndpoint",
+            self.request(
+                "post",
+                f"/v1/webhook_endpoints/{endpoint_id}",
+                params,
+                idempotency_key=idempotency_key,
+            ),
         )
 
     # ------------------------------------------------------------------ money going back

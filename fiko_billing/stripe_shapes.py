@@ -303,3 +303,15 @@ class Dispute(TypedDict, total=False):
     reason: str
     charge: str | Charge
     payment_intent: str | PaymentIntent | None
+
+
+class WebhookEndpoint(TypedDict, total=False):
+    id: str
+    object: str
+    url: str
+    enabled_events: list[str]
+    status: str
+    api_version: str | None
+    # Only in the answer that creates the endpoint.
+    secret: str | None
+    livemode: bool

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from fiko_billing import signals, tokens
 from fiko_billing import stripe_shapes as shapes
@@ -329,7 +329,10 @@ def _record_charge_link(charge_id: str, intent: str | None, obj: shapes.InvoiceP
     )
 
 
-def _upsert(model: Any, lookup: dict[str, Any], values: dict[str, Any]) -> None:
+_Mirror = TypeVar("_Mirror", Charge, InvoicePayment)
+
+
+def _upsert(model: type[_Mirror], lookup: dict[str, Any], values: dict[str, Any]) -> None:
     """Insert or update a mirror row of one Stripe object, in one statement."""
     model.objects.bulk_create(
         [model(**lookup, **values)],
