@@ -72,11 +72,11 @@ def _first_item(data: shapes.Subscription) -> shapes.SubscriptionItem:
     return items[0] if items and isinstance(items[0], dict) else {}
 
 
-def _status(data: shapes.Subscription) -> Any:
+def _status(data: shapes.Subscription) -> str:
     return data.get("status") or SubscriptionStatus.INCOMPLETE
 
 
-def _cancel(data: shapes.Subscription) -> Any:
+def _cancel(data: shapes.Subscription) -> dict[str, bool | int | None]:
     return {
         "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
         "cancel_at": data.get("cancel_at"),
@@ -84,7 +84,7 @@ def _cancel(data: shapes.Subscription) -> Any:
     }
 
 
-def _plan(data: shapes.Subscription) -> Any:
+def _plan(data: shapes.Subscription) -> dict[str, str | int | None]:
     item = _first_item(data)
     price = item.get("price")
     product = price.get("product") if isinstance(price, dict) else None
@@ -96,7 +96,7 @@ def _plan(data: shapes.Subscription) -> Any:
     }
 
 
-def _period(data: shapes.Subscription) -> Any:
+def _period(data: shapes.Subscription) -> dict[str, int | None]:
     start, end = subscription_period(data)
     return {
         "start": int(start.timestamp()) if start else None,
@@ -105,7 +105,7 @@ def _period(data: shapes.Subscription) -> Any:
 
 
 #: Groups of fields that one kind of change writes together.
-GROUPS: dict[str, Callable[[shapes.Subscription], Any]] = {
+GROUPS: dict[str, Callable[[shapes.Subscription], object]] = {
     "status": _status,
     "cancel": _cancel,
     "plan": _plan,

@@ -79,7 +79,7 @@ class HandlerRegistry:
         return sorted(set(self._ours) | added)
 
 
-def _name(handler: Any) -> str:
+def _name(handler: object) -> str:
     return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}"
 
 
