@@ -16,10 +16,12 @@ import inspect
 import re
 import textwrap
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.dispatch import Signal
 from django.test import RequestFactory
 
 from tests.docs_examples import KINDS, Example, all_examples
@@ -61,7 +63,31 @@ def _compile_fragment(example: Example) -> None:
         ) from exc
 
 
+@pytest.fixture
+def hooks_restored() -> Iterator[None]:
+    """Receivers and webhook handlers an example connects are gone after its page.
+
+    A page's example of a signal receiver would otherwise stay connected for
+    the rest of the process, and run (and fail) in other tests.
+    """
+    from fiko_billing import signals
+    from fiko_billing.services.events.registry import handlers
+
+    saved = [(s, list(s.receivers)) for s in vars(signals).values() if isinstance(s, Signal)]
+    before = {t: handlers.handlers_for(t) for t in handlers.handled_event_types()}
+    yield
+    for signal, receivers in saved:
+        with signal.lock:
+            signal.receivers = receivers
+            signal.sender_receivers_cache.clear()
+    for event_type in handlers.handled_event_types():
+        for handler in handlers.handlers_for(event_type):
+            if handler not in before.get(event_type, []):
+                handlers.remove(event_type, handler)
+
+
 @pytest.mark.parametrize("page", sorted(PAGES))
+@pytest.mark.usefixtures("hooks_restored")
 def test_the_examples_of_a_page_run(page: str, stripe_emulator: Any, db: None) -> None:
     namespace: dict[str, Any] = {"__name__": "docs_example"}
     for example in PAGES[page]:

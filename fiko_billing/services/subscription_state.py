@@ -21,20 +21,21 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from fiko_billing import signals, tokens
+from fiko_billing import signals
 from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import (
     ENTITLED_STATUSES,
     TERMINAL_STATUSES,
-    Customer,
     Payment,
     Subscription,
     SubscriptionStatus,
 )
 from fiko_billing.services import ordering
-from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
+from fiko_billing.services.catalogue_lookup import item_for
 from fiko_billing.services.stripe_data import metadata, object_id, subscription_period, ts
-from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
+from fiko_billing.services.subscription_lock import locked_row as lock_subscription_row
+from fiko_billing.subscribers import Subscriber, as_foreign_key
+from fiko_billing.vocabulary import ITEM_METADATA_KEY
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -91,7 +92,7 @@ def _plan(data: shapes.Subscription) -> dict[str, str | int | None]:
     return {
         "price": object_id(price),
         "product": object_id(product),
-        "item": metadata(data).get("fiko_item"),
+        "item": metadata(data).get(ITEM_METADATA_KEY),
         "quantity": int(item.get("quantity") or 1),
     }
 
@@ -126,7 +127,7 @@ def _columns(group: str, value: Any) -> dict[str, Any]:
         item, price = item_for(
             price_id=value["price"],
             product_id=value["product"],
-            metadata={"fiko_item": value["item"]} if value["item"] else None,
+            metadata={ITEM_METADATA_KEY: value["item"]} if value["item"] else None,
         )
         columns: dict[str, Any] = {
             "product_id": item.pk if item is not None else None,
@@ -164,7 +165,7 @@ def mirror_subscription(
     subscriber. Must run inside a transaction.
     """
     stripe_id = str(data["id"])
-    row, subscriber, customer = _locked(stripe_id, data, subscriber)
+    row, subscriber, customer = lock_subscription_row(stripe_id, data, subscriber)
     if row is None and subscriber is None:
         logger.warning("subscription %s belongs to no known subscriber; skipped", stripe_id)
         return None
@@ -189,52 +190,6 @@ def mirror_subscription(
     stored_at = _stamp(row.stripe_state_at) if row is not None else None
     newest = at is not None and (stored_at is None or at >= stored_at)
     return _write(row, subscriber, stripe_id, states, other=other, newest=newest, at=state_at)
-
-
-def _locked(
-    stripe_id: str,
-    data: shapes.Subscription | None,
-    subscriber: Subscriber | None,
-    *,
-    held: bool = False,
-) -> tuple[Subscription | None, Subscriber | None, Customer | None]:
-    """The row (locked, after its subscriber's ledger lock), its subscriber and customer.
-
-    A row whose subscriber was erased (NULL) is still kept up to date, with no
-    subscriber to lock; a new row needs one.
-    """
-    if subscriber is not None:
-        ensure_subscriber(subscriber)
-    known = (
-        Subscription.objects.filter(stripe_subscription_id=stripe_id)
-        .select_related("subscriber")
-        .only("pk", "subscriber", "customer_id")
-        .first()
-    )
-    customer = None
-    if data is not None and (known is None or known.customer_id is None):
-        customer = (
-            Customer.objects.filter(stripe_customer_id=object_id(data.get("customer")))
-            .select_related("subscriber")
-            .first()
-        )
-    if known is not None:
-        subscriber = subscriber or known.subscriber
-    else:
-        if subscriber is None and customer is not None:
-            subscriber = customer.subscriber
-        if subscriber is None and data is not None:
-            subscriber = subscriber_for(customer_id=None, metadata=metadata(data))
-        if subscriber is None:
-            return None, None, None
-    if subscriber is not None and not held:
-        tokens.lock_account(subscriber)
-    row = None
-    if known is not None:
-        row = Subscription.objects.select_for_update().get(pk=known.pk)
-        if subscriber is not None:
-            row.subscriber = as_foreign_key(subscriber)
-    return row, subscriber, customer
 
 
 def _observe(
@@ -287,6 +242,7 @@ def record_status(
     ended_at: datetime | None = None,
     reason: str | None = None,
     lock_held: bool = False,
+    locked_row: Subscription | None = None,
 ) -> Subscription | None:
     """A status learnt from another object than the subscription (a partial update).
 
@@ -294,9 +250,17 @@ def record_status(
     the status changes, so newer plan, period or cancellation state is kept.
     Without a row nothing is written unless ``create`` gives the columns of a
     new one (fulfilment of a paid checkout whose subscription is not known yet).
-    ``lock_held``: the caller holds ``subscriber``'s ledger lock already.
+    ``lock_held``: the caller holds ``subscriber``'s ledger lock already;
+    ``locked_row``: and the row, locked and read whole with its subscriber
+    (batch jobs, which lock many at once).
     """
-    row, subscriber, _customer = _locked(stripe_id, None, subscriber, held=lock_held)
+    row: Subscription | None = locked_row
+    if row is not None:
+        subscriber = row.subscriber
+    else:
+        row, subscriber, _customer = lock_subscription_row(
+            stripe_id, None, subscriber, held=lock_held
+        )
     if row is None and (create is None or subscriber is None):
         return None
     states = copy.deepcopy(row.ordering_state) if row is not None else {}

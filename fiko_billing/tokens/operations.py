@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from fiko_billing.models import EntryKind, TokenEntry
+from fiko_billing.models import EntryKind, TokenAccount, TokenEntry
 from fiko_billing.subscribers import Subscriber
 from fiko_billing.tokens import hot_path
 from fiko_billing.tokens.accounts import (
@@ -75,27 +75,48 @@ def credit(
         if existing is not None:
             assert reference is not None  # noqa: S101
             return same_or_conflict(existing, kinds=[kind], amount=amount, reference=reference)
-        release_expired_holds_locked(account, now)
-        expire_due_locked(account, now)
-        if account.balance + amount > max_balance():
-            raise ValueError(
-                f"crediting {amount:,} tokens would take the balance beyond {max_balance():,} "
-                "(tokens.MAX_BALANCE)"
-            )
-        debt = max(0, -account.balance)
-        account.balance += amount
-        entry = TokenEntry.objects.create(
-            account=account,
-            kind=kind,
-            amount=amount,
-            balance_after=account.balance,
-            reference=reference,
+        return _credit_locked(
+            account,
+            amount,
+            kind,
+            reference,
             expires_at=expires_at,
-            remaining=max(0, amount - debt),
             description=description,
+            now=now,
         )
-        save_account(account)
-        announce(entry, account)
+
+
+def _credit_locked(
+    account: TokenAccount,
+    amount: int,
+    kind: str,
+    reference: str | None,
+    *,
+    expires_at: datetime | None,
+    description: str,
+    now: datetime,
+) -> TokenEntry:
+    release_expired_holds_locked(account, now)
+    expire_due_locked(account, now)
+    if account.balance + amount > max_balance():
+        raise ValueError(
+            f"crediting {amount:,} tokens would take the balance beyond {max_balance():,} "
+            "(tokens.MAX_BALANCE)"
+        )
+    debt = max(0, -account.balance)
+    account.balance += amount
+    entry = TokenEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        balance_after=account.balance,
+        reference=reference,
+        expires_at=expires_at,
+        remaining=max(0, amount - debt),
+        description=description,
+    )
+    save_account(account)
+    announce(entry, account)
     return entry
 
 

@@ -80,10 +80,18 @@ def locked(payment: Payment) -> Payment:
     return row
 
 
-def link_ids(payment: Payment) -> list[str]:
-    """Fill in the payment's PaymentIntent and charge from what Stripe already told us."""
+def link_ids(payment: Payment, *, intent_looked_up: bool = False) -> list[str]:
+    """Fill in the payment's PaymentIntent and charge from what Stripe already told us.
+
+    ``intent_looked_up``: the invoice's paying PaymentIntent was read already
+    (``invoice_facts``); a payment without one has none recorded yet.
+    """
     changed = []
-    if payment.stripe_payment_intent_id is None and payment.stripe_invoice_id:
+    if (
+        payment.stripe_payment_intent_id is None
+        and payment.stripe_invoice_id
+        and not intent_looked_up
+    ):
         intent = (
             InvoicePayment.objects.filter(
                 stripe_invoice_id=payment.stripe_invoice_id,

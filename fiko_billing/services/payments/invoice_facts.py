@@ -79,7 +79,7 @@ def invoice_facts(
         ._default_manager.filter(pk=subscriber.pk)
         .annotate(
             payment_pk=Subquery(
-                Payment.objects.filter(stripe_invoice_id=invoice_id).values("pk")[:1]
+                Payment.objects.filter(stripe_invoice_id=invoice_id).order_by().values("pk")[:1]
             ),
             subscription_pk=Subquery(
                 Subscription.objects.filter(stripe_subscription_id=subscription_id).values("pk")[

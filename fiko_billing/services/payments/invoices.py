@@ -219,7 +219,8 @@ def _invoice_paid(
     payment.failure_message = ""
     first_time = payment.fulfilled_at is None
     payment.fulfilled_at = payment.fulfilled_at or at
-    link_ids(payment)
+    payment.stripe_payment_intent_id = payment.stripe_payment_intent_id or known.paid_intent
+    link_ids(payment, intent_looked_up=True)
     refresh(payment)
     if payment.pk is None:
         payment.save(force_insert=True)
