@@ -29,7 +29,7 @@ from fiko_billing.gateway import (
 )
 from fiko_billing.inputs import MAX_BODY_BYTES as MAX_BODY_BYTES
 from fiko_billing.inputs import InputForm, content_length
-from fiko_billing.subscribers import HeaderAuthenticated, ensure_subscriber
+from fiko_billing.subscribers import HeaderAuthenticated, Subscriber, ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.api")
 
@@ -82,7 +82,7 @@ class Unresolved(Exception):
         return error_response(self.status, self.code, str(self))
 
 
-def resolve_subscriber(request: HttpRequest) -> tuple[Any, bool]:
+def resolve_subscriber(request: HttpRequest) -> tuple[Subscriber, bool]:
     """The request's subscriber and whether a header, not the session, authenticated it.
 
     The one place ``SUBSCRIBER_RESOLVER`` is called: the JSON API, the
@@ -225,7 +225,11 @@ def _dispatch(
 
 
 def _call(
-    spec: _Spec, view: View, request: HttpRequest, subscriber: Any, kwargs: dict[str, Any]
+    spec: _Spec,
+    view: View,
+    request: HttpRequest,
+    subscriber: Subscriber | None,
+    kwargs: dict[str, Any],
 ) -> HttpResponse:
     """The view's answer, or the envelope of the error it raised."""
     try:

@@ -16,13 +16,14 @@ from fiko_billing.gateway import get_gateway
 from fiko_billing.inputs import ChangeSubscriptionInput
 from fiko_billing.money import format_amount
 from fiko_billing.services.plan_change_preview import preview_plan_change
+from fiko_billing.subscribers import Subscriber
 
 Answer = tuple[int, dict[str, Any]]
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502], input_form=ChangeSubscriptionInput)
 def preview_plan_change_view(
-    request: HttpRequest, subscriber: Any, data: dict[str, Any]
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
 ) -> Answer:
     preview = preview_plan_change(subscriber, plan_id=data["plan_id"], gateway=get_gateway())
     currency = preview.currency

@@ -27,10 +27,19 @@ from fiko_billing.inputs import (
     PageInput,
     PortalSessionInput,
 )
-from fiko_billing.models import Payment, Plan, Price, Subscription, TokenEntry, TokenPackage
+from fiko_billing.models import (
+    Payment,
+    PaymentStatus,
+    Plan,
+    Price,
+    Subscription,
+    TokenEntry,
+    TokenPackage,
+)
 from fiko_billing.money import format_amount
 from fiko_billing.services import checkout, checkout_status, portal, subscriptions
 from fiko_billing.services.customers import customer_of
+from fiko_billing.subscribers import Subscriber, as_foreign_key
 
 logger = logging.getLogger("fiko_billing.api")
 
@@ -53,7 +62,7 @@ def _active_prices() -> Prefetch[Any]:
 
 @ensure_csrf_cookie  # a single-page app on the session needs the token
 @endpoint(methods=["GET"], statuses=[200], authenticated=False)
-def plans(request: HttpRequest, subscriber: Any) -> Answer:
+def plans(request: HttpRequest, subscriber: Subscriber | None) -> Answer:
     """Active plans and token packages with their prices per currency."""
     plan_rows = Plan.objects.filter(active=True).prefetch_related(_active_prices())
     package_rows = TokenPackage.objects.filter(active=True).prefetch_related(_active_prices())
@@ -116,7 +125,7 @@ def _subscription_json(row: Subscription | None) -> dict[str, Any]:
 
 @ensure_csrf_cookie  # a single-page app on the session needs the token
 @endpoint(methods=["GET"], statuses=[200])
-def account(request: HttpRequest, subscriber: Any) -> Answer:
+def account(request: HttpRequest, subscriber: Subscriber) -> Answer:
     """The subscriber's plan, status, period, tokens and currency."""
     row = subscriptions.current_subscription(subscriber)
     currency = row.price.currency if row is not None and row.price else billing_settings.CURRENCY
@@ -128,7 +137,9 @@ def account(request: HttpRequest, subscriber: Any) -> Answer:
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502], input_form=CheckoutSessionInput)
-def create_checkout_session(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
+def create_checkout_session(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
     started = checkout.start_checkout(
         subscriber,
         plan_type=data["plan_type"],
@@ -180,19 +191,21 @@ def _may_ask_stripe(payment: Payment) -> bool:
 
 
 @endpoint(methods=["GET"], statuses=[200, 404, 502])
-def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: str) -> Answer:
+def checkout_session_status(
+    request: HttpRequest, subscriber: Subscriber, session_id: str
+) -> Answer:
     """Where a checkout stands; fulfils it if Stripe says it is paid and no webhook did yet."""
     if not STRIPE_ID.fullmatch(session_id):
         # Not an id Stripe makes: it names nothing of ours, and never reaches the database.
         raise NotFound("No such checkout session.", code="checkout_session_not_found")
     payment = Payment.objects.filter(
-        stripe_checkout_session_id=session_id, subscriber=subscriber
+        stripe_checkout_session_id=session_id, subscriber=as_foreign_key(subscriber)
     ).first()
     if payment is None:
         raise NotFound(_("No such checkout session."), code="checkout_session_not_found")
     if (
         payment.fulfilled_at is None
-        and payment.status in ("pending", "requires_action")
+        and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
         and _may_ask_stripe(payment)
     ):
         payment = checkout_status.fulfil_from_stripe(payment, session_id)
@@ -205,7 +218,9 @@ def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: s
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 502], input_form=PortalSessionInput)
-def create_portal_session(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
+def create_portal_session(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
     customer = customer_of(subscriber)
     if customer is None or customer.stripe_customer_id is None:
         raise NotFound(
@@ -217,7 +232,7 @@ def create_portal_session(request: HttpRequest, subscriber: Any, data: dict[str,
     return 200, {"url": url}
 
 
-def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
+def _subscription_answer(subscriber: Subscriber, row: Subscription) -> Answer:
     row = Subscription.objects.select_related("product", "price").get(pk=row.pk)
     return 200, {
         **_subscription_json(row),
@@ -227,19 +242,25 @@ def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 502], input_form=CancelSubscriptionInput)
-def cancel_subscription(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
+def cancel_subscription(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
     row = subscriptions.cancel(subscriber, immediately=data["immediately"])
     return _subscription_answer(subscriber, row)
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502], input_form=NoInput)
-def resume_subscription(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
+def resume_subscription(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
     row = subscriptions.resume(subscriber)
     return _subscription_answer(subscriber, row)
 
 
 @endpoint(methods=["POST"], statuses=[200, 404, 409, 502], input_form=ChangeSubscriptionInput)
-def change_subscription(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
+def change_subscription(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
     row = subscriptions.change_plan(subscriber, plan_id=data["plan_id"])
     return _subscription_answer(subscriber, row)
 
@@ -258,10 +279,14 @@ def _page(data: dict[str, Any], queryset: QuerySet[Any]) -> tuple[list[Any], dic
 
 
 @endpoint(methods=["GET"], statuses=[200], input_form=PageInput)
-def token_transactions(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
+def token_transactions(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
     rows, meta = _page(
         data,
-        TokenEntry.objects.filter(account__subscriber=subscriber).order_by("-created", "-pk"),
+        TokenEntry.objects.filter(account__subscriber=as_foreign_key(subscriber)).order_by(
+            "-created", "-pk"
+        ),
     )
     return 200, {
         **meta,
@@ -282,9 +307,10 @@ def token_transactions(request: HttpRequest, subscriber: Any, data: dict[str, An
 
 
 @endpoint(methods=["GET"], statuses=[200], input_form=PageInput)
-def payments(request: HttpRequest, subscriber: Any, data: dict[str, Any]) -> Answer:
+def payments(request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]) -> Answer:
     rows, meta = _page(
-        data, Payment.objects.filter(subscriber=subscriber).order_by("-created", "-pk")
+        data,
+        Payment.objects.filter(subscriber=as_foreign_key(subscriber)).order_by("-created", "-pk"),
     )
     return 200, {**meta, "results": [_payment_json(p) for p in rows]}
 

@@ -6,11 +6,13 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing import tokens
 from fiko_billing.gateway import (
     StripeDisabled,
@@ -37,13 +39,24 @@ BATCH_SIZE = 500
 WRITE_CHUNK = 100
 
 
+class CheckAction(StrEnum):
+    """What ``check_subscriptions`` did with one overdue subscription."""
+
+    DEACTIVATED = "deactivated"
+    ALREADY_ENDED = "already_ended"
+    RENEWED = "renewed"
+    WOULD_RENEW = "would_renew"
+    WOULD_DEACTIVATE = "would_deactivate"
+    ERROR = "error"
+
+
 @dataclass
 class Checked:
     stripe_subscription_id: str
     subscriber_pk: Any
     status: str
     period_end: datetime | None
-    action: str  # deactivated | renewed | still_active | would_deactivate | error
+    action: CheckAction | str  # "" until decided
     detail: str = ""
 
 
@@ -85,7 +98,7 @@ class _Stripe:
 
     gateway: StripeGateway | None
 
-    def ask(self, sub: Subscription, row: Checked) -> dict[str, Any] | None:
+    def ask(self, sub: Subscription, row: Checked) -> shapes.Subscription | None:
         """Stripe's copy of ``sub``; ``None`` when unknown or unreachable (said in ``row``).
 
         Raises ``StripeGatewayError`` for any other failure.
@@ -103,7 +116,7 @@ class _Stripe:
         return None
 
 
-def _renewed_remotely(remote: dict[str, Any] | None, cutoff: datetime) -> bool:
+def _renewed_remotely(remote: shapes.Subscription | None, cutoff: datetime) -> bool:
     """Whether Stripe has the subscription entitled, with a period past the cutoff."""
     if remote is None or remote.get("status") not in ENTITLED_STATUSES:
         return False
@@ -118,7 +131,7 @@ class _Ending:
 
     row: Checked
     pk: int
-    remote: dict[str, Any] | None
+    remote: shapes.Subscription | None
 
 
 def _decide(
@@ -131,11 +144,11 @@ def _decide(
     try:
         remote = stripe.ask(sub, row)
     except StripeGatewayError as exc:
-        row.action, row.detail = "error", str(exc)
+        row.action, row.detail = CheckAction.ERROR, str(exc)
         return row
     if _renewed_remotely(remote, cutoff):
         assert remote is not None  # noqa: S101
-        row.action = "would_renew" if dry_run else "renewed"
+        row.action = CheckAction.WOULD_RENEW if dry_run else CheckAction.RENEWED
         row.detail = "Stripe has a newer period"
         if not dry_run:
             with transaction.atomic():
@@ -145,7 +158,7 @@ def _decide(
     if ended_remotely and remote is not None:
         row.detail = row.detail or f"Stripe says {remote.get('status')}"
     if dry_run:
-        row.action = "would_deactivate"
+        row.action = CheckAction.WOULD_DEACTIVATE
         return row
     return _Ending(row, sub.pk, remote if ended_remotely else None)
 
@@ -174,10 +187,10 @@ def _end_all(endings: list[_Ending], now: datetime) -> None:
             }
             for ending in chunk:
                 done = _end(locked[ending.pk], now, ending.remote)
-                ending.row.action = "deactivated" if done else "already_ended"
+                ending.row.action = CheckAction.DEACTIVATED if done else CheckAction.ALREADY_ENDED
 
 
-def _end(sub: Subscription, now: datetime, remote: dict[str, Any] | None) -> bool:
+def _end(sub: Subscription, now: datetime, remote: shapes.Subscription | None) -> bool:
     """End one locked subscription; ``False`` when it is no longer entitled."""
     if sub.status not in ENTITLED_STATUSES:
         return False
@@ -226,7 +239,7 @@ def check_subscriptions(
         _end_all([d for d in decided if isinstance(d, _Ending)], now)
         for item in decided:
             row = item.row if isinstance(item, _Ending) else item
-            report.add(row, keep=row.action == "error" or len(report.rows) < keep_rows)
+            report.add(row, keep=row.action == CheckAction.ERROR or len(report.rows) < keep_rows)
         if on_progress is not None:
             on_progress(report.examined)
     return report
@@ -272,7 +285,7 @@ def sync_events(
         report.stored += int(stored.created)
         outcome = process_event(stored.event.pk)
         report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-        if outcome in ("failed", "dead"):
+        if outcome.is_failure:
             report.failed.append(data["id"])
     return report
 

@@ -7,20 +7,23 @@ Stripe customer, or our metadata), takes that lock, then locks the row.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Subquery
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing import tokens
 from fiko_billing.models import Customer, Subscription
 from fiko_billing.services.catalogue_lookup import subscriber_for
 from fiko_billing.services.stripe_data import metadata, object_id
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
 
 
 def locked_row(
-    stripe_id: str, data: dict[str, Any] | None, subscriber: Any, *, held: bool = False
-) -> tuple[Subscription | None, Any, Customer | None]:
+    stripe_id: str,
+    data: shapes.Subscription | None,
+    subscriber: Subscriber | None,
+    *,
+    held: bool = False,
+) -> tuple[Subscription | None, Subscriber | None, Customer | None]:
     """The row (locked, after its subscriber's ledger lock), its subscriber and customer.
 
     A row whose subscriber was erased (NULL) is still kept up to date, with no
@@ -60,13 +63,13 @@ def locked_row(
     if known is not None:
         row = Subscription.objects.select_for_update().get(pk=known.pk)
         if subscriber is not None:
-            row.subscriber = subscriber
+            row.subscriber = as_foreign_key(subscriber)
     return row, subscriber, customer
 
 
 def _by_customer(
-    stripe_id: str, data: dict[str, Any]
-) -> tuple[Subscription | None, Any, Customer | None] | None:
+    stripe_id: str, data: shapes.Subscription
+) -> tuple[Subscription | None, Subscriber | None, Customer | None] | None:
     """``locked_row``'s common case, with one read before the lock: the customer is ours
     and the row, if there is one, belongs to the customer's subscriber. ``None``
     for anything else (``locked_row`` then looks further)."""

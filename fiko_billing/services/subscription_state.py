@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from fiko_billing import signals
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import (
     ENTITLED_STATUSES,
     TERMINAL_STATUSES,
@@ -33,6 +34,7 @@ from fiko_billing.services import ordering
 from fiko_billing.services.catalogue_lookup import item_for
 from fiko_billing.services.stripe_data import metadata, object_id, subscription_period, ts
 from fiko_billing.services.subscription_lock import locked_row as lock_subscription_row
+from fiko_billing.subscribers import Subscriber, as_foreign_key
 from fiko_billing.vocabulary import ITEM_METADATA_KEY
 
 logger = logging.getLogger("fiko_billing.subscriptions")
@@ -55,7 +57,7 @@ MIRRORED_FIELDS = (
 )
 
 
-def _merged(data: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+def _merged(data: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, Any]:
     """The object as it was before the event: ``previous_attributes`` laid over it."""
     old = dict(data)
     for name, value in previous.items():
@@ -66,16 +68,16 @@ def _merged(data: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
     return old
 
 
-def _first_item(data: dict[str, Any]) -> dict[str, Any]:
+def _first_item(data: shapes.Subscription) -> shapes.SubscriptionItem:
     items = (data.get("items") or {}).get("data") or []
     return items[0] if items and isinstance(items[0], dict) else {}
 
 
-def _status(data: dict[str, Any]) -> Any:
+def _status(data: shapes.Subscription) -> str:
     return data.get("status") or SubscriptionStatus.INCOMPLETE
 
 
-def _cancel(data: dict[str, Any]) -> Any:
+def _cancel(data: shapes.Subscription) -> dict[str, bool | int | None]:
     return {
         "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
         "cancel_at": data.get("cancel_at"),
@@ -83,7 +85,7 @@ def _cancel(data: dict[str, Any]) -> Any:
     }
 
 
-def _plan(data: dict[str, Any]) -> Any:
+def _plan(data: shapes.Subscription) -> dict[str, str | int | None]:
     item = _first_item(data)
     price = item.get("price")
     product = price.get("product") if isinstance(price, dict) else None
@@ -95,7 +97,7 @@ def _plan(data: dict[str, Any]) -> Any:
     }
 
 
-def _period(data: dict[str, Any]) -> Any:
+def _period(data: shapes.Subscription) -> dict[str, int | None]:
     start, end = subscription_period(data)
     return {
         "start": int(start.timestamp()) if start else None,
@@ -104,7 +106,7 @@ def _period(data: dict[str, Any]) -> Any:
 
 
 #: Groups of fields that one kind of change writes together.
-GROUPS: dict[str, Callable[[dict[str, Any]], Any]] = {
+GROUPS: dict[str, Callable[[shapes.Subscription], object]] = {
     "status": _status,
     "cancel": _cancel,
     "plan": _plan,
@@ -142,13 +144,13 @@ def _stamp(at: datetime | None) -> int | None:
 
 
 def mirror_subscription(
-    data: dict[str, Any],
+    data: shapes.Subscription,
     *,
     state_at: datetime | None,
-    previous: dict[str, Any] | None = None,
+    previous: Mapping[str, Any] | None = None,
     role: str = "event",
-    subscriber: Any = None,
-    retrieve: Callable[[str], dict[str, Any]] | None = None,
+    subscriber: Subscriber | None = None,
+    retrieve: Callable[[str], shapes.Subscription] | None = None,
 ) -> Subscription | None:
     """Bring the local row of a Stripe subscription up to ``data``.
 
@@ -168,7 +170,7 @@ def mirror_subscription(
         logger.warning("subscription %s belongs to no known subscriber; skipped", stripe_id)
         return None
     at = _stamp(state_at)
-    old = _merged(data, previous) if previous else None
+    old = cast(shapes.Subscription, _merged(data, previous)) if previous else None
     states = copy.deepcopy(row.ordering_state) if row is not None else {}
     for group, read in GROUPS.items():
         before = read(old) if old is not None else ordering.MISSING
@@ -212,7 +214,7 @@ def _settle(
     stripe_id: str,
     states: dict[str, ordering.GroupState],
     at: int | None,
-    retrieve: Callable[[str], dict[str, Any]] | None,
+    retrieve: Callable[[str], shapes.Subscription] | None,
 ) -> dict[str, ordering.GroupState]:
     """One retrieve settles the groups whose last second the payloads cannot order."""
     if retrieve is None:
@@ -235,7 +237,7 @@ def record_status(
     status: str,
     before: str | None,
     at: datetime | None,
-    subscriber: Any = None,
+    subscriber: Subscriber | None = None,
     create: Callable[[], dict[str, Any]] | None = None,
     ended_at: datetime | None = None,
     reason: str | None = None,
@@ -284,7 +286,7 @@ def record_status(
 
 def _write(
     row: Subscription | None,
-    subscriber: Any,
+    subscriber: Subscriber | None,
     stripe_id: str,
     states: dict[str, ordering.GroupState],
     *,
@@ -317,7 +319,7 @@ def _write(
     if row is None:
         # Every writer holds the subscriber's ledger lock: no concurrent create.
         row = Subscription.objects.create(
-            subscriber=subscriber,
+            subscriber=as_foreign_key(subscriber),
             stripe_subscription_id=stripe_id,
             ordering_state=states,
             stripe_state_at=newest_at,

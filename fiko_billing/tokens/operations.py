@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from fiko_billing.models import EntryKind, TokenAccount, TokenEntry
+from fiko_billing.subscribers import Subscriber
 from fiko_billing.tokens import hot_path
 from fiko_billing.tokens.accounts import (
     announce,
@@ -35,7 +35,7 @@ from fiko_billing.tokens.validation import (
 
 
 def credit(
-    subscriber: Any,
+    subscriber: Subscriber,
     amount: int,
     *,
     kind: str,
@@ -121,7 +121,7 @@ def _credit_locked(
 
 
 def consume(
-    subscriber: Any, amount: int, *, reference: str | None = None, description: str = ""
+    subscriber: Subscriber, amount: int, *, reference: str | None = None, description: str = ""
 ) -> TokenEntry:
     """Spend ``amount`` tokens or raise ``InsufficientTokens`` without spending any."""
     subscriber_pk = pk_of(subscriber)
@@ -155,7 +155,7 @@ def consume(
 
 
 def revoke(
-    subscriber: Any,
+    subscriber: Subscriber,
     amount: int,
     *,
     reference: str | None,
@@ -201,7 +201,7 @@ def revoke(
 
 
 def adjust(
-    subscriber: Any, delta: int, *, reason: str, reference: str | None = None
+    subscriber: Subscriber, delta: int, *, reason: str, reference: str | None = None
 ) -> TokenEntry:
     """A manual correction: ``delta`` > 0 credits, < 0 takes back (a debt is allowed)."""
     pk_of(subscriber)
