@@ -1,4 +1,4 @@
-"""The JSON envelope of the HTTP API: parsing, validation, errors, authentication.
+"""The JSON envelope of the HTTP API: input, errors, authentication.
 
 Every error leaves as ``{"error": {"code", "message", "fields"?}}`` with a 4xx
 status (or 502/503 when Stripe or billing is unavailable); nothing a client
@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
@@ -18,23 +19,23 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from fiko_billing import strict_json
 from fiko_billing.conf import SETTING_NAME, billing_settings
-from fiko_billing.exceptions import InvalidInput, RequestError
+from fiko_billing.exceptions import RequestError
 from fiko_billing.gateway import (
     StripeDisabled,
     StripeGatewayError,
     StripeTimeout,
     request_time_budget,
 )
-from fiko_billing.subscribers import HeaderAuthenticated, ensure_subscriber
+from fiko_billing.inputs import MAX_BODY_BYTES as MAX_BODY_BYTES
+from fiko_billing.inputs import InputForm, content_length
+from fiko_billing.subscribers import HeaderAuthenticated, Subscriber, ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.api")
 
 View = Callable[..., Any]
 
 STATUS_CODES_ALWAYS = frozenset({400, 405, 503})
-MAX_BODY_BYTES = 64 * 1024
 
 
 def error_response(
@@ -81,7 +82,7 @@ class Unresolved(Exception):
         return error_response(self.status, self.code, str(self))
 
 
-def resolve_subscriber(request: HttpRequest) -> tuple[Any, bool]:
+def resolve_subscriber(request: HttpRequest) -> tuple[Subscriber, bool]:
     """The request's subscriber and whether a header, not the session, authenticated it.
 
     The one place ``SUBSCRIBER_RESOLVER`` is called: the JSON API, the
@@ -134,7 +135,7 @@ def _unsupported_media_type(request: HttpRequest) -> HttpResponse | None:
     if content_type == "application/json":
         return None
     declared = bool(request.META.get("CONTENT_TYPE", "").strip())
-    if not declared and not _content_length(request):
+    if not declared and not content_length(request):
         return None
     return error_response(
         415,
@@ -143,18 +144,19 @@ def _unsupported_media_type(request: HttpRequest) -> HttpResponse | None:
     )
 
 
-def _content_length(request: HttpRequest) -> int:
-    raw = request.META.get("CONTENT_LENGTH") or "0"
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else MAX_BODY_BYTES + 1
-
-
 def endpoint(
-    *, methods: Iterable[str], statuses: Iterable[int], authenticated: bool = True
+    *,
+    methods: Iterable[str],
+    statuses: Iterable[int],
+    authenticated: bool = True,
+    input_form: type[InputForm] | None = None,
 ) -> Callable[[View], View]:
     """Make ``view(request, subscriber, **kwargs) -> (status, body)`` a JSON endpoint.
 
     ``statuses`` lists every status the view can answer; it is what the
-    OpenAPI document must say, and the test suite checks both agree.
+    OpenAPI document must say, and the test suite checks both agree. With
+    ``input_form``, the view gets the form's cleaned data as ``data``; the test
+    suite checks the form and the document's request schema agree too.
     """
     allowed = tuple(m.upper() for m in methods)
     declared = (
@@ -163,12 +165,13 @@ def endpoint(
         | ({401, 403} if authenticated else set())
         | ({415} if "POST" in allowed else set())
     )
+    spec = _Spec(allowed, authenticated, input_form)
 
     def decorate(view: View) -> View:
         @csrf_exempt
         @functools.wraps(view)
         def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-            response = _dispatch(request, kwargs)
+            response = _dispatch(spec, view, request, kwargs)
             if response.status_code not in declared:
                 logger.error(
                     "%s answered %s, which its declared statuses do not list",
@@ -177,173 +180,72 @@ def endpoint(
                 )
             return response
 
-        def _dispatch(request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponse:
-            if request.method not in allowed:
-                response = error_response(
-                    405,
-                    "method_not_allowed",
-                    _("%(method)s is not allowed here; use %(allowed)s.")
-                    % {"method": request.method, "allowed": ", ".join(allowed)},
-                )
-                response["Allow"] = ", ".join(allowed)
-                return response
-            if not billing_settings.ENABLED:
-                return error_response(503, "billing_disabled", _("Billing is not enabled."))
-            subscriber = None
-            by_header = False
-            if authenticated:
-                try:
-                    subscriber, by_header = resolve_subscriber(request)
-                except Unresolved as unresolved:
-                    return unresolved.response
-            rejected = _unsupported_media_type(request)
-            if rejected is None and authenticated and not by_header:
-                rejected = _csrf_failure(request)
-            if rejected is not None:
-                return rejected
-            try:
-                with request_time_budget():
-                    status, body = view(request, subscriber, **kwargs)
-            except RequestError as exc:
-                return error_response(exc.status, exc.code, str(exc), exc.fields)
-            except StripeDisabled as exc:
-                return error_response(503, "billing_disabled", str(exc))
-            except StripeTimeout as exc:
-                logger.warning("%s: Stripe did not answer in time", view.__name__)
-                return error_response(503, exc.code, _(exc.user_message))
-            except StripeGatewayError as exc:
-                logger.warning("%s: Stripe failed: %s", view.__name__, exc.__class__.__name__)
-                # Our own messages are in the catalogue; Stripe's card messages pass unchanged.
-                return error_response(502, "stripe_error", _(exc.user_message))
-            return JsonResponse(body, status=status)
-
         wrapper.allowed_methods = allowed  # type: ignore[attr-defined]
         wrapper.declared_statuses = declared  # type: ignore[attr-defined]
+        wrapper.input_form = input_form  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
 
 
-# ---------------------------------------------------------------------- input
+@dataclass(frozen=True)
+class _Spec:
+    allowed: tuple[str, ...]
+    authenticated: bool
+    input_form: type[InputForm] | None
 
 
-def json_body(request: HttpRequest) -> dict[str, Any]:
-    """The request's JSON object body; an empty body is ``{}``.
-
-    The size is checked before the body is read, and what is parsed is
-    strict JSON: no ``NaN``/``Infinity``, no nesting deeper than
-    ``MAX_JSON_DEPTH``, no text that a database would refuse (``\\u0000``).
-    """
-    if _content_length(request) > MAX_BODY_BYTES:
-        raise InvalidInput(
-            _("The request body is too large (at most %(max)d bytes).") % {"max": MAX_BODY_BYTES},
-            code="body_too_large",
+def _dispatch(
+    spec: _Spec, view: View, request: HttpRequest, kwargs: dict[str, Any]
+) -> HttpResponse:
+    if request.method not in spec.allowed:
+        response = error_response(
+            405,
+            "method_not_allowed",
+            _("%(method)s is not allowed here; use %(allowed)s.")
+            % {"method": request.method, "allowed": ", ".join(spec.allowed)},
         )
-    body = request.body
-    if not body.strip():
-        return {}
-    data = parse_json(body)
-    if not isinstance(data, dict):
-        raise InvalidInput(_("The body must be a JSON object."), code="invalid_json")
-    return data
+        response["Allow"] = ", ".join(spec.allowed)
+        return response
+    if not billing_settings.ENABLED:
+        return error_response(503, "billing_disabled", _("Billing is not enabled."))
+    subscriber = None
+    by_header = False
+    if spec.authenticated:
+        try:
+            subscriber, by_header = resolve_subscriber(request)
+        except Unresolved as unresolved:
+            return unresolved.response
+    rejected = _unsupported_media_type(request)
+    if rejected is None and spec.authenticated and not by_header:
+        rejected = _csrf_failure(request)
+    if rejected is not None:
+        return rejected
+    return _call(spec, view, request, subscriber, kwargs)
 
 
-def parse_json(body: bytes) -> Any:
-    """``body`` decoded as strict JSON, or ``InvalidInput`` (``invalid_json``) saying why."""
+def _call(
+    spec: _Spec,
+    view: View,
+    request: HttpRequest,
+    subscriber: Subscriber | None,
+    kwargs: dict[str, Any],
+) -> HttpResponse:
+    """The view's answer, or the envelope of the error it raised."""
     try:
-        data = strict_json.loads(body)
-    except strict_json.JSONRejected as exc:
-        raise InvalidInput(
-            _("The body is not valid JSON: %(error)s") % {"error": exc}, code="invalid_json"
-        ) from exc
-    if strict_json.contains_nul(data):
-        raise InvalidInput(
-            _("The body contains a NUL character (\\u0000), which no field accepts.")
-        )
-    return data
-
-
-def int_field(
-    data: dict[str, Any],
-    name: str,
-    *,
-    required: bool = True,
-    default: int | None = None,
-    minimum: int = 1,
-    maximum: int = 2**31 - 1,
-) -> int | None:
-    if name not in data or data[name] is None:
-        if required:
-            raise _missing(name)
-        return default
-    value = data[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(
-            _("'%(name)s' must be an integer.") % {"name": name},
-            fields={name: _("Must be an integer.")},
-        )
-    if not minimum <= value <= maximum:
-        bounds = {"name": name, "minimum": minimum, "maximum": maximum}
-        raise InvalidInput(
-            _("'%(name)s' must be between %(minimum)d and %(maximum)d.") % bounds,
-            fields={name: _("Must be between %(minimum)d and %(maximum)d.") % bounds},
-        )
-    return value
-
-
-def choice_field(data: dict[str, Any], name: str, choices: Iterable[str]) -> str:
-    options = tuple(choices)
-    value = data.get(name)
-    if value is None:
-        raise _missing(name)
-    if not isinstance(value, str) or value not in options:
-        listed = {"name": name, "options": ", ".join(options)}
-        raise InvalidInput(
-            _("'%(name)s' must be one of: %(options)s.") % listed,
-            fields={name: _("Must be one of: %(options)s.") % listed},
-        )
-    return value
-
-
-def str_field(data: dict[str, Any], name: str, *, max_length: int = 2000) -> str | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value or len(value) > max_length:
-        raise InvalidInput(
-            _("'%(name)s' must be a non-empty string of at most %(max_length)d characters.")
-            % {"name": name, "max_length": max_length},
-            fields={name: _("Must be a non-empty string.")},
-        )
-    return value
-
-
-def bool_field(data: dict[str, Any], name: str, *, default: bool = False) -> bool:
-    value = data.get(name, default)
-    if not isinstance(value, bool):
-        raise InvalidInput(
-            _("'%(name)s' must be true or false.") % {"name": name},
-            fields={name: _("Must be a boolean.")},
-        )
-    return value
-
-
-def query_int(request: HttpRequest, name: str, *, default: int, maximum: int) -> int:
-    raw = request.GET.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or not 1 <= int(raw) <= maximum:
-        bounds = {"name": name, "minimum": 1, "maximum": maximum}
-        raise InvalidInput(
-            _("'%(name)s' must be an integer between %(minimum)d and %(maximum)d.") % bounds,
-            fields={name: _("Must be between %(minimum)d and %(maximum)d.") % bounds},
-        )
-    return int(raw)
-
-
-def _missing(name: str) -> InvalidInput:
-    return InvalidInput(
-        _("'%(name)s' is required.") % {"name": name},
-        code="missing_field",
-        fields={name: _("This field is required.")},
-    )
+        if spec.input_form is not None:
+            kwargs = {**kwargs, "data": spec.input_form.read(request)}
+        with request_time_budget():
+            status, body = view(request, subscriber, **kwargs)
+    except RequestError as exc:
+        return error_response(exc.status, exc.code, str(exc), exc.fields)
+    except StripeDisabled as exc:
+        return error_response(503, "billing_disabled", str(exc))
+    except StripeTimeout as exc:
+        logger.warning("%s: Stripe did not answer in time", view.__name__)
+        return error_response(503, exc.code, _(exc.user_message))
+    except StripeGatewayError as exc:
+        logger.warning("%s: Stripe failed: %s", view.__name__, exc.__class__.__name__)
+        # Our own messages are in the catalogue; Stripe's card messages pass unchanged.
+        return error_response(502, "stripe_error", _(exc.user_message))
+    return JsonResponse(body, status=status)

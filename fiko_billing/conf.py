@@ -82,6 +82,7 @@ class BillingSettings:
     RESERVATION_TIMEOUT: int
     WEBHOOK_MAX_FAILURES: int
     WEBHOOK_MAX_WAIT_DAYS: int
+    WEBHOOK_EVENT_RETENTION_DAYS: int
     REFUND_SPENT_TOKENS: Literal["debt", "forgive"]
     ALLOW_MULTIPLE_SUBSCRIPTIONS: bool
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
-
-from django.db import models
+from typing import TypeAlias
 
 from fiko_billing import tokens
 from fiko_billing.models import Plan, Product, Subscription
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
 from fiko_billing.vocabulary import PLAN_KINDS
 
 __all__ = [
@@ -97,10 +95,10 @@ def _matches(plan: Plan, wanted: Plan | int | str) -> bool:
     )
 
 
-def _current(subscriber: Any) -> Subscription | None:
+def _current(subscriber: Subscriber) -> Subscription | None:
     return (
         Subscription.objects.entitled()
-        .filter(subscriber=subscriber, product__kind__in=PLAN_KINDS)
+        .filter(subscriber=as_foreign_key(subscriber), product__kind__in=PLAN_KINDS)
         .select_related("product")
         .order_by("-current_period_end", "-pk")
         .first()
@@ -131,7 +129,7 @@ class BillingState:
     state is then inactive with a balance of 0.
     """
 
-    subscriber: models.Model | None
+    subscriber: Subscriber | None
     entitlement: Entitlement
     token_balance: int
 

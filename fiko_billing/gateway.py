@@ -26,12 +26,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import requests
 import stripe
 from django.utils.translation import gettext_noop
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import BillingError
 
@@ -402,38 +403,54 @@ class StripeGateway:
 
     # ------------------------------------------------------------------ customers
 
-    def create_customer(self, params: Mapping[str, Any], *, idempotency_key: str) -> StripeDict:
-        return self.request("post", "/v1/customers", params, idempotency_key=idempotency_key)
+    def create_customer(
+        self, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> shapes.Customer:
+        return cast(
+            "shapes.Customer",
+            self.request("post", "/v1/customers", params, idempotency_key=idempotency_key),
+        )
 
-    def retrieve_customer(self, customer_id: str) -> StripeDict:
-        return self.request("get", f"/v1/customers/{customer_id}")
+    def retrieve_customer(self, customer_id: str) -> shapes.Customer:
+        return cast("shapes.Customer", self.request("get", f"/v1/customers/{customer_id}"))
 
-    def list_customers(self, params: Mapping[str, Any]) -> Iterator[StripeDict]:
+    def list_customers(self, params: Mapping[str, Any]) -> Iterator[shapes.Customer]:
         """Customers matching ``params`` (``email``, ``created[gte]``...), newest first."""
-        return self.list_all("/v1/customers", params)
+        return cast("Iterator[shapes.Customer]", self.list_all("/v1/customers", params))
 
-    def delete_customer(self, customer_id: str) -> StripeDict:
+    def delete_customer(self, customer_id: str) -> shapes.Customer:
         """Delete a customer (what a privacy request asks); its payments stay in Stripe."""
-        return self.request("delete", f"/v1/customers/{customer_id}")
+        return cast("shapes.Customer", self.request("delete", f"/v1/customers/{customer_id}"))
 
     # ------------------------------------------------------------------ checkout and portal
 
     def create_checkout_session(
         self, params: Mapping[str, Any], *, idempotency_key: str
-    ) -> StripeDict:
-        return self.request(
-            "post", "/v1/checkout/sessions", params, idempotency_key=idempotency_key
+    ) -> shapes.CheckoutSession:
+        return cast(
+            "shapes.CheckoutSession",
+            self.request("post", "/v1/checkout/sessions", params, idempotency_key=idempotency_key),
         )
 
-    def retrieve_checkout_session(self, session_id: str, *, expand: list[str]) -> StripeDict:
-        return self.request("get", f"/v1/checkout/sessions/{session_id}", {"expand": expand})
+    def retrieve_checkout_session(
+        self, session_id: str, *, expand: list[str]
+    ) -> shapes.CheckoutSession:
+        return cast(
+            "shapes.CheckoutSession",
+            self.request("get", f"/v1/checkout/sessions/{session_id}", {"expand": expand}),
+        )
 
-    def expire_checkout_session(self, session_id: str, *, idempotency_key: str) -> StripeDict:
+    def expire_checkout_session(
+        self, session_id: str, *, idempotency_key: str
+    ) -> shapes.CheckoutSession:
         """Close an open session so it can no longer be paid; a 400 if it is not open."""
-        return self.request(
-            "post",
-            f"/v1/checkout/sessions/{session_id}/expire",
-            idempotency_key=idempotency_key,
+        return cast(
+            "shapes.CheckoutSession",
+            self.request(
+                "post",
+                f"/v1/checkout/sessions/{session_id}/expire",
+                idempotency_key=idempotency_key,
+            ),
         )
 
     def create_portal_session(
@@ -445,91 +462,130 @@ class StripeGateway:
 
     # ------------------------------------------------------------------ subscriptions
 
-    def retrieve_subscription(self, subscription_id: str) -> StripeDict:
-        return self.request("get", f"/v1/subscriptions/{subscription_id}")
+    def retrieve_subscription(self, subscription_id: str) -> shapes.Subscription:
+        return cast(
+            "shapes.Subscription", self.request("get", f"/v1/subscriptions/{subscription_id}")
+        )
 
     def update_subscription(
         self, subscription_id: str, params: Mapping[str, Any], *, idempotency_key: str
-    ) -> StripeDict:
-        return self.request(
-            "post", f"/v1/subscriptions/{subscription_id}", params, idempotency_key=idempotency_key
+    ) -> shapes.Subscription:
+        return cast(
+            "shapes.Subscription",
+            self.request(
+                "post",
+                f"/v1/subscriptions/{subscription_id}",
+                params,
+                idempotency_key=idempotency_key,
+            ),
         )
 
-    def preview_invoice(self, params: Mapping[str, Any], *, idempotency_key: str) -> StripeDict:
+    def preview_invoice(
+        self, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> shapes.Invoice:
         """The invoice a subscription change would bring (``create_preview``); changes nothing."""
-        return self.request(
-            "post", "/v1/invoices/create_preview", params, idempotency_key=idempotency_key
+        return cast(
+            "shapes.Invoice",
+            self.request(
+                "post", "/v1/invoices/create_preview", params, idempotency_key=idempotency_key
+            ),
         )
 
-    def cancel_subscription(self, subscription_id: str) -> StripeDict:
-        return self.request("delete", f"/v1/subscriptions/{subscription_id}")
+    def cancel_subscription(self, subscription_id: str) -> shapes.Subscription:
+        return cast(
+            "shapes.Subscription", self.request("delete", f"/v1/subscriptions/{subscription_id}")
+        )
 
     # ------------------------------------------------------------------ catalogue
 
-    def create_product(self, params: Mapping[str, Any], *, idempotency_key: str) -> StripeDict:
-        return self.request("post", "/v1/products", params, idempotency_key=idempotency_key)
+    def create_product(self, params: Mapping[str, Any], *, idempotency_key: str) -> shapes.Product:
+        return cast(
+            "shapes.Product",
+            self.request("post", "/v1/products", params, idempotency_key=idempotency_key),
+        )
 
     def update_product(
         self, product_id: str, params: Mapping[str, Any], *, idempotency_key: str
-    ) -> StripeDict:
-        return self.request(
-            "post", f"/v1/products/{product_id}", params, idempotency_key=idempotency_key
+    ) -> shapes.Product:
+        return cast(
+            "shapes.Product",
+            self.request(
+                "post", f"/v1/products/{product_id}", params, idempotency_key=idempotency_key
+            ),
         )
 
-    def retrieve_product(self, product_id: str) -> StripeDict:
-        return self.request("get", f"/v1/products/{product_id}")
+    def retrieve_product(self, product_id: str) -> shapes.Product:
+        return cast("shapes.Product", self.request("get", f"/v1/products/{product_id}"))
 
-    def create_price(self, params: Mapping[str, Any], *, idempotency_key: str) -> StripeDict:
-        return self.request("post", "/v1/prices", params, idempotency_key=idempotency_key)
+    def create_price(self, params: Mapping[str, Any], *, idempotency_key: str) -> shapes.Price:
+        return cast(
+            "shapes.Price",
+            self.request("post", "/v1/prices", params, idempotency_key=idempotency_key),
+        )
 
     def update_price(
         self, price_id: str, params: Mapping[str, Any], *, idempotency_key: str
-    ) -> StripeDict:
-        return self.request(
-            "post", f"/v1/prices/{price_id}", params, idempotency_key=idempotency_key
+    ) -> shapes.Price:
+        return cast(
+            "shapes.Price",
+            self.request(
+                "post", f"/v1/prices/{price_id}", params, idempotency_key=idempotency_key
+            ),
         )
 
-    def retrieve_price(self, price_id: str) -> StripeDict:
-        return self.request("get", f"/v1/prices/{price_id}")
+    def retrieve_price(self, price_id: str) -> shapes.Price:
+        return cast("shapes.Price", self.request("get", f"/v1/prices/{price_id}"))
 
-    def list_prices(self, product_id: str) -> Iterator[StripeDict]:
+    def list_prices(self, product_id: str) -> Iterator[shapes.Price]:
         """Every price of a product, active and archived, in as few calls as paging allows."""
-        return self.list_all("/v1/prices", {"product": product_id})
+        return cast("Iterator[shapes.Price]", self.list_all("/v1/prices", {"product": product_id}))
 
     # ------------------------------------------------------------------ webhook endpoints
 
-    def list_webhook_endpoints(self) -> Iterator[StripeDict]:
-        return self.list_all("/v1/webhook_endpoints")
+    def list_webhook_endpoints(self) -> Iterator[shapes.WebhookEndpoint]:
+        return cast("Iterator[shapes.WebhookEndpoint]", self.list_all("/v1/webhook_endpoints"))
 
     def create_webhook_endpoint(
         self, params: Mapping[str, Any], *, idempotency_key: str
-    ) -> StripeDict:
-        return self.request(
-            "post", "/v1/webhook_endpoints", params, idempotency_key=idempotency_key
+    ) -> shapes.WebhookEndpoint:
+        return cast(
+            "shapes.WebhookEndpoint",
+            self.request("post", "/v1/webhook_endpoints", params, idempotency_key=idempotency_key),
         )
 
     def update_webhook_endpoint(
         self, endpoint_id: str, params: Mapping[str, Any], *, idempotency_key: str
-    ) -> StripeDict:
-        return self.request(
-            "post", f"/v1/webhook_endpoints/{endpoint_id}", params, idempotency_key=idempotency_key
+    ) -> shapes.WebhookEndpoint:
+        return cast(
+            "shapes.WebhookEndpoint",
+            self.request(
+                "post",
+                f"/v1/webhook_endpoints/{endpoint_id}",
+                params,
+                idempotency_key=idempotency_key,
+            ),
         )
 
     # ------------------------------------------------------------------ money going back
 
-    def create_refund(self, params: Mapping[str, Any], *, idempotency_key: str) -> StripeDict:
-        return self.request("post", "/v1/refunds", params, idempotency_key=idempotency_key)
+    def create_refund(self, params: Mapping[str, Any], *, idempotency_key: str) -> shapes.Refund:
+        return cast(
+            "shapes.Refund",
+            self.request("post", "/v1/refunds", params, idempotency_key=idempotency_key),
+        )
 
     def list_invoice_payments(
         self, *, invoice: str | None = None, payment_intent: str | None = None
-    ) -> Iterator[StripeDict]:
+    ) -> Iterator[shapes.InvoicePayment]:
         """The payments of an invoice, or the invoice payments of a PaymentIntent."""
         params: dict[str, Any] = {}
         if invoice is not None:
             params["invoice"] = invoice
         if payment_intent is not None:
             params["payment"] = {"type": "payment_intent", "payment_intent": payment_intent}
-        return self.list_all("/v1/invoice_payments", params)
+        return cast(
+            "Iterator[shapes.InvoicePayment]", self.list_all("/v1/invoice_payments", params)
+        )
 
 
 _cached: tuple[tuple[Any, ...], StripeGateway] | None = None

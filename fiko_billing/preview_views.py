@@ -11,20 +11,21 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from fiko_billing.api import endpoint, int_field, json_body
+from fiko_billing.api import endpoint
 from fiko_billing.gateway import get_gateway
+from fiko_billing.inputs import ChangeSubscriptionInput
 from fiko_billing.money import format_amount
 from fiko_billing.services.plan_change_preview import preview_plan_change
+from fiko_billing.subscribers import Subscriber
 
 Answer = tuple[int, dict[str, Any]]
 
 
-@endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
-def preview_plan_change_view(request: HttpRequest, subscriber: Any) -> Answer:
-    data = json_body(request)
-    plan_id = int_field(data, "plan_id")
-    assert plan_id is not None  # noqa: S101 - required, int_field raised otherwise
-    preview = preview_plan_change(subscriber, plan_id=plan_id, gateway=get_gateway())
+@endpoint(methods=["POST"], statuses=[200, 404, 409, 502], input_form=ChangeSubscriptionInput)
+def preview_plan_change_view(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
+    preview = preview_plan_change(subscriber, plan_id=data["plan_id"], gateway=get_gateway())
     currency = preview.currency
     return 200, {
         "plan": {

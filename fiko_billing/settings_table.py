@@ -266,10 +266,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SUCCESS_URL",
         _text,
-        "http://localhost:8000/billing/success/?session_id={CHECKOUT_SESSION_ID}",
+        "http://localhost:8000/billing/return/checkout-success/?session_id={CHECKOUT_SESSION_ID}",
     ),
-    Setting("CANCEL_URL", _text, "http://localhost:8000/billing/"),
-    Setting("PORTAL_RETURN_URL", _text, "http://localhost:8000/billing/"),
+    Setting("CANCEL_URL", _text, "http://localhost:8000/billing/return/checkout-canceled/"),
+    Setting("PORTAL_RETURN_URL", _text, "http://localhost:8000/billing/return/portal/"),
     Setting(
         "ALLOWED_REDIRECT_HOSTS",
         (list, tuple, set, frozenset),

@@ -80,7 +80,7 @@ subscription_duplicate_canceled = Signal()
 webhook_event_processed = Signal()
 
 
-def send_on_commit(signal: Signal, sender: Any, **kwargs: Any) -> None:
+def send_on_commit(signal: Signal, sender: object, **kwargs: Any) -> None:
     """Send ``signal`` once the current transaction commits (at once outside one).
 
     A ``subscriber`` argument is checked now, inside the transaction: a

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, NoReturn
 
 #: The deepest nesting accepted. Stripe's deepest objects (an invoice line's
 #: proration details inside an expanded event) stay far below it.
@@ -22,7 +22,7 @@ class JSONRejected(ValueError):
     """The text is not JSON that this package accepts; the message says why."""
 
 
-def _constant(name: str) -> Any:
+def _constant(name: str) -> NoReturn:
     raise JSONRejected(f"{name} is not a JSON number")
 
 
@@ -51,7 +51,7 @@ def loads(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     return data
 
 
-def _check_tree(data: Any, max_depth: int) -> None:
+def _check_tree(data: object, max_depth: int) -> None:
     """Depth and text of every member, without recursion (the tree may be deep)."""
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
@@ -77,7 +77,7 @@ def _check_text(text: str) -> None:
         raise JSONRejected("a string holds an unpaired surrogate (\\ud800-\\udfff)") from exc
 
 
-def contains_nul(data: Any) -> bool:
+def contains_nul(data: object) -> bool:
     """Whether any key or string in ``data`` holds U+0000, which PostgreSQL text refuses."""
     stack = [data]
     while stack:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -11,6 +11,15 @@ from django.db import models
 from django.http import HttpRequest
 
 from fiko_billing.conf import SUBSCRIBER_MODEL_SETTING, subscriber_model_label
+
+Subscriber: TypeAlias = models.Model
+"""An instance of the subscriber model (``FIKO_BILLING_SUBSCRIBER_MODEL``).
+
+The model is swappable, as ``AUTH_USER_MODEL`` is, so its class is only known
+once the project's settings are read: the alias names what every subscriber
+is, a saved Django model instance, and :func:`ensure_subscriber` checks at
+run time that it is the configured model.
+"""
 
 
 def get_subscriber_model() -> type[models.Model]:
@@ -24,7 +33,7 @@ def get_subscriber_model() -> type[models.Model]:
         ) from exc
 
 
-def ensure_subscriber(subscriber: object) -> models.Model:
+def ensure_subscriber(subscriber: object) -> Subscriber:
     """``subscriber`` if it is a saved instance of the subscriber model.
 
     Every public function that takes a subscriber calls this first: with an
@@ -43,6 +52,17 @@ def ensure_subscriber(subscriber: object) -> models.Model:
     return subscriber
 
 
+def as_foreign_key(subscriber: Subscriber | None) -> Any:
+    """``subscriber``, as the foreign keys to the subscriber model take it.
+
+    mypy's Django plugin types those keys with the model named by the settings
+    it checks under (the test project's user model), a class the package
+    cannot name since a host swaps it: the hand-over from :data:`Subscriber`
+    to such a key, in a lookup or a new row, is unchecked here, in one place.
+    """
+    return subscriber
+
+
 @dataclass(frozen=True)
 class HeaderAuthenticated:
     """What a ``SUBSCRIBER_RESOLVER`` returns for a request it authenticated by a
@@ -58,10 +78,10 @@ class HeaderAuthenticated:
     answer) keeps the CSRF check.
     """
 
-    subscriber: Any
+    subscriber: Subscriber
 
 
-def resolve_request_user(request: HttpRequest) -> Any:
+def resolve_request_user(request: HttpRequest) -> Subscriber | None:
     """Default ``SUBSCRIBER_RESOLVER``: the authenticated ``request.user``, else ``None``.
 
     Projects whose subscriber is not the user (an organisation, a team) or that
@@ -72,4 +92,5 @@ def resolve_request_user(request: HttpRequest) -> Any:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    return user
+    subscriber: Subscriber = user
+    return subscriber

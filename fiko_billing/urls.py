@@ -1,4 +1,4 @@
-"""The JSON API and the webhook.
+"""The JSON API, the webhook and the default return pages.
 
 Mount with ``path("billing/", include("fiko_billing.urls"))``; URL names live in
 the ``fiko_billing`` namespace.
@@ -6,7 +6,7 @@ the ``fiko_billing`` namespace.
 
 from django.urls import path
 
-from fiko_billing import preview_views, views
+from fiko_billing import pages, preview_views, views
 from fiko_billing.webhooks.views import stripe_webhook
 
 app_name = "fiko_billing"
@@ -37,4 +37,8 @@ urlpatterns = [
     path("tokens/transactions/", views.token_transactions, name="token-transactions"),
     path("payments/", views.payments, name="payments"),
     path("openapi.json", views.openapi, name="openapi"),
+    # The default pages of SUCCESS_URL, CANCEL_URL and PORTAL_RETURN_URL.
+    path("return/checkout-success/", pages.checkout_success, name="checkout-success-page"),
+    path("return/checkout-canceled/", pages.checkout_canceled, name="checkout-canceled-page"),
+    path("return/portal/", pages.portal_return, name="portal-return-page"),
 ]

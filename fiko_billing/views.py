@@ -7,37 +7,43 @@ import math
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from fiko_billing import tokens
-from fiko_billing.api import (
-    bool_field,
-    choice_field,
-    endpoint,
-    int_field,
-    json_body,
-    query_int,
-    str_field,
-)
+from fiko_billing.api import endpoint
 from fiko_billing.conf import billing_settings
-from fiko_billing.exceptions import InvalidInput, NotFound
-from fiko_billing.models import Payment, Plan, Price, Subscription, TokenEntry, TokenPackage
+from fiko_billing.exceptions import NotFound
+from fiko_billing.inputs import (
+    CancelSubscriptionInput,
+    ChangeSubscriptionInput,
+    CheckoutSessionInput,
+    NoInput,
+    PageInput,
+    PortalSessionInput,
+)
+from fiko_billing.models import (
+    Payment,
+    PaymentStatus,
+    Plan,
+    Price,
+    Subscription,
+    TokenEntry,
+    TokenPackage,
+)
 from fiko_billing.money import format_amount
 from fiko_billing.services import checkout, checkout_status, portal, subscriptions
 from fiko_billing.services.customers import customer_of
+from fiko_billing.subscribers import Subscriber, as_foreign_key
 
 logger = logging.getLogger("fiko_billing.api")
 
 Answer = tuple[int, dict[str, Any]]
-MAX_PAGE_SIZE = 100
 #: What a Stripe object id looks like (``cs_test_a1B2…``): ASCII letters, digits, ``_``.
 STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
@@ -56,7 +62,7 @@ def _active_prices() -> Prefetch[Any]:
 
 @ensure_csrf_cookie  # a single-page app on the session needs the token
 @endpoint(methods=["GET"], statuses=[200], authenticated=False)
-def plans(request: HttpRequest, subscriber: Any) -> Answer:
+def plans(request: HttpRequest, subscriber: Subscriber | None) -> Answer:
     """Active plans and token packages with their prices per currency."""
     plan_rows = Plan.objects.filter(active=True).prefetch_related(_active_prices())
     package_rows = TokenPackage.objects.filter(active=True).prefetch_related(_active_prices())
@@ -65,7 +71,7 @@ def plans(request: HttpRequest, subscriber: Any) -> Answer:
         "plans": [
             {
                 "id": plan.pk,
-                "plan_type": "full",
+                "plan_type": plan.kind,
                 "name": plan.name,
                 "description": plan.description,
                 "interval": plan.interval,
@@ -77,7 +83,7 @@ def plans(request: HttpRequest, subscriber: Any) -> Answer:
         "token_packages": [
             {
                 "id": package.pk,
-                "plan_type": "token",
+                "plan_type": package.kind,
                 "name": package.name,
                 "description": package.description,
                 "tokens": package.tokens,
@@ -119,7 +125,7 @@ def _subscription_json(row: Subscription | None) -> dict[str, Any]:
 
 @ensure_csrf_cookie  # a single-page app on the session needs the token
 @endpoint(methods=["GET"], statuses=[200])
-def account(request: HttpRequest, subscriber: Any) -> Answer:
+def account(request: HttpRequest, subscriber: Subscriber) -> Answer:
     """The subscriber's plan, status, period, tokens and currency."""
     row = subscriptions.current_subscription(subscriber)
     currency = row.price.currency if row is not None and row.price else billing_settings.CURRENCY
@@ -130,33 +136,16 @@ def account(request: HttpRequest, subscriber: Any) -> Answer:
     }
 
 
-@endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
-def create_checkout_session(request: HttpRequest, subscriber: Any) -> Answer:
-    data = json_body(request)
-    plan_type = choice_field(data, "plan_type", ("full", "token"))
-    plan_id = int_field(data, "plan_id")
-    currency = str_field(data, "currency", max_length=3)
-    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
-        raise InvalidInput(
-            _("'currency' must be a three-letter ISO 4217 code."),
-            fields={"currency": _("Must be a three-letter code such as 'usd'.")},
-        )
-    if plan_type == "full" and data.get("quantity") not in (None, 1):
-        raise InvalidInput(
-            _("'quantity' applies to token packages only."),
-            fields={"quantity": _("Plans are bought one at a time.")},
-        )
-    quantity = int_field(
-        data, "quantity", required=False, default=1, maximum=billing_settings.MAX_QUANTITY
-    )
-    assert plan_id is not None  # noqa: S101
-    assert quantity is not None  # noqa: S101
+@endpoint(methods=["POST"], statuses=[200, 404, 409, 502], input_form=CheckoutSessionInput)
+def create_checkout_session(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
     started = checkout.start_checkout(
         subscriber,
-        plan_type=plan_type,  # type: ignore[arg-type]
-        plan_id=plan_id,
-        currency=currency,
-        quantity=quantity,
+        plan_type=data["plan_type"],
+        plan_id=data["plan_id"],
+        currency=data["currency"],
+        quantity=data["quantity"],
     )
     return 200, {"id": started.session_id, "url": started.url}
 
@@ -202,19 +191,21 @@ def _may_ask_stripe(payment: Payment) -> bool:
 
 
 @endpoint(methods=["GET"], statuses=[200, 404, 502])
-def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: str) -> Answer:
+def checkout_session_status(
+    request: HttpRequest, subscriber: Subscriber, session_id: str
+) -> Answer:
     """Where a checkout stands; fulfils it if Stripe says it is paid and no webhook did yet."""
     if not STRIPE_ID.fullmatch(session_id):
         # Not an id Stripe makes: it names nothing of ours, and never reaches the database.
         raise NotFound("No such checkout session.", code="checkout_session_not_found")
     payment = Payment.objects.filter(
-        stripe_checkout_session_id=session_id, subscriber=subscriber
+        stripe_checkout_session_id=session_id, subscriber=as_foreign_key(subscriber)
     ).first()
     if payment is None:
         raise NotFound(_("No such checkout session."), code="checkout_session_not_found")
     if (
         payment.fulfilled_at is None
-        and payment.status in ("pending", "requires_action")
+        and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
         and _may_ask_stripe(payment)
     ):
         payment = checkout_status.fulfil_from_stripe(payment, session_id)
@@ -226,47 +217,22 @@ def checkout_session_status(request: HttpRequest, subscriber: Any, session_id: s
     }
 
 
-def _allowed_hosts(request: HttpRequest) -> set[str]:
-    hosts = {request.get_host()}
-    for url in (billing_settings.PORTAL_RETURN_URL, billing_settings.SUCCESS_URL):
-        netloc = urlsplit(url).netloc
-        if netloc:
-            hosts.add(netloc)
-    return hosts | set(billing_settings.ALLOWED_REDIRECT_HOSTS)
-
-
-#: The portal's deep links a client may ask for (Stripe's ``flow_data.type``).
-PORTAL_FLOWS = ("payment_method_update",)
-
-
-@endpoint(methods=["POST"], statuses=[200, 404, 502])
-def create_portal_session(request: HttpRequest, subscriber: Any) -> Answer:
-    data = json_body(request)
-    return_url = str_field(data, "return_url") or billing_settings.PORTAL_RETURN_URL
-    if (
-        not url_has_allowed_host_and_scheme(
-            return_url,
-            allowed_hosts=_allowed_hosts(request),
-            require_https=not billing_settings.TEST_MODE,
-        )
-        or not urlsplit(return_url).netloc
-    ):
-        raise InvalidInput(
-            _("'return_url' must be an absolute URL on an allowed host."),
-            code="return_url_not_allowed",
-            fields={"return_url": _("This host is not allowed.")},
-        )
+@endpoint(methods=["POST"], statuses=[200, 404, 502], input_form=PortalSessionInput)
+def create_portal_session(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
     customer = customer_of(subscriber)
     if customer is None or customer.stripe_customer_id is None:
         raise NotFound(
             _("There is no billing account yet: buy a plan or tokens first."), code="no_customer"
         )
-    flow = choice_field(data, "flow", PORTAL_FLOWS) if "flow" in data else None
-    url = portal.portal_url(customer.stripe_customer_id, return_url=return_url, flow=flow)
+    url = portal.portal_url(
+        customer.stripe_customer_id, return_url=data["return_url"], flow=data["flow"]
+    )
     return 200, {"url": url}
 
 
-def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
+def _subscription_answer(subscriber: Subscriber, row: Subscription) -> Answer:
     row = Subscription.objects.select_related("product", "price").get(pk=row.pk)
     return 200, {
         **_subscription_json(row),
@@ -275,33 +241,32 @@ def _subscription_answer(subscriber: Any, row: Subscription) -> Answer:
     }
 
 
-@endpoint(methods=["POST"], statuses=[200, 404, 502])
-def cancel_subscription(request: HttpRequest, subscriber: Any) -> Answer:
-    data = json_body(request)
-    immediately = bool_field(data, "immediately")
-    row = subscriptions.cancel(subscriber, immediately=immediately)
+@endpoint(methods=["POST"], statuses=[200, 404, 502], input_form=CancelSubscriptionInput)
+def cancel_subscription(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
+    row = subscriptions.cancel(subscriber, immediately=data["immediately"])
     return _subscription_answer(subscriber, row)
 
 
-@endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
-def resume_subscription(request: HttpRequest, subscriber: Any) -> Answer:
-    json_body(request)
+@endpoint(methods=["POST"], statuses=[200, 404, 409, 502], input_form=NoInput)
+def resume_subscription(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
     row = subscriptions.resume(subscriber)
     return _subscription_answer(subscriber, row)
 
 
-@endpoint(methods=["POST"], statuses=[200, 404, 409, 502])
-def change_subscription(request: HttpRequest, subscriber: Any) -> Answer:
-    data = json_body(request)
-    plan_id = int_field(data, "plan_id")
-    assert plan_id is not None  # noqa: S101
-    row = subscriptions.change_plan(subscriber, plan_id=plan_id)
+@endpoint(methods=["POST"], statuses=[200, 404, 409, 502], input_form=ChangeSubscriptionInput)
+def change_subscription(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
+    row = subscriptions.change_plan(subscriber, plan_id=data["plan_id"])
     return _subscription_answer(subscriber, row)
 
 
-def _page(request: HttpRequest, queryset: QuerySet[Any]) -> tuple[list[Any], dict[str, Any]]:
-    page = query_int(request, "page", default=1, maximum=10**6)
-    size = query_int(request, "page_size", default=20, maximum=MAX_PAGE_SIZE)
+def _page(data: dict[str, Any], queryset: QuerySet[Any]) -> tuple[list[Any], dict[str, Any]]:
+    page, size = data["page"], data["page_size"]
     start = (page - 1) * size
     rows = list(queryset[start : start + size + 1])
     has_next = len(rows) > size
@@ -313,11 +278,15 @@ def _page(request: HttpRequest, queryset: QuerySet[Any]) -> tuple[list[Any], dic
     }
 
 
-@endpoint(methods=["GET"], statuses=[200])
-def token_transactions(request: HttpRequest, subscriber: Any) -> Answer:
+@endpoint(methods=["GET"], statuses=[200], input_form=PageInput)
+def token_transactions(
+    request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]
+) -> Answer:
     rows, meta = _page(
-        request,
-        TokenEntry.objects.filter(account__subscriber=subscriber).order_by("-created", "-pk"),
+        data,
+        TokenEntry.objects.filter(account__subscriber=as_foreign_key(subscriber)).order_by(
+            "-created", "-pk"
+        ),
     )
     return 200, {
         **meta,
@@ -337,10 +306,11 @@ def token_transactions(request: HttpRequest, subscriber: Any) -> Answer:
     }
 
 
-@endpoint(methods=["GET"], statuses=[200])
-def payments(request: HttpRequest, subscriber: Any) -> Answer:
+@endpoint(methods=["GET"], statuses=[200], input_form=PageInput)
+def payments(request: HttpRequest, subscriber: Subscriber, data: dict[str, Any]) -> Answer:
     rows, meta = _page(
-        request, Payment.objects.filter(subscriber=subscriber).order_by("-created", "-pk")
+        data,
+        Payment.objects.filter(subscriber=as_foreign_key(subscriber)).order_by("-created", "-pk"),
     )
     return 200, {**meta, "results": [_payment_json(p) for p in rows]}
 

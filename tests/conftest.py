@@ -75,8 +75,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def _sdk_endpoints_read() -> None:
+    """Read the SDK's endpoint table once per process, before any test's clock runs.
+
+    It takes seconds; read inside a request it would eat that request's Stripe
+    time budget and turn a conformance check into a ``stripe_timeout``.
+    """
+    from fiko_billing.testing.conformance.schema import endpoints
+
+    endpoints()
+
+
 @pytest.fixture
-def stripe_conformance() -> ConformanceLog:
+def stripe_conformance(_sdk_endpoints_read: None) -> ConformanceLog:
     """Our requests must be ones Stripe accepts; Stripe's objects must carry what we read."""
     return ConformanceLog(reads=PRODUCT_READS)
 

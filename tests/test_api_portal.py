@@ -13,7 +13,7 @@ from tests.resolvers import bearer_client
 from tests.test_openapi import documented
 
 URL = "/billing/stripe/customer-portal/"
-DEFAULT_RETURN_URL = "http://localhost:8000/billing/"
+DEFAULT_RETURN_URL = "http://localhost:8000/billing/return/portal/"
 STRIPE_FAILED = "The payment provider could not process the request. Please try again."
 
 

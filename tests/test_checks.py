@@ -552,12 +552,19 @@ def test_e008_default_urls_in_live_mode() -> None:
     assert run_checks(config) == [
         e008(
             "SUCCESS_URL",
-            "http://localhost:8000/billing/success/?session_id={CHECKOUT_SESSION_ID}",
+            "http://localhost:8000/billing/return/checkout-success/?session_id={CHECKOUT_SESSION_ID}",
             True,
             SUCCESS_PAGE,
         ),
-        e008("CANCEL_URL", "http://localhost:8000/billing/", True, CANCEL_PAGE),
-        e008("PORTAL_RETURN_URL", "http://localhost:8000/billing/", True, PORTAL_PAGE),
+        e008(
+            "CANCEL_URL",
+            "http://localhost:8000/billing/return/checkout-canceled/",
+            True,
+            CANCEL_PAGE,
+        ),
+        e008(
+            "PORTAL_RETURN_URL", "http://localhost:8000/billing/return/portal/", True, PORTAL_PAGE
+        ),
     ]
 
 

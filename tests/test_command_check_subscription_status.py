@@ -511,3 +511,38 @@ def test_batches_cover_every_subscription(price):
     # Batches of 2, 2 and 1, then the empty read that ends the loop.
     assert len(batch_reads) == 4
     assert all(sql.endswith("LIMIT 2") for sql in batch_reads)
+
+
+def test_ending_costs_one_statement_per_subscription_and_a_few_per_transaction(price, clock):
+    # Per run: the batch reads (the last one empty). Per transaction of up to 100
+    # subscriptions: BEGIN and COMMIT (a savepoint here), creating the missing
+    # ledger accounts and locking them, the expiry (read the due credits, zero
+    # them, insert the expiry entries, store the balances), locking the rows.
+    # Per subscription: its UPDATE.
+    fixed = 2 + 2 + 2 + 4 + 1
+    first = statements_to_end_later(price, clock, 5, "a")
+    assert first == fixed + 5
+    second = statements_to_end_later(price, clock, 12, "b")
+    assert second == fixed + 12
+
+
+def statements_to_end_later(price: Price, clock: Any, count: int, prefix: str) -> int:
+    clock.move_to(NOW - 2 * DAY)
+    subs = [overdue(f"{prefix}{number}", price, ended_days_ago=4) for number in range(count)]
+    for sub in subs:
+        tokens.credit(
+            sub.subscriber,
+            1_000,
+            kind="grant",
+            reference=f"in_{sub.stripe_subscription_id}",
+            expires_at=NOW - DAY,
+        )
+    clock.move_to(NOW)
+    with CaptureQueriesContext(connection) as queries:
+        out, _err = run("--no-stripe")
+    assert out.splitlines()[-1].endswith(f"{count} deactivated.")
+    expired = TokenEntry.objects.filter(
+        kind=EntryKind.EXPIRY, account__subscriber__in=[s.subscriber for s in subs]
+    )
+    assert expired.count() == count
+    return len(queries.captured_queries)

@@ -571,3 +571,48 @@ def test_stripe_state_at_round_trips() -> None:
     subscription = SubscriptionFactory(stripe_state_at=moment)
     subscription.refresh_from_db()
     assert subscription.stripe_state_at == moment
+
+
+def test_one_table_of_products_each_loaded_as_its_kind() -> None:
+    plan = Plan.objects.create(name="Pro", tokens_per_period=500)
+    package = TokenPackage.objects.create(name="Top-up", tokens=100)
+    PlanPriceFactory(plan=plan)
+
+    assert (plan.kind, plan.interval, plan.tokens) == ("full", "month", 500)
+    assert (package.kind, package.interval) == ("token", "")
+    assert list(Plan.objects.all()) == [plan]
+    assert list(TokenPackage.objects.all()) == [package]
+    loaded = {type(p): p for p in Product.objects.all()}
+    assert loaded == {Plan: plan, TokenPackage: package}
+    assert type(Price.objects.select_related("product").get().product) is Plan
+    assert [type(p) for p in Product.objects.only("pk")] == [Product, Product]
+
+
+def test_what_a_kind_decides_comes_from_its_rules() -> None:
+    plan = PlanFactory(tokens_per_period=1_000, interval="year")
+    once, recurring = TokenPackageFactory(tokens=50), TokenPackageFactory(interval="month")
+
+    assert [p.stripe_mode for p in (plan, once, recurring)] == [
+        "subscription",
+        "payment",
+        "subscription",
+    ]
+    assert (plan.tokens_for(3), once.tokens_for(3)) == (3_000, 150)
+    assert plan.metadata == {"fiko_item": f"plan:{plan.pk}"}
+    assert once.metadata == {"fiko_item": f"package:{once.pk}"}
+
+
+def test_a_subscription_records_when_its_status_changed() -> None:
+    subscription = SubscriptionFactory(status=SubscriptionStatus.INCOMPLETE)
+    created = subscription.status_changed
+    assert created is not None
+
+    subscription.quantity = 2
+    subscription.save(update_fields=["quantity"])
+    subscription.refresh_from_db()
+    assert subscription.status_changed == created
+
+    subscription.status = SubscriptionStatus.ACTIVE
+    subscription.save(update_fields=["status"])
+    subscription.refresh_from_db()
+    assert subscription.status_changed > created

@@ -162,7 +162,7 @@ def final_state(subscriber: Any) -> dict[str, Any]:
         (
             s.stripe_subscription_id,
             s.status,
-            s.plan.name if s.plan else None,
+            s.product.name if s.product else None,
             s.price_id,
             s.quantity,
             s.current_period_start,
@@ -172,7 +172,7 @@ def final_state(subscriber: Any) -> dict[str, Any]:
             s.canceled_at,
             s.ended_at,
         )
-        for s in Subscription.objects.select_related("plan")
+        for s in Subscription.objects.select_related("product")
     )
     payments = sorted(
         (
@@ -181,8 +181,7 @@ def final_state(subscriber: Any) -> dict[str, Any]:
             p.amount,
             p.amount_refunded,
             p.tokens,
-            p.plan.name if p.plan else None,
-            p.package_id,
+            p.product.name if p.product else None,
             p.stripe_subscription_id,
             p.subscription.stripe_subscription_id if p.subscription else None,
             p.stripe_checkout_session_id,
@@ -194,7 +193,7 @@ def final_state(subscriber: Any) -> dict[str, Any]:
             p.credited_at,
             p.fulfilled_at is not None,
         )
-        for p in Payment.objects.select_related("plan", "subscription")
+        for p in Payment.objects.select_related("product", "subscription")
     )
     refunds = sorted(
         (r.stripe_refund_id, r.payment.stripe_payment_intent_id, r.amount, r.status, r.tokens)

@@ -33,13 +33,12 @@ DAY = timedelta(days=1)
 
 BAD_AMOUNTS = [0, -1, -100, 1.0, 2.5, True, False, "5", None]
 
-# Measured on SQLite and PostgreSQL alike; each includes the SAVEPOINT and
-# RELEASE of the operation's atomic block, since a test runs in a transaction.
 # Statements of one operation in the common case, the transaction's two
-# included (a SAVEPOINT and its RELEASE inside the test's transaction).
-CREDIT_QUERIES = 4
-# PostgreSQL inserts the entry and draws from the credits in one statement.
-CONSUME_QUERIES = 4 if connection.vendor == "postgresql" else 5
+# included (a SAVEPOINT and its RELEASE inside the test's transaction). On
+# PostgreSQL a consume and a credit are one statement each.
+ONE_STATEMENT = connection.vendor == "postgresql"
+CREDIT_QUERIES = 3 if ONE_STATEMENT else 4
+CONSUME_QUERIES = 3 if ONE_STATEMENT else 5
 RESERVE_QUERIES = 7
 SETTLE_QUERIES = 6
 SETTLE_IN_FULL_QUERIES = 4

@@ -229,3 +229,53 @@ def test_first_operations_from_many_threads_create_one_account():
     assert TokenEntry.objects.count() == THREADS
     assert tokens.balance(subscriber) == sum(10 + i for i in range(THREADS))
     assert_ledger_consistent(subscriber)
+
+
+# --------------------------------------------------------------------------- stale snapshots
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_consume_waiting_for_the_lock_sees_the_credit_committed_meanwhile():
+    """The consume's statement starts (and takes its snapshot) while another
+    transaction holding the lock adds an earlier-expiring credit: it must still
+    draw from that credit first."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    subscriber = SubscriberFactory()
+    # Enough before the grant too, so the consume's statement does wait for the lock.
+    purchase = tokens.credit(subscriber, 20, kind="purchase", reference="cs_1")
+    locked, waiting = threading.Event(), threading.Event()
+
+    def grant() -> None:
+        try:
+            with transaction.atomic():
+                tokens.lock_account(subscriber)
+                tokens.credit(
+                    subscriber,
+                    10,
+                    kind="grant",
+                    reference="in_1",
+                    expires_at=timezone.now() + timedelta(days=1),
+                )
+                locked.set()
+                # Long enough for the consume below to be waiting on the lock.
+                waiting.wait(timeout=1)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=grant)
+    holder.start()
+    assert locked.wait(timeout=30)
+    threading.Timer(0.5, waiting.set).start()
+    entry = tokens.consume(subscriber, 12)
+    holder.join()
+
+    assert entry.balance_after == 18
+    granted = TokenEntry.objects.get(reference="in_1")
+    purchase.refresh_from_db()
+    assert (granted.remaining, purchase.remaining) == (0, 18)
+    assert_ledger_consistent(subscriber)

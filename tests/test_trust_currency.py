@@ -139,7 +139,7 @@ def test_the_admin_refuses_an_unknown_currency_and_lower_cases_a_known_one(
             {
                 "name": f"Plan {currency}",
                 "interval": "month",
-                "tokens_per_period": "0",
+                "tokens": "0",
                 "sort_order": "0",
                 "prices-TOTAL_FORMS": "1",
                 "prices-INITIAL_FORMS": "0",

@@ -78,13 +78,13 @@ def load_catalogue(report: Report) -> None:
                 {
                     "description": item.description,
                     "interval": interval,
-                    "tokens_per_period": allowance,
+                    "tokens": allowance,
                     "active": True,
                     "sort_order": order,
                 },
             )
             report(f"{outcome} plan {plan.name!r}")
-            _prices(item, {"plan": plan, "package": None}, report)
+            _prices(item, {"product": plan}, report)
         for order, (item, amount) in enumerate(PACKAGES):
             package, outcome = _put(
                 TokenPackage,
@@ -98,7 +98,7 @@ def load_catalogue(report: Report) -> None:
                 },
             )
             report(f"{outcome} token package {package.name!r}")
-            _prices(item, {"plan": None, "package": package}, report)
+            _prices(item, {"product": package}, report)
         _demo_user(report)
         _alice(report)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from fiko_billing.gateway import StripeGatewayError
 from fiko_billing.models import Customer
 from fiko_billing.services.erasure import erase_subscriber
+from fiko_billing.subscribers import Subscriber
 
 
 class ErasureActionMixin:
@@ -55,7 +56,9 @@ class ErasureActionMixin:
         erased = 0
         for customer in customers:
             try:
-                erase_subscriber(customer.subscriber, delete_stripe_customer=delete_in_stripe)
+                erase_subscriber(
+                    cast(Subscriber, customer.subscriber), delete_stripe_customer=delete_in_stripe
+                )
             except StripeGatewayError as exc:
                 model_admin.message_user(
                     request,

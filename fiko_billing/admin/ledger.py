@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
@@ -39,6 +39,7 @@ from fiko_billing.models import (
     TokenEntry,
     TokenReservation,
 )
+from fiko_billing.subscribers import Subscriber
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -243,7 +244,7 @@ class TokenAccountAdmin(LedgerAdmin[TokenAccount]):
                     outcomes.append(AdjustmentOutcome(account, stored, applied=False))
                     continue
                 entry = tokens.adjust(
-                    account.subscriber, delta, reason=reason, reference=reference
+                    cast(Subscriber, account.subscriber), delta, reason=reason, reference=reference
                 )
                 account.balance = entry.balance_after
                 self.log_change(

@@ -140,7 +140,7 @@ def is_https(url: str) -> bool:
         return False
 
 
-def startswith(value: Any, prefixes: str | tuple[str, ...]) -> str | None:
+def startswith(value: object, prefixes: str | tuple[str, ...]) -> str | None:
     """The prefix of ``value`` among ``prefixes``, if any."""
     if not isinstance(value, str):
         return None

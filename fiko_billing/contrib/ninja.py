@@ -19,8 +19,6 @@ means ninja's 401. A subscriber without an active plan raises
 
 from __future__ import annotations
 
-from typing import Any
-
 try:
     from ninja import NinjaAPI
     from ninja.errors import HttpError
@@ -34,6 +32,7 @@ from django.http import HttpRequest, HttpResponse
 from fiko_billing.access import Denial, check_access
 from fiko_billing.api import error_response
 from fiko_billing.entitlements import PlanSelector
+from fiko_billing.subscribers import Subscriber
 
 __all__ = ["ActivePlan", "NotEntitled", "use_error_envelope"]
 
@@ -52,7 +51,7 @@ class ActivePlan:
     def __init__(self, plans: PlanSelector | None = None) -> None:
         self.plans = plans
 
-    def __call__(self, request: HttpRequest) -> Any:
+    def __call__(self, request: HttpRequest) -> Subscriber | None:
         outcome = check_access(request, self.plans)
         if not isinstance(outcome, Denial):
             return outcome.subscriber

@@ -12,18 +12,18 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 from django.core.management.base import OutputWrapper
 
 
 class TextStream(Protocol):
-    def write(self, text: str, /) -> Any: ...
+    def write(self, text: str, /) -> object: ...
 
-    def flush(self) -> Any: ...
+    def flush(self) -> object: ...
 
 
-def is_terminal(stream: Any) -> bool:
+def is_terminal(stream: object) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty()) if callable(isatty) else False
 

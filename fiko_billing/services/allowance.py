@@ -31,49 +31,59 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from django.utils import timezone
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing import tokens
 from fiko_billing.conf import billing_settings
 from fiko_billing.models import EntryKind, Payment, Product, TokenEntry
 from fiko_billing.services.catalogue_lookup import item_for
 from fiko_billing.services.stripe_data import metadata, object_id, ts
+from fiko_billing.subscribers import Subscriber
 
 logger = logging.getLogger("fiko_billing.fulfilment")
 
 
-def _line_details(line: dict[str, Any]) -> dict[str, Any]:
+def _line_details(line: shapes.InvoiceLine) -> shapes.LineParentDetails:
     parent = line.get("parent") or {}
     return parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
 
 
-def is_proration(line: dict[str, Any]) -> bool:
+def is_proration(line: shapes.InvoiceLine) -> bool:
     details = _line_details(line)
     if "proration" in details:
         return bool(details["proration"])
     return bool(line.get("proration"))  # payloads of versions before 2025-03-31
 
 
-def subscription_line(invoice: dict[str, Any]) -> dict[str, Any] | None:
+def subscription_line(invoice: shapes.Invoice) -> shapes.InvoiceLine | None:
     """The line that bills the subscription's own period (not a proration)."""
     for line in (invoice.get("lines") or {}).get("data") or []:
         parent = line.get("parent") or {}
         if parent.get("type") == "subscription_item_details" and not is_proration(line):
-            return dict(line)
+            return line.copy()
         if not parent and line.get("type") == "subscription" and not line.get("proration"):
-            return dict(line)  # payloads of versions before 2025-03-31
+            return line.copy()  # payloads of versions before 2025-03-31
     return None
 
 
-def _item_of(line: dict[str, Any]) -> tuple[Product | None, Any]:
+def _item_of(line: shapes.InvoiceLine) -> tuple[Product | None, Any]:
     pricing = (line.get("pricing") or {}).get("price_details") or {}
     return item_for(
         price_id=object_id(pricing.get("price")) or object_id(line.get("price")),
         product_id=object_id(pricing.get("product")),
         metadata=metadata(line),
     )
+
+
+class AllowanceKind(StrEnum):
+    #: A billing period's allowance.
+    PERIOD = "period"
+    #: The rest of a period's allowance, after an upgrade.
+    UPGRADE = "upgrade"
 
 
 @dataclass(frozen=True)
@@ -85,22 +95,21 @@ class Allowance:
     tokens: int
     period_start: datetime | None
     period_end: datetime | None
-    #: "period" (a billing period's allowance) or "upgrade" (the rest of one).
-    kind: str
+    kind: AllowanceKind
 
 
 #: Invoices that pay for a subscription's period (or the rest of one).
 GRANTING_REASONS = frozenset({"subscription_create", "subscription_cycle", "subscription_update"})
 
 
-def line_period(invoice: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+def line_period(invoice: shapes.Invoice) -> tuple[datetime | None, datetime | None]:
     """The period of the invoice's subscription line, if it has one (no database)."""
     line = subscription_line(invoice)
     period = (line or {}).get("period") or {}
     return ts(period.get("start")), ts(period.get("end"))
 
 
-def allowance_for(invoice: dict[str, Any]) -> Allowance | None:
+def allowance_for(invoice: shapes.Invoice) -> Allowance | None:
     """The item, period and tokens a subscription invoice pays for, from its lines.
 
     Only the invoices Stripe makes for the subscription itself grant; one a
@@ -121,15 +130,15 @@ def allowance_for(invoice: dict[str, Any]) -> Allowance | None:
             item.tokens_for(quantity),
             ts(period.get("start")),
             ts(period.get("end")),
-            "period",
+            AllowanceKind.PERIOD,
         )
     if invoice.get("billing_reason") != "subscription_update":
         return None
     return _upgrade(invoice)
 
 
-def _upgrade(invoice: dict[str, Any]) -> Allowance | None:
-    charged: tuple[Product, int, dict[str, Any], Any] | None = None
+def _upgrade(invoice: shapes.Invoice) -> Allowance | None:
+    charged: tuple[Product, int, shapes.InvoiceLine, Any] | None = None
     credited: tuple[Product, int] | None = None
     for line in (invoice.get("lines") or {}).get("data") or []:
         if not is_proration(line):
@@ -156,7 +165,12 @@ def _upgrade(invoice: dict[str, Any]) -> Allowance | None:
     if granted <= 0:
         return None
     return Allowance(
-        plan, quantity, granted, ts(period.get("start")), ts(period.get("end")), "upgrade"
+        plan,
+        quantity,
+        granted,
+        ts(period.get("start")),
+        ts(period.get("end")),
+        AllowanceKind.UPGRADE,
     )
 
 
@@ -165,8 +179,8 @@ def credit_reference(invoice_id: str) -> str:
 
 
 def grant(
-    subscriber: Any,
-    invoice: dict[str, Any],
+    subscriber: Subscriber,
+    invoice: shapes.Invoice,
     allowance: Allowance,
     *,
     subscription_id: str | None,
@@ -192,7 +206,7 @@ def grant(
         )
     expires_at = None if billing_settings.TOKEN_ROLLOVER else allowance.period_end
     over = expires_at is not None and expires_at <= now
-    label = "allowance" if allowance.kind == "period" else "upgrade allowance"
+    label = "allowance" if allowance.kind == AllowanceKind.PERIOD else "upgrade allowance"
     entry = tokens.credit(
         subscriber,
         allowance.tokens,
@@ -210,7 +224,11 @@ def grant(
 
 
 def _supersede(
-    subscriber: Any, subscription_id: str, invoice_id: str, allowance: Allowance, now: datetime
+    subscriber: Subscriber,
+    subscription_id: str,
+    invoice_id: str,
+    allowance: Allowance,
+    now: datetime,
 ) -> None:
     """A period that starts inside another ends the older one's allowance."""
     assert allowance.period_start is not None  # noqa: S101 - checked by the caller
@@ -225,7 +243,7 @@ def _supersede(
         start, end = payment.period_start, payment.period_end
         assert start is not None  # noqa: S101 - filtered above
         assert end is not None  # noqa: S101 - filtered above
-        if allowance.kind == "period" and start < allowance.period_start < end:
+        if allowance.kind == AllowanceKind.PERIOD and start < allowance.period_start < end:
             # The older period was cut short by this one (a new billing cycle).
             tokens.expire_credit(
                 subscriber, credit_reference(str(payment.stripe_invoice_id)), now=now

@@ -25,8 +25,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.gateway import (
-    StripeDict,
     StripeGateway,
     StripeGatewayError,
     StripeInvalidRequest,
@@ -84,7 +84,7 @@ def product_id_for(item: Item) -> str:
     return f"fiko_{item.product_kind.rules.stripe_word}_{item.pk}_{created:x}"
 
 
-def _describe_stripe_price(price: StripeDict) -> str:
+def _describe_stripe_price(price: shapes.Price) -> str:
     recurring = price.get("recurring") or {}
     return describe_price(
         price.get("unit_amount"), str(price.get("currency") or ""), recurring.get("interval") or ""
@@ -123,7 +123,7 @@ class _ItemSync:
 
     def run(self) -> None:
         product_id, existed = self.sync_product()
-        listed: dict[str, StripeDict] = {}
+        listed: dict[str, shapes.Price] = {}
         prices = sorted(self.item.prices.all(), key=lambda p: (p.currency, p.pk))
         if existed and product_id and prices:
             # One listing instead of one GET per price; it also shows the prices
@@ -144,7 +144,7 @@ class _ItemSync:
             params["description"] = self.item.description
         return params
 
-    def product_changes(self, current: StripeDict) -> dict[str, Any]:
+    def product_changes(self, current: shapes.Product) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         if current.get("name") != self.item.name:
             changes["name"] = self.item.name
@@ -157,7 +157,7 @@ class _ItemSync:
             changes["metadata"] = self.item.metadata
         return changes
 
-    def create_product(self) -> tuple[StripeDict, bool]:
+    def create_product(self) -> tuple[shapes.Product, bool]:
         """The new product, and whether an earlier run had created it already."""
         wanted_id = product_id_for(self.item)
         try:
@@ -232,7 +232,7 @@ class _ItemSync:
             params["recurring"] = {"interval": self.interval}
         return params
 
-    def is_same_price(self, price: Price, product_id: str | None, current: StripeDict) -> bool:
+    def is_same_price(self, price: Price, product_id: str | None, current: shapes.Price) -> bool:
         """Whether ``current`` has what a Stripe price can never change."""
         recurring = current.get("recurring") or {}
         return (
@@ -243,7 +243,7 @@ class _ItemSync:
             and object_id(current.get("product")) == product_id
         )
 
-    def price_changes(self, price: Price, current: StripeDict) -> dict[str, Any]:
+    def price_changes(self, price: Price, current: shapes.Price) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         if not current.get("active"):
             changes["active"] = True
@@ -256,7 +256,7 @@ class _ItemSync:
         return changes
 
     def create_price(
-        self, price: Price, product_id: str, listed: dict[str, StripeDict], replaces: str | None
+        self, price: Price, product_id: str, listed: dict[str, shapes.Price], replaces: str | None
     ) -> str:
         orphan = self.created_by_failed_run(price, product_id, listed, replaces)
         if orphan is not None:
@@ -276,8 +276,8 @@ class _ItemSync:
         return price_id
 
     def created_by_failed_run(
-        self, price: Price, product_id: str, listed: dict[str, StripeDict], replaces: str | None
-    ) -> StripeDict | None:
+        self, price: Price, product_id: str, listed: dict[str, shapes.Price], replaces: str | None
+    ) -> shapes.Price | None:
         """An active price of this row with its terms that we never recorded, if any."""
         found = [
             candidate
@@ -294,7 +294,7 @@ class _ItemSync:
         self.gateway.update_price(price_id, changes, idempotency_key=new_idempotency_key("price"))
 
     def sync_price(
-        self, price: Price, product_id: str | None, listed: dict[str, StripeDict]
+        self, price: Price, product_id: str | None, listed: dict[str, shapes.Price]
     ) -> None:
         wanted = self.item.active and price.active
         described = describe_price(price.unit_amount, price.currency, self.interval)

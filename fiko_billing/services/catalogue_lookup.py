@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 
 from fiko_billing.conf import subscriber_model_label
 from fiko_billing.models import Customer, Price, Product
-from fiko_billing.subscribers import get_subscriber_model
+from fiko_billing.subscribers import Subscriber, get_subscriber_model
 from fiko_billing.vocabulary import ITEM_METADATA_KEY, decode_item
 
 
@@ -34,7 +32,9 @@ def item_for(
     return None, None
 
 
-def subscriber_for(*, customer_id: str | None, metadata: dict[str, str] | None = None) -> Any:
+def subscriber_for(
+    *, customer_id: str | None, metadata: dict[str, str] | None = None
+) -> Subscriber | None:
     """The subscriber behind a Stripe customer id (or our metadata), or ``None``."""
     if customer_id:
         row = (

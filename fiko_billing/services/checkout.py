@@ -28,7 +28,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import transaction
@@ -36,6 +36,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import (
     BillingError,
@@ -45,7 +46,6 @@ from fiko_billing.exceptions import (
     ServiceUnavailable,
 )
 from fiko_billing.gateway import (
-    StripeDict,
     StripeGateway,
     StripeGatewayError,
     StripeInvalidRequest,
@@ -55,12 +55,13 @@ from fiko_billing.gateway import (
 )
 from fiko_billing.models import Customer, Payment, PaymentStatus, Price, Product, Subscription
 from fiko_billing.services.customers import ensure_customer, subscriber_metadata
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
 from fiko_billing.vocabulary import PLAN_KINDS, ProductKind, StripeMode
 
 logger = logging.getLogger("fiko_billing.checkout")
 
-PlanType = Literal["full", "token"]
+#: A kind of product as the API spells it, or the enum member.
+PlanType = ProductKind | Literal["full", "token"]
 SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 
 #: A session is reused for a repeated request only if it stays payable this long.
@@ -120,7 +121,7 @@ def success_url() -> str:
 
 
 def _session_params(
-    subscriber: Any, price: Price, quantity: int, customer_id: str
+    subscriber: Subscriber, price: Price, quantity: int, customer_id: str
 ) -> dict[str, Any]:
     product = price.product
     recurring = product.stripe_mode == StripeMode.SUBSCRIPTION
@@ -147,18 +148,18 @@ def _session_params(
     return params
 
 
-def has_active_plan(subscriber: Any) -> bool:
+def has_active_plan(subscriber: Subscriber) -> bool:
     """Whether the subscriber holds a plan subscription that grants its benefits."""
     ensure_subscriber(subscriber)
     return (
         Subscription.objects.entitled()
-        .filter(subscriber=subscriber, product__kind__in=PLAN_KINDS)
+        .filter(subscriber=as_foreign_key(subscriber), product__kind__in=PLAN_KINDS)
         .exists()
     )
 
 
 def start_checkout(
-    subscriber: Any,
+    subscriber: Subscriber,
     *,
     plan_type: PlanType,
     plan_id: int,
@@ -201,7 +202,7 @@ def start_checkout(
 
 
 def _open_session(
-    subscriber: Any, price: Price, quantity: int, customer: Customer, gateway: StripeGateway
+    subscriber: Subscriber, price: Price, quantity: int, customer: Customer, gateway: StripeGateway
 ) -> CheckoutStarted:
     assert customer.stripe_customer_id is not None  # noqa: S101
     try:
@@ -221,7 +222,7 @@ def _open_session(
         )
     item = price.product
     payment = Payment.objects.create(
-        subscriber=subscriber,
+        subscriber=as_foreign_key(subscriber),
         kind=item.product_kind.rules.first_payment,
         product=item,
         quantity=quantity,
@@ -239,15 +240,17 @@ def _open_session(
         quantity,
         price.display,
     )
-    return CheckoutStarted(session_id=session["id"], url=session["url"], payment=payment)
+    # A hosted session always has its url (only an embedded one has none).
+    url = cast(str, session["url"])
+    return CheckoutStarted(session_id=session["id"], url=url, payment=payment)
 
 
-def open_subscription_checkouts(subscriber: Any) -> QuerySet[Payment]:
+def open_subscription_checkouts(subscriber: Subscriber) -> QuerySet[Payment]:
     """Payments of the subscriber's subscription-mode sessions that may still be paid,
     newest first (those created within Stripe's session lifetime)."""
     return (
         Payment.objects.filter(
-            subscriber=subscriber,
+            subscriber=as_foreign_key(subscriber),
             status__in=OPEN_STATUSES,
             stripe_checkout_session_id__isnull=False,
             created__gte=timezone.now() - SESSION_LIFETIME,
@@ -267,12 +270,12 @@ def _same_purchase(payment: Payment, price: Price, quantity: int) -> bool:
 
 
 def _close_open_subscription_checkouts(
-    subscriber: Any, price: Price, quantity: int, gateway: StripeGateway
+    subscriber: Subscriber, price: Price, quantity: int, gateway: StripeGateway
 ) -> CheckoutStarted | None:
     """Expire the subscriber's open subscription sessions; return one to reuse, if any."""
     reused: CheckoutStarted | None = None
     for payment in open_subscription_checkouts(subscriber):
-        session: StripeDict | None = None
+        session: shapes.CheckoutSession | None = None
         if reused is None and _same_purchase(payment, price, quantity):
             session = gateway.retrieve_checkout_session(
                 str(payment.stripe_checkout_session_id), expand=[]
@@ -283,7 +286,7 @@ def _close_open_subscription_checkouts(
                 and session.get("url")
                 and (left >= REUSE_MIN_SECONDS_LEFT)
             ):
-                reused = CheckoutStarted(session["id"], session["url"], payment)
+                reused = CheckoutStarted(session["id"], cast(str, session["url"]), payment)
                 logger.info(
                     "checkout session %s reused for a repeated request of subscriber %s",
                     session["id"],
@@ -294,7 +297,9 @@ def _close_open_subscription_checkouts(
     return reused
 
 
-def _expire(payment: Payment, gateway: StripeGateway, session: StripeDict | None) -> None:
+def _expire(
+    payment: Payment, gateway: StripeGateway, session: shapes.CheckoutSession | None
+) -> None:
     """Make ``payment``'s session unpayable in Stripe and mark the payment expired.
 
     ``session`` is the session as just retrieved, if it was. Raises

@@ -22,16 +22,16 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings, subscriber_model_label
 from fiko_billing.gateway import (
-    StripeDict,
     StripeGateway,
     StripeUnavailable,
     new_idempotency_key,
 )
 from fiko_billing.models import Customer
 from fiko_billing.services.stripe_data import metadata
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.stripe")
 
@@ -41,7 +41,7 @@ CLOCK_SKEW = timedelta(minutes=1)
 ATTEMPT_WINDOW = timedelta(minutes=15)
 
 
-def subscriber_metadata(subscriber: Any) -> dict[str, str]:
+def subscriber_metadata(subscriber: Subscriber) -> dict[str, str]:
     """Metadata that lets any Stripe object lead back to its subscriber."""
     ensure_subscriber(subscriber)
     return {
@@ -50,7 +50,7 @@ def subscriber_metadata(subscriber: Any) -> dict[str, str]:
     }
 
 
-def _customer_params(subscriber: Any) -> dict[str, Any]:
+def _customer_params(subscriber: Subscriber) -> dict[str, Any]:
     params: dict[str, Any] = {"metadata": subscriber_metadata(subscriber)}
     email = getattr(subscriber, "email", "")
     if email:
@@ -69,18 +69,18 @@ def _live_key() -> bool:
     return billing_settings.STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
 
 
-def _locked_row(subscriber: Any) -> Customer:
+def _locked_row(subscriber: Subscriber) -> Customer:
     try:
         with transaction.atomic():
-            Customer.objects.get_or_create(subscriber=subscriber)
+            Customer.objects.get_or_create(subscriber=as_foreign_key(subscriber))
     except IntegrityError:
         pass  # created by a concurrent request: lock that one
-    return Customer.objects.select_for_update().get(subscriber=subscriber)
+    return Customer.objects.select_for_update().get(subscriber=as_foreign_key(subscriber))
 
 
 def _created_by_failed_attempt(
-    row: Customer, subscriber: Any, params: dict[str, Any], gateway: StripeGateway
-) -> StripeDict | None:
+    row: Customer, subscriber: Subscriber, params: dict[str, Any], gateway: StripeGateway
+) -> shapes.Customer | None:
     """The customer an unanswered attempt created after all, if any (the oldest)."""
     assert row.creation_attempted_at is not None  # noqa: S101
     since = row.creation_attempted_at - CLOCK_SKEW
@@ -114,7 +114,7 @@ def _created_by_failed_attempt(
 
 
 def ensure_customer(
-    subscriber: Any, gateway: StripeGateway, *, replace: str | None = None
+    subscriber: Subscriber, gateway: StripeGateway, *, replace: str | None = None
 ) -> Customer:
     """The subscriber's Stripe customer, created on first use.
 
@@ -140,7 +140,7 @@ def ensure_customer(
                 subscriber.pk,
             )
         params = _customer_params(subscriber)
-        created: StripeDict | None = None
+        created: shapes.Customer | None = None
         if row.creation_attempted_at is not None:
             created = _created_by_failed_attempt(row, subscriber, params, gateway)
             if created is not None:
@@ -188,7 +188,9 @@ def ensure_customer(
     return row
 
 
-def customer_of(subscriber: Any) -> Customer | None:
+def customer_of(subscriber: Subscriber) -> Customer | None:
     """The subscriber's customer row if it has a Stripe customer, else ``None``."""
     ensure_subscriber(subscriber)
-    return Customer.objects.filter(subscriber=subscriber, stripe_customer_id__isnull=False).first()
+    return Customer.objects.filter(
+        subscriber=as_foreign_key(subscriber), stripe_customer_id__isnull=False
+    ).first()

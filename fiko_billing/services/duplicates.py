@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from fiko_billing import signals
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.gateway import (
     StripeGateway,
@@ -97,8 +97,8 @@ def _cancel_and_refund(
 
 
 def _refund_first_payment(
-    duplicate: Subscription, data: dict[str, Any], gateway: StripeGateway
-) -> dict[str, Any] | None:
+    duplicate: Subscription, data: shapes.Subscription, gateway: StripeGateway
+) -> shapes.Refund | None:
     """Refund the first invoice's payment in full; ``None`` if nothing was paid."""
     invoice_id = (
         Payment.objects.filter(

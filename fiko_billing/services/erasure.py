@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -46,7 +45,7 @@ from fiko_billing.models import (
 )
 from fiko_billing.services.stripe_data import state_time
 from fiko_billing.services.subscription_state import mirror_subscription, record_status
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.erasure")
 
@@ -67,7 +66,7 @@ class ErasureReport:
 
 
 def erase_subscriber(
-    subscriber: Any,
+    subscriber: Subscriber,
     *,
     delete_stripe_customer: bool = False,
     gateway: StripeGateway | None = None,
@@ -75,9 +74,11 @@ def erase_subscriber(
     """Cancel what still charges ``subscriber`` and detach its billing rows from it."""
     ensure_subscriber(subscriber)
     live = list(
-        Subscription.objects.filter(subscriber=subscriber).exclude(status__in=TERMINAL_STATUSES)
+        Subscription.objects.filter(subscriber=as_foreign_key(subscriber)).exclude(
+            status__in=TERMINAL_STATUSES
+        )
     )
-    customer = Customer.objects.filter(subscriber=subscriber).first()
+    customer = Customer.objects.filter(subscriber=as_foreign_key(subscriber)).first()
     customer_id = customer.stripe_customer_id if customer is not None else None
     if gateway is None and (live or (delete_stripe_customer and customer_id)):
         gateway = get_gateway()
@@ -123,24 +124,28 @@ def _cancel(row: Subscription, gateway: StripeGateway) -> str:
 
 
 def _detach(
-    subscriber: Any,
+    subscriber: Subscriber,
     customer: Customer | None,
     customer_id: str | None,
     canceled: tuple[str, ...],
     deleted: str | None,
 ) -> ErasureReport:
     accounts = list(
-        TokenAccount.objects.filter(subscriber=subscriber).values_list("pk", flat=True)
+        TokenAccount.objects.filter(subscriber=as_foreign_key(subscriber)).values_list(
+            "pk", flat=True
+        )
     )
     TokenEntry.objects.filter(account__in=accounts).exclude(description="").update(description="")
     TokenReservation.objects.filter(account__in=accounts).exclude(description="").update(
         description=""
     )
     TokenAccount.objects.filter(pk__in=accounts).update(subscriber=None)
-    payments = Payment.objects.filter(subscriber=subscriber).update(
+    payments = Payment.objects.filter(subscriber=as_foreign_key(subscriber)).update(
         subscriber=None, hosted_invoice_url=""
     )
-    subscriptions = Subscription.objects.filter(subscriber=subscriber).update(subscriber=None)
+    subscriptions = Subscription.objects.filter(subscriber=as_foreign_key(subscriber)).update(
+        subscriber=None
+    )
     if customer is not None:
         Customer.objects.filter(pk=customer.pk).update(
             subscriber=None, deleted_at=timezone.now() if deleted else customer.deleted_at

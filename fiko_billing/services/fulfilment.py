@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fiko_billing import signals, tokens
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.models import (
     Customer,
@@ -40,20 +42,33 @@ from fiko_billing.services.stripe_data import (
     state_time,
 )
 from fiko_billing.services.subscription_state import mirror_subscription, record_status
+from fiko_billing.subscribers import Subscriber, as_foreign_key
 from fiko_billing.vocabulary import StripeMode
 
 logger = logging.getLogger("fiko_billing.fulfilment")
 
 
+class FulfilmentOutcome(StrEnum):
+    """What became of a Checkout Session (a ``str``: logs and JSON show the word)."""
+
+    #: Paid, and fulfilled by this call.
+    FULFILLED = "fulfilled"
+    ALREADY_FULFILLED = "already_fulfilled"
+    #: Not paid yet.
+    PENDING = "pending"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    #: Not a session of ours.
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class Fulfilment:
     payment: Payment | None
-    #: "fulfilled" (done now), "already_fulfilled", "pending" (not paid yet),
-    #: "failed", "expired" or "unknown" (not a session of ours).
-    outcome: str
+    outcome: FulfilmentOutcome
 
 
-def _payment_for(session: dict[str, Any]) -> Payment | None:
+def _payment_for(session: shapes.CheckoutSession) -> Payment | None:
     """The session's payment row, locked (after its subscriber's ledger lock)."""
     session_id = session["id"]
     payment = (
@@ -64,7 +79,7 @@ def _payment_for(session: dict[str, Any]) -> Payment | None:
     if payment is not None:
         if payment.subscriber_id is None:
             return None  # the subscriber's billing data was erased
-        tokens.lock_account(payment.subscriber)
+        tokens.lock_account(cast(Subscriber, payment.subscriber))
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         locked.subscriber = payment.subscriber
         return locked
@@ -80,7 +95,7 @@ def _payment_for(session: dict[str, Any]) -> Payment | None:
     payment, _created = Payment.objects.get_or_create(
         stripe_checkout_session_id=session_id,
         defaults={
-            "subscriber": subscriber,
+            "subscriber": as_foreign_key(subscriber),
             "kind": item.product_kind.rules.first_payment,
             "product": item,
             "quantity": quantity,
@@ -93,7 +108,7 @@ def _payment_for(session: dict[str, Any]) -> Payment | None:
 
 
 def fulfil_checkout_session(
-    session: dict[str, Any], *, state_at: datetime | None = None
+    session: shapes.CheckoutSession, *, state_at: datetime | None = None
 ) -> Fulfilment:
     """Apply a Checkout Session's outcome; safe to call any number of times, in any order.
 
@@ -106,30 +121,30 @@ def fulfil_checkout_session(
         payment = _payment_for(session)
         if payment is None:
             logger.info("checkout session %s is not one of ours", session.get("id"))
-            return Fulfilment(None, "unknown")
+            return Fulfilment(None, FulfilmentOutcome.UNKNOWN)
         if payment.fulfilled_at is not None:
-            return Fulfilment(payment, "already_fulfilled")
+            return Fulfilment(payment, FulfilmentOutcome.ALREADY_FULFILLED)
         status = session.get("status")
         paid = session.get("payment_status") in ("paid", "no_payment_required")
         if status == "expired":
             if payment.status == PaymentStatus.PENDING:
                 payment.status = PaymentStatus.EXPIRED
                 payment.save(update_fields=["status", "modified"])
-            return Fulfilment(payment, "expired")
+            return Fulfilment(payment, FulfilmentOutcome.EXPIRED)
         if status != "complete" or not paid:
-            return Fulfilment(payment, "pending")
+            return Fulfilment(payment, FulfilmentOutcome.PENDING)
         payment = _fulfil(payment, session, state_at=state_at or state_time())
-        return Fulfilment(payment, "fulfilled")
+        return Fulfilment(payment, FulfilmentOutcome.FULFILLED)
 
 
-def fail_checkout_session(session: dict[str, Any], *, reason: str) -> Fulfilment:
+def fail_checkout_session(session: shapes.CheckoutSession, *, reason: str) -> Fulfilment:
     """A delayed payment method failed after the session completed."""
     with transaction.atomic():
         payment = _payment_for(session)
         if payment is None:
-            return Fulfilment(None, "unknown")
+            return Fulfilment(None, FulfilmentOutcome.UNKNOWN)
         if payment.fulfilled_at is not None:
-            return Fulfilment(payment, "already_fulfilled")
+            return Fulfilment(payment, FulfilmentOutcome.ALREADY_FULFILLED)
         if payment.status != PaymentStatus.FAILED:
             payment.status = PaymentStatus.FAILED
             payment.failure_message = reason
@@ -141,7 +156,7 @@ def fail_checkout_session(session: dict[str, Any], *, reason: str) -> Fulfilment
                 payment=payment,
                 reason=reason,
             )
-        return Fulfilment(payment, "failed")
+        return Fulfilment(payment, FulfilmentOutcome.FAILED)
 
 
 def _purchase_description(payment: Payment) -> str:
@@ -152,8 +167,8 @@ def _purchase_description(payment: Payment) -> str:
     return _("%(quantity)d × %(package)s") % {"quantity": payment.quantity, "package": name}  # noqa: RUF001
 
 
-def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) -> Payment:
-    subscriber = payment.subscriber
+def _fulfil(payment: Payment, session: shapes.CheckoutSession, *, state_at: datetime) -> Payment:
+    subscriber = cast(Subscriber, payment.subscriber)  # checked by the caller
     total = session.get("amount_total")
     payment.amount = int(total) if total is not None else payment.amount
     discount = (session.get("total_details") or {}).get("amount_discount")
@@ -192,7 +207,7 @@ def _fulfil(payment: Payment, session: dict[str, Any], *, state_at: datetime) ->
 
 
 def _subscription_paid(
-    payment: Payment, session: dict[str, Any], *, state_at: datetime
+    payment: Payment, session: shapes.CheckoutSession, *, state_at: datetime
 ) -> Payment:
     """A paid subscription checkout: its first invoice's payment, and an active subscription.
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +23,7 @@ from fiko_billing.gateway import StripeGateway, new_idempotency_key
 from fiko_billing.models import Plan, Price
 from fiko_billing.services.stripe_data import first_item, object_id
 from fiko_billing.services.subscriptions import require_current, target_price
+from fiko_billing.subscribers import Subscriber
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class PlanChangePreview:
 
 
 def preview_plan_change(
-    subscriber: Any, *, plan_id: int, gateway: StripeGateway
+    subscriber: Subscriber, *, plan_id: int, gateway: StripeGateway
 ) -> PlanChangePreview:
     """Stripe's preview of switching the subscriber's plan to ``plan_id``; nothing changes."""
     row = require_current(subscriber)

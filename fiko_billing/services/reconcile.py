@@ -6,11 +6,13 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing import tokens
 from fiko_billing.gateway import (
     StripeDisabled,
@@ -32,6 +34,20 @@ from fiko_billing.services.subscription_state import mirror_subscription, record
 logger = logging.getLogger("fiko_billing.reconcile")
 
 BATCH_SIZE = 500
+#: Subscriptions ended per transaction: few enough that the subscribers' ledger
+#: locks are held briefly, enough that commits stop being the cost.
+WRITE_CHUNK = 100
+
+
+class CheckAction(StrEnum):
+    """What ``check_subscriptions`` did with one overdue subscription."""
+
+    DEACTIVATED = "deactivated"
+    ALREADY_ENDED = "already_ended"
+    RENEWED = "renewed"
+    WOULD_RENEW = "would_renew"
+    WOULD_DEACTIVATE = "would_deactivate"
+    ERROR = "error"
 
 
 @dataclass
@@ -40,7 +56,7 @@ class Checked:
     subscriber_pk: Any
     status: str
     period_end: datetime | None
-    action: str  # deactivated | renewed | still_active | would_deactivate | error
+    action: CheckAction | str  # "" until decided
     detail: str = ""
 
 
@@ -76,39 +92,123 @@ def _overdue_batches(cutoff: datetime, batch_size: int) -> Iterator[list[Subscri
         last_pk = batch[-1].pk
 
 
-def _deactivate(pk: int, now: datetime, remote: dict[str, Any] | None = None) -> bool:
-    """End a subscription whose period is over; ``remote`` is Stripe's word on it, if any.
+@dataclass
+class _Stripe:
+    """The gateway to ask, until it stops answering (then local dates decide)."""
 
-    Returns whether this call ended it (``False`` when a webhook got there first).
+    gateway: StripeGateway | None
+
+    def ask(self, sub: Subscription, row: Checked) -> shapes.Subscription | None:
+        """Stripe's copy of ``sub``; ``None`` when unknown or unreachable (said in ``row``).
+
+        Raises ``StripeGatewayError`` for any other failure.
+        """
+        if self.gateway is None:
+            return None
+        try:
+            return self.gateway.retrieve_subscription(sub.stripe_subscription_id)
+        except StripeResourceMissing:
+            row.detail = "unknown to Stripe"
+        except (StripeUnavailable, StripeDisabled) as exc:
+            logger.warning("Stripe unavailable (%s); deciding on local dates", exc)
+            self.gateway = None
+            row.detail = "Stripe unavailable"
+        return None
+
+
+def _renewed_remotely(remote: shapes.Subscription | None, cutoff: datetime) -> bool:
+    """Whether Stripe has the subscription entitled, with a period past the cutoff."""
+    if remote is None or remote.get("status") not in ENTITLED_STATUSES:
+        return False
+    items = (remote.get("items") or {}).get("data") or []
+    ends = [item.get("current_period_end") or 0 for item in items]
+    return bool(ends) and max(ends) > cutoff.timestamp()
+
+
+@dataclass
+class _Ending:
+    """An overdue subscription to end, with Stripe's copy when Stripe says it ended."""
+
+    row: Checked
+    pk: int
+    remote: shapes.Subscription | None
+
+
+def _decide(
+    sub: Subscription, stripe: _Stripe, cutoff: datetime, now: datetime, dry_run: bool
+) -> Checked | _Ending:
+    """What to do with one overdue subscription: a row decided here, or one to end."""
+    row = Checked(
+        sub.stripe_subscription_id, sub.subscriber_id, sub.status, sub.current_period_end, ""
+    )
+    try:
+        remote = stripe.ask(sub, row)
+    except StripeGatewayError as exc:
+        row.action, row.detail = CheckAction.ERROR, str(exc)
+        return row
+    if _renewed_remotely(remote, cutoff):
+        assert remote is not None  # noqa: S101
+        row.action = CheckAction.WOULD_RENEW if dry_run else CheckAction.RENEWED
+        row.detail = "Stripe has a newer period"
+        if not dry_run:
+            with transaction.atomic():
+                mirror_subscription(remote, state_at=state_time(now), role="anchor")
+        return row
+    ended_remotely = remote is not None and remote.get("status") not in ENTITLED_STATUSES
+    if ended_remotely and remote is not None:
+        row.detail = row.detail or f"Stripe says {remote.get('status')}"
+    if dry_run:
+        row.action = CheckAction.WOULD_DEACTIVATE
+        return row
+    return _Ending(row, sub.pk, remote if ended_remotely else None)
+
+
+def _end_all(endings: list[_Ending], now: datetime) -> None:
+    """End ``endings`` in transactions of ``WRITE_CHUNK`` subscriptions each.
+
+    Each transaction takes the subscribers' ledger locks and expires their
+    due tokens for the whole chunk at once, then locks the subscription rows
+    and ends those still entitled (a webhook may have got there first).
+    Their signals go out after its commit.
     """
-    with transaction.atomic():
-        row = Subscription.objects.select_related("subscriber").get(pk=pk)
-        if row.subscriber_id is not None:
-            tokens.lock_account(row.subscriber)
-        # of=("self",): the subscriber is an outer join since it may be erased (NULL).
-        row = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("subscriber")
-            .get(pk=pk)
-        )
-        if row.status not in ENTITLED_STATUSES:
-            return False
-        if remote is not None:
-            mirror_subscription(remote, state_at=state_time(now), role="anchor")
-            row.refresh_from_db()
-        if row.status in ENTITLED_STATUSES:
-            record_status(
-                row.stripe_subscription_id,
-                status=SubscriptionStatus.CANCELED,
-                before=row.status,
-                at=state_time(now),
-                subscriber=row.subscriber,
-                ended_at=row.ended_at or row.current_period_end or now,
-                reason=f"period ended (was {row.status})",
+    for first in range(0, len(endings), WRITE_CHUNK):
+        chunk = endings[first : first + WRITE_CHUNK]
+        with transaction.atomic():
+            tokens.lock_and_expire(
+                [e.row.subscriber_pk for e in chunk if e.row.subscriber_pk is not None], now=now
             )
-        if row.subscriber_id is not None:
-            tokens.expire_due(now=now, subscriber=row.subscriber)
-    logger.info("subscription %s deactivated: its period ended", row.stripe_subscription_id)
+            # of=("self",): the subscriber is an outer join since it may be erased (NULL).
+            locked = {
+                sub.pk: sub
+                for sub in Subscription.objects.select_for_update(of=("self",))
+                .select_related("subscriber")
+                .filter(pk__in=[e.pk for e in chunk])
+                .order_by("pk")
+            }
+            for ending in chunk:
+                done = _end(locked[ending.pk], now, ending.remote)
+                ending.row.action = CheckAction.DEACTIVATED if done else CheckAction.ALREADY_ENDED
+
+
+def _end(sub: Subscription, now: datetime, remote: shapes.Subscription | None) -> bool:
+    """End one locked subscription; ``False`` when it is no longer entitled."""
+    if sub.status not in ENTITLED_STATUSES:
+        return False
+    if remote is not None:
+        mirror_subscription(remote, state_at=state_time(now), role="anchor")
+        sub.refresh_from_db()
+    if sub.status in ENTITLED_STATUSES:
+        record_status(
+            sub.stripe_subscription_id,
+            status=SubscriptionStatus.CANCELED,
+            before=sub.status,
+            at=state_time(now),
+            ended_at=sub.ended_at or sub.current_period_end or now,
+            reason=f"period ended (was {sub.status})",
+            lock_held=True,
+            locked_row=sub,
+        )
+    logger.info("subscription %s deactivated: its period ended", sub.stripe_subscription_id)
     return True
 
 
@@ -126,58 +226,20 @@ def check_subscriptions(
 
     With a ``gateway``, Stripe is asked first: a subscription Stripe renewed
     (a missed ``invoice.paid``) is updated instead; once Stripe stops
-    answering, the rest are decided on local dates. Idempotent.
+    answering, the rest are decided on local dates. Idempotent. Reads
+    ``batch_size`` subscriptions at a time, so memory does not grow with
+    their number, and ends them ``WRITE_CHUNK`` to a transaction.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(days=grace_days)
     report = ReconcileReport()
+    stripe = _Stripe(gateway)
     for batch in _overdue_batches(cutoff, batch_size):
-        for sub in batch:
-            row = Checked(
-                sub.stripe_subscription_id,
-                sub.subscriber_id,
-                sub.status,
-                sub.current_period_end,
-                "",
-            )
-            remote = None
-            if gateway is not None:
-                try:
-                    remote = gateway.retrieve_subscription(sub.stripe_subscription_id)
-                except StripeResourceMissing:
-                    row.detail = "unknown to Stripe"
-                except (StripeUnavailable, StripeDisabled) as exc:
-                    logger.warning("Stripe unavailable (%s); deciding on local dates", exc)
-                    gateway = None
-                    row.detail = "Stripe unavailable"
-                except StripeGatewayError as exc:
-                    row.action, row.detail = "error", str(exc)
-                    report.add(row, keep=True)
-                    continue
-            if remote is not None and remote.get("status") in ENTITLED_STATUSES:
-                remote_end = (remote.get("items") or {}).get("data") or []
-                ends = [i.get("current_period_end") or 0 for i in remote_end]
-                if ends and max(ends) > cutoff.timestamp():
-                    row.action = "would_renew" if dry_run else "renewed"
-                    row.detail = "Stripe has a newer period"
-                    if not dry_run:
-                        with transaction.atomic():
-                            mirror_subscription(remote, state_at=state_time(now), role="anchor")
-                    report.add(row, keep=len(report.rows) < keep_rows)
-                    continue
-            if dry_run:
-                row.action = "would_deactivate"
-                if remote is not None and remote.get("status") not in ENTITLED_STATUSES:
-                    row.detail = row.detail or f"Stripe says {remote.get('status')}"
-            else:
-                ended_remotely = (
-                    remote is not None and remote.get("status") not in ENTITLED_STATUSES
-                )
-                done = _deactivate(sub.pk, now, remote if ended_remotely else None)
-                row.action = "deactivated" if done else "already_ended"
-                if ended_remotely and remote is not None:
-                    row.detail = row.detail or f"Stripe says {remote.get('status')}"
-            report.add(row, keep=len(report.rows) < keep_rows)
+        decided = [_decide(sub, stripe, cutoff, now, dry_run) for sub in batch]
+        _end_all([d for d in decided if isinstance(d, _Ending)], now)
+        for item in decided:
+            row = item.row if isinstance(item, _Ending) else item
+            report.add(row, keep=row.action == CheckAction.ERROR or len(report.rows) < keep_rows)
         if on_progress is not None:
             on_progress(report.examined)
     return report
@@ -223,7 +285,7 @@ def sync_events(
         report.stored += int(stored.created)
         outcome = process_event(stored.event.pk)
         report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-        if outcome in ("failed", "dead"):
+        if outcome.is_failure:
             report.failed.append(data["id"])
     return report
 

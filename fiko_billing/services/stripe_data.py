@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from fiko_billing import stripe_shapes as shapes
+
+_Shape = TypeVar("_Shape", bound=Mapping[str, Any])
 
 
-def ts(value: Any) -> datetime | None:
+def ts(value: int | str | None) -> datetime | None:
     """A Stripe unix timestamp as an aware datetime."""
     if value is None or value == "":
         return None
@@ -23,7 +28,7 @@ def state_time(now: datetime | None = None) -> datetime:
     return (now or datetime.now(tz=UTC)).replace(microsecond=0)
 
 
-def object_id(value: Any) -> str | None:
+def object_id(value: object) -> str | None:
     """The id of a field that is either an id or an expanded object."""
     if value is None:
         return None
@@ -33,11 +38,14 @@ def object_id(value: Any) -> str | None:
     return str(value)
 
 
-def expanded(value: Any) -> dict[str, Any] | None:
+def expanded(value: str | _Shape | None) -> _Shape | None:
+    """The object of an expandable field, or ``None`` when only its id is there."""
     return value if isinstance(value, dict) else None
 
 
-def subscription_period(subscription: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+def subscription_period(
+    subscription: shapes.Subscription,
+) -> tuple[datetime | None, datetime | None]:
     """The current period; since 2025-03-31 it lives on each subscription item.
 
     With several items the subscription's period spans them all.
@@ -51,12 +59,12 @@ def subscription_period(subscription: dict[str, Any]) -> tuple[datetime | None, 
     return ts(start), ts(end)
 
 
-def first_item(subscription: dict[str, Any]) -> dict[str, Any] | None:
+def first_item(subscription: shapes.Subscription) -> shapes.SubscriptionItem | None:
     items = (subscription.get("items") or {}).get("data") or []
     return items[0] if items else None
 
 
-def invoice_subscription_id(invoice: dict[str, Any]) -> str | None:
+def invoice_subscription_id(invoice: shapes.Invoice) -> str | None:
     """Since 2025-03-31 an invoice's subscription sits under ``parent.subscription_details``."""
     parent = invoice.get("parent") or {}
     details = parent.get("subscription_details") or {}
@@ -64,5 +72,5 @@ def invoice_subscription_id(invoice: dict[str, Any]) -> str | None:
     return found or object_id(invoice.get("subscription"))
 
 
-def metadata(obj: dict[str, Any] | None) -> dict[str, str]:
+def metadata(obj: Mapping[str, Any] | None) -> dict[str, str]:
     return dict((obj or {}).get("metadata") or {})

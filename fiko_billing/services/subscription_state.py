@@ -17,23 +17,25 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from fiko_billing import signals, tokens
+from fiko_billing import signals
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import (
     ENTITLED_STATUSES,
     TERMINAL_STATUSES,
-    Customer,
     Payment,
     Subscription,
     SubscriptionStatus,
 )
 from fiko_billing.services import ordering
-from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
+from fiko_billing.services.catalogue_lookup import item_for
 from fiko_billing.services.stripe_data import metadata, object_id, subscription_period, ts
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.services.subscription_lock import locked_row as lock_subscription_row
+from fiko_billing.subscribers import Subscriber, as_foreign_key
+from fiko_billing.vocabulary import ITEM_METADATA_KEY
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -55,7 +57,7 @@ MIRRORED_FIELDS = (
 )
 
 
-def _merged(data: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+def _merged(data: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, Any]:
     """The object as it was before the event: ``previous_attributes`` laid over it."""
     old = dict(data)
     for name, value in previous.items():
@@ -66,16 +68,16 @@ def _merged(data: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
     return old
 
 
-def _first_item(data: dict[str, Any]) -> dict[str, Any]:
+def _first_item(data: shapes.Subscription) -> shapes.SubscriptionItem:
     items = (data.get("items") or {}).get("data") or []
     return items[0] if items and isinstance(items[0], dict) else {}
 
 
-def _status(data: dict[str, Any]) -> Any:
+def _status(data: shapes.Subscription) -> str:
     return data.get("status") or SubscriptionStatus.INCOMPLETE
 
 
-def _cancel(data: dict[str, Any]) -> Any:
+def _cancel(data: shapes.Subscription) -> dict[str, bool | int | None]:
     return {
         "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
         "cancel_at": data.get("cancel_at"),
@@ -83,19 +85,19 @@ def _cancel(data: dict[str, Any]) -> Any:
     }
 
 
-def _plan(data: dict[str, Any]) -> Any:
+def _plan(data: shapes.Subscription) -> dict[str, str | int | None]:
     item = _first_item(data)
     price = item.get("price")
     product = price.get("product") if isinstance(price, dict) else None
     return {
         "price": object_id(price),
         "product": object_id(product),
-        "item": metadata(data).get("fiko_item"),
+        "item": metadata(data).get(ITEM_METADATA_KEY),
         "quantity": int(item.get("quantity") or 1),
     }
 
 
-def _period(data: dict[str, Any]) -> Any:
+def _period(data: shapes.Subscription) -> dict[str, int | None]:
     start, end = subscription_period(data)
     return {
         "start": int(start.timestamp()) if start else None,
@@ -104,7 +106,7 @@ def _period(data: dict[str, Any]) -> Any:
 
 
 #: Groups of fields that one kind of change writes together.
-GROUPS: dict[str, Callable[[dict[str, Any]], Any]] = {
+GROUPS: dict[str, Callable[[shapes.Subscription], object]] = {
     "status": _status,
     "cancel": _cancel,
     "plan": _plan,
@@ -125,7 +127,7 @@ def _columns(group: str, value: Any) -> dict[str, Any]:
         item, price = item_for(
             price_id=value["price"],
             product_id=value["product"],
-            metadata={"fiko_item": value["item"]} if value["item"] else None,
+            metadata={ITEM_METADATA_KEY: value["item"]} if value["item"] else None,
         )
         columns: dict[str, Any] = {
             "product_id": item.pk if item is not None else None,
@@ -142,13 +144,13 @@ def _stamp(at: datetime | None) -> int | None:
 
 
 def mirror_subscription(
-    data: dict[str, Any],
+    data: shapes.Subscription,
     *,
     state_at: datetime | None,
-    previous: dict[str, Any] | None = None,
+    previous: Mapping[str, Any] | None = None,
     role: str = "event",
-    subscriber: Any = None,
-    retrieve: Callable[[str], dict[str, Any]] | None = None,
+    subscriber: Subscriber | None = None,
+    retrieve: Callable[[str], shapes.Subscription] | None = None,
 ) -> Subscription | None:
     """Bring the local row of a Stripe subscription up to ``data``.
 
@@ -163,12 +165,12 @@ def mirror_subscription(
     subscriber. Must run inside a transaction.
     """
     stripe_id = str(data["id"])
-    row, subscriber, customer = _locked(stripe_id, data, subscriber)
+    row, subscriber, customer = lock_subscription_row(stripe_id, data, subscriber)
     if row is None and subscriber is None:
         logger.warning("subscription %s belongs to no known subscriber; skipped", stripe_id)
         return None
     at = _stamp(state_at)
-    old = _merged(data, previous) if previous else None
+    old = cast(shapes.Subscription, _merged(data, previous)) if previous else None
     states = copy.deepcopy(row.ordering_state) if row is not None else {}
     for group, read in GROUPS.items():
         before = read(old) if old is not None else ordering.MISSING
@@ -188,48 +190,6 @@ def mirror_subscription(
     stored_at = _stamp(row.stripe_state_at) if row is not None else None
     newest = at is not None and (stored_at is None or at >= stored_at)
     return _write(row, subscriber, stripe_id, states, other=other, newest=newest, at=state_at)
-
-
-def _locked(
-    stripe_id: str, data: dict[str, Any] | None, subscriber: Any, *, held: bool = False
-) -> tuple[Subscription | None, Any, Customer | None]:
-    """The row (locked, after its subscriber's ledger lock), its subscriber and customer.
-
-    A row whose subscriber was erased (NULL) is still kept up to date, with no
-    subscriber to lock; a new row needs one.
-    """
-    if subscriber is not None:
-        ensure_subscriber(subscriber)
-    known = (
-        Subscription.objects.filter(stripe_subscription_id=stripe_id)
-        .select_related("subscriber")
-        .only("pk", "subscriber", "customer_id")
-        .first()
-    )
-    customer = None
-    if data is not None and (known is None or known.customer_id is None):
-        customer = (
-            Customer.objects.filter(stripe_customer_id=object_id(data.get("customer")))
-            .select_related("subscriber")
-            .first()
-        )
-    if known is not None:
-        subscriber = subscriber or known.subscriber
-    else:
-        if subscriber is None and customer is not None:
-            subscriber = customer.subscriber
-        if subscriber is None and data is not None:
-            subscriber = subscriber_for(customer_id=None, metadata=metadata(data))
-        if subscriber is None:
-            return None, None, None
-    if subscriber is not None and not held:
-        tokens.lock_account(subscriber)
-    row = None
-    if known is not None:
-        row = Subscription.objects.select_for_update().get(pk=known.pk)
-        if subscriber is not None:
-            row.subscriber = subscriber
-    return row, subscriber, customer
 
 
 def _observe(
@@ -254,7 +214,7 @@ def _settle(
     stripe_id: str,
     states: dict[str, ordering.GroupState],
     at: int | None,
-    retrieve: Callable[[str], dict[str, Any]] | None,
+    retrieve: Callable[[str], shapes.Subscription] | None,
 ) -> dict[str, ordering.GroupState]:
     """One retrieve settles the groups whose last second the payloads cannot order."""
     if retrieve is None:
@@ -277,11 +237,12 @@ def record_status(
     status: str,
     before: str | None,
     at: datetime | None,
-    subscriber: Any = None,
+    subscriber: Subscriber | None = None,
     create: Callable[[], dict[str, Any]] | None = None,
     ended_at: datetime | None = None,
     reason: str | None = None,
     lock_held: bool = False,
+    locked_row: Subscription | None = None,
 ) -> Subscription | None:
     """A status learnt from another object than the subscription (a partial update).
 
@@ -289,9 +250,17 @@ def record_status(
     the status changes, so newer plan, period or cancellation state is kept.
     Without a row nothing is written unless ``create`` gives the columns of a
     new one (fulfilment of a paid checkout whose subscription is not known yet).
-    ``lock_held``: the caller holds ``subscriber``'s ledger lock already.
+    ``lock_held``: the caller holds ``subscriber``'s ledger lock already;
+    ``locked_row``: and the row, locked and read whole with its subscriber
+    (batch jobs, which lock many at once).
     """
-    row, subscriber, _customer = _locked(stripe_id, None, subscriber, held=lock_held)
+    row: Subscription | None = locked_row
+    if row is not None:
+        subscriber = row.subscriber
+    else:
+        row, subscriber, _customer = lock_subscription_row(
+            stripe_id, None, subscriber, held=lock_held
+        )
     if row is None and (create is None or subscriber is None):
         return None
     states = copy.deepcopy(row.ordering_state) if row is not None else {}
@@ -317,7 +286,7 @@ def record_status(
 
 def _write(
     row: Subscription | None,
-    subscriber: Any,
+    subscriber: Subscriber | None,
     stripe_id: str,
     states: dict[str, ordering.GroupState],
     *,
@@ -350,7 +319,7 @@ def _write(
     if row is None:
         # Every writer holds the subscriber's ledger lock: no concurrent create.
         row = Subscription.objects.create(
-            subscriber=subscriber,
+            subscriber=as_foreign_key(subscriber),
             stripe_subscription_id=stripe_id,
             ordering_state=states,
             stripe_state_at=newest_at,

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.exceptions import Conflict, NotFound, ServiceUnavailable
 from fiko_billing.gateway import StripeGateway, get_gateway, new_idempotency_key
@@ -20,7 +21,7 @@ from fiko_billing.models import Plan, Price, Subscription
 from fiko_billing.services.checkout import not_synced_message
 from fiko_billing.services.stripe_data import first_item, state_time
 from fiko_billing.services.subscription_state import mirror_subscription
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
 from fiko_billing.vocabulary import PLAN_KINDS
 
 logger = logging.getLogger("fiko_billing.subscriptions")
@@ -31,19 +32,19 @@ __all__ = ["cancel", "change_plan", "current_subscription", "mirror_subscription
 # ---------------------------------------------------------------------- subscriber actions
 
 
-def current_subscription(subscriber: Any) -> Subscription | None:
+def current_subscription(subscriber: Subscriber) -> Subscription | None:
     """The subscriber's plan subscription that still grants benefits, newest first."""
     ensure_subscriber(subscriber)
     return (
         Subscription.objects.entitled()
-        .filter(subscriber=subscriber, product__kind__in=PLAN_KINDS)
+        .filter(subscriber=as_foreign_key(subscriber), product__kind__in=PLAN_KINDS)
         .select_related("product", "price")
         .order_by("-current_period_end", "-pk")
         .first()
     )
 
 
-def require_current(subscriber: Any) -> Subscription:
+def require_current(subscriber: Subscriber) -> Subscription:
     """The subscriber's current plan subscription, or ``404 no_subscription``."""
     row = current_subscription(subscriber)
     if row is None:
@@ -51,7 +52,7 @@ def require_current(subscriber: Any) -> Subscription:
     return row
 
 
-def _apply(answer: dict[str, Any]) -> Subscription:
+def _apply(answer: shapes.Subscription) -> Subscription:
     with transaction.atomic():
         # An API answer is the newest state as of the second it was read.
         row = mirror_subscription(answer, state_at=state_time(), role="anchor")
@@ -60,7 +61,7 @@ def _apply(answer: dict[str, Any]) -> Subscription:
 
 
 def cancel(
-    subscriber: Any, *, immediately: bool, gateway: StripeGateway | None = None
+    subscriber: Subscriber, *, immediately: bool, gateway: StripeGateway | None = None
 ) -> Subscription:
     """Cancel at the period's end (default), or at once."""
     gateway = gateway or get_gateway()
@@ -76,7 +77,7 @@ def cancel(
     return _apply(answer)
 
 
-def resume(subscriber: Any, *, gateway: StripeGateway | None = None) -> Subscription:
+def resume(subscriber: Subscriber, *, gateway: StripeGateway | None = None) -> Subscription:
     """Undo a cancellation scheduled for the period's end."""
     gateway = gateway or get_gateway()
     row = require_current(subscriber)
@@ -93,7 +94,7 @@ def resume(subscriber: Any, *, gateway: StripeGateway | None = None) -> Subscrip
 
 
 def change_plan(
-    subscriber: Any, *, plan_id: int, gateway: StripeGateway | None = None
+    subscriber: Subscriber, *, plan_id: int, gateway: StripeGateway | None = None
 ) -> Subscription:
     """Switch to another plan in the same currency, prorated per ``PRORATION_BEHAVIOR``."""
     gateway = gateway or get_gateway()

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from fiko_billing.subscribers import Subscriber
+
 if TYPE_CHECKING:
     from fiko_billing.emulator import Emulator
 
@@ -91,7 +93,7 @@ def post_event(settings: Any) -> Callable[..., Any]:
 
 
 def buy(
-    emulator: Emulator, subscriber: Any, item: Any, post: Callable[..., Any], settings: Any
+    emulator: Emulator, subscriber: Subscriber, item: Any, post: Callable[..., Any], settings: Any
 ) -> Any:
     """Buy ``item`` (a plan or a token package) for ``subscriber`` on the emulator.
 
@@ -113,7 +115,7 @@ def buy(
     seen = len(emulator.objects("event"))
     started = start_checkout(
         subscriber,
-        plan_type="full" if item.kind == ProductKind.FULL else "token",
+        plan_type=ProductKind(item.kind),
         plan_id=item.pk,
         currency=None,
         quantity=1,
@@ -134,7 +136,7 @@ def buy(
 @pytest.fixture
 def subscribed_subscriber(
     stripe_emulator: Emulator,
-    billing_subscriber: Any,
+    billing_subscriber: Subscriber,
     billing_plan: Any,
     post_event: Callable[..., Any],
     settings: Any,
@@ -147,7 +149,7 @@ def subscribed_subscriber(
 @pytest.fixture
 def paid_purchase(
     stripe_emulator: Emulator,
-    billing_subscriber: Any,
+    billing_subscriber: Subscriber,
     billing_token_package: Any,
     post_event: Callable[..., Any],
     settings: Any,

@@ -24,13 +24,16 @@ Rules this package keeps, on PostgreSQL and SQLite alike:
 The modules, by what they do: ``validation`` (what is accepted), ``accounts``
 (the balance, the lock, the signals), ``movements`` (expiries, draws and debits
 under the lock), ``operations`` (credit, consume, revoke, adjust),
-``reservations``, ``claims`` (money going back) and ``expiry`` (the sweeps).
+``reservations``, ``claims`` (money going back), ``expiry`` (the sweeps) and
+``batches`` (many subscribers at once); ``hot_path`` and ``statements`` write
+the common case of each operation in a few set-based statements.
 """
 
 from __future__ import annotations
 
 from fiko_billing.exceptions import InsufficientTokens
 from fiko_billing.tokens.accounts import balance, lock_account
+from fiko_billing.tokens.batches import lock_and_expire
 from fiko_billing.tokens.claims import reinstate, take_back
 from fiko_billing.tokens.expiry import expire_credit, expire_due
 from fiko_billing.tokens.operations import adjust, consume, credit, revoke
@@ -63,6 +66,7 @@ __all__ = [
     "expire_due",
     "get_reservation",
     "lock_account",
+    "lock_and_expire",
     "reinstate",
     "release",
     "reserve",

@@ -15,13 +15,13 @@ from django.utils import timezone
 from fiko_billing import signals
 from fiko_billing.exceptions import ReferenceConflict
 from fiko_billing.models import TokenAccount, TokenEntry
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, ensure_subscriber
 from fiko_billing.tokens.validation import pk_of
 
 logger = logging.getLogger("fiko_billing.tokens")
 
 
-def balance(subscriber: Any, *, now: datetime | None = None) -> int:
+def balance(subscriber: Subscriber, *, now: datetime | None = None) -> int:
     """Spendable tokens of ``subscriber`` (negative while a debt is outstanding).
 
     Credits past their expiry no longer count, even before ``expire_due`` has
@@ -128,7 +128,7 @@ def announce(entry: TokenEntry, account: TokenAccount) -> None:
     transaction.on_commit(send)
 
 
-def lock_account(subscriber: Any) -> None:
+def lock_account(subscriber: Subscriber) -> None:
     """Hold ``subscriber``'s ledger lock until the current transaction ends.
 
     Billing state of one subscriber (subscriptions, payments, tokens) is

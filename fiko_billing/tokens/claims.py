@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from fiko_billing.models import CREDIT_KINDS, EntryKind, TokenAllocation, TokenEntry
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, ensure_subscriber
 from fiko_billing.tokens.accounts import announce, entry_by_reference, locked_account, save_account
 from fiko_billing.tokens.movements import debit_locked, expire_due_locked
 from fiko_billing.tokens.validation import CLAIM_KINDS, check_amount, check_reference
@@ -48,7 +46,7 @@ def _still_due(credit: TokenEntry, claimed: int, forgive_spent: bool) -> int:
 
 
 def take_back(
-    subscriber: Any,
+    subscriber: Subscriber,
     tokens: int,
     *,
     credit_reference: str,
@@ -108,7 +106,7 @@ def take_back(
 
 
 def reinstate(
-    subscriber: Any, *, claim_reference: str, reference: str, description: str = ""
+    subscriber: Subscriber, *, claim_reference: str, reference: str, description: str = ""
 ) -> TokenEntry | None:
     """Give back what the claim ``claim_reference`` took (a dispute that was won).
 

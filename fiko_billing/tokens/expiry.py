@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from fiko_billing.models import CREDIT_KINDS, ReservationStatus, TokenEntry, TokenReservation
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, ensure_subscriber
 from fiko_billing.tokens.accounts import (
     entry_by_reference,
     locked_account,
@@ -23,7 +22,7 @@ from fiko_billing.tokens.validation import check_reference, pk_of
 logger = logging.getLogger("fiko_billing.tokens")
 
 
-def expire_due(*, now: datetime | None = None, subscriber: Any = None) -> int:
+def expire_due(*, now: datetime | None = None, subscriber: Subscriber | None = None) -> int:
     """Expire what is due; return the number of credit tokens expired.
 
     Writes the expiry entries of credits past their ``expires_at`` and gives
@@ -59,7 +58,9 @@ def expire_due(*, now: datetime | None = None, subscriber: Any = None) -> int:
     return total
 
 
-def expire_credit(subscriber: Any, credit_reference: str, *, now: datetime | None = None) -> int:
+def expire_credit(
+    subscriber: Subscriber, credit_reference: str, *, now: datetime | None = None
+) -> int:
     """End the credit ``credit_reference`` now: what is left of it expires.
 
     Used when the period a plan's allowance was granted for is cut short (a

@@ -25,7 +25,7 @@ from fiko_billing.models import (
     TokenEntry,
     TokenReservation,
 )
-from fiko_billing.tokens import statements
+from fiko_billing.tokens import hold_statements, one_statement, statements
 from fiko_billing.tokens.accounts import announce
 
 T = TypeVar("T")
@@ -113,20 +113,41 @@ def _debit(
 def consume(
     subscriber_pk: Any, amount: int, *, reference: str | None, description: str, now: datetime
 ) -> TokenEntry | None:
-    """Lock and debit the account, insert the entry, draw from credits, ``COMMIT``.
+    """Lock and debit the account, draw from credits, insert the entry; ``COMMIT``.
 
-    Four statements on PostgreSQL (the entry and the draw are one), five on SQLite.
+    Three statements on PostgreSQL (the work is one), five on SQLite.
     """
-    return _attempt(
-        lambda: _debit(
-            subscriber_pk,
-            amount,
+    if connection.vendor != "postgresql":
+        return _attempt(
+            lambda: _debit(
+                subscriber_pk,
+                amount,
+                kind=EntryKind.CONSUME,
+                reference=reference,
+                description=description,
+                now=now,
+            )
+        )
+
+    def run() -> TokenEntry:
+        done = one_statement.consume_in_one(
+            subscriber_pk, amount, reference=reference, description=description, now=now
+        )
+        if done is None:
+            raise _NotCommon
+        account_pk, balance, pk = done
+        return _entry(
+            _account(account_pk, subscriber_pk, balance),
+            pk,
             kind=EntryKind.CONSUME,
+            amount=-amount,
+            balance_after=balance,
             reference=reference,
             description=description,
-            now=now,
+            created=now,
         )
-    )
+
+    return _attempt(run)
 
 
 def credit(
@@ -140,7 +161,28 @@ def credit(
     now: datetime,
     ceiling: int,
 ) -> TokenEntry | None:
-    """Three statements and ``COMMIT``: lock and credit, entry."""
+    """Lock and credit the account, insert the entry; ``COMMIT``.
+
+    Three statements on PostgreSQL (the work is one), four on SQLite.
+    """
+
+    values: dict[str, Any] = {
+        "kind": kind,
+        "amount": amount,
+        "reference": reference,
+        "description": description,
+        "expires_at": expires_at,
+    }
+
+    def run_in_one() -> TokenEntry:
+        done = one_statement.credit_in_one(subscriber_pk, now=now, ceiling=ceiling, **values)
+        if done is None:
+            raise _NotCommon
+        pk, account_pk, balance, remaining = done
+        account = _account(account_pk, subscriber_pk, balance)
+        return _entry(
+            account, pk, balance_after=balance, remaining=remaining, created=now, **values
+        )
 
     def run() -> TokenEntry:
         locked = statements.lock_and_move(
@@ -151,21 +193,21 @@ def credit(
         account = _account(locked[0], subscriber_pk, locked[1])
         # Tokens first pay off a debt; only the rest can be spent later.
         remaining = max(0, amount - max(0, amount - account.balance))
-        values: dict[str, Any] = {
-            "kind": kind,
-            "amount": amount,
-            "balance_after": account.balance,
-            "reference": reference,
-            "description": description,
-            "expires_at": expires_at,
-            "remaining": remaining,
-        }
-        pk = statements.insert_entry(account.pk, now=now, **values)
+        pk = statements.insert_entry(
+            account.pk, balance_after=account.balance, remaining=remaining, now=now, **values
+        )
         if pk is None:
             raise _NotCommon
-        return _entry(account, pk, created=now, **values)
+        return _entry(
+            account,
+            pk,
+            balance_after=account.balance,
+            remaining=remaining,
+            created=now,
+            **values,
+        )
 
-    return _attempt(run)
+    return _attempt(run_in_one if connection.vendor == "postgresql" else run)
 
 
 def reserve(
@@ -193,8 +235,8 @@ def reserve(
             now=now,
             hold_until=expires_at,
         )
-        statements.draw_for(entry.pk, entry.account_id, amount, now)
-        pk = statements.insert_reservation(
+        hold_statements.draw_for(entry.pk, entry.account_id, amount, now)
+        pk = hold_statements.insert_reservation(
             entry.account_id,
             amount=amount,
             reference=reference,
@@ -221,11 +263,11 @@ def settle(
     status = ReservationStatus.RELEASED if actual == 0 else ReservationStatus.SETTLED
 
     def run() -> TokenReservation:
-        locked = statements.lock_and_give_back(subscriber_pk, reservation_pk, actual, now)
+        locked = hold_statements.lock_and_give_back(subscriber_pk, reservation_pk, actual, now)
         if locked is None:
             raise _NotCommon
         account_pk, balance, back = locked
-        closed = statements.close(
+        closed = hold_statements.close(
             reservation_pk, account_pk, status=status, actual=actual, now=now
         )
         if closed is None or closed[0] - actual != back:
@@ -234,7 +276,7 @@ def settle(
         row = [reservation_pk, account_pk, amount, actual, status, reference, entry_pk]
         row += [description, now]
         if back:
-            if not statements.put_back(entry_pk, back, now):
+            if not hold_statements.put_back(entry_pk, back, now):
                 raise _NotCommon  # a credit expired while held: it needs an expiry entry
             values: dict[str, Any] = {
                 "kind": EntryKind.RELEASE,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from fiko_billing.models import EntryKind, TokenEntry
+from fiko_billing.models import EntryKind, TokenAccount, TokenEntry
+from fiko_billing.subscribers import Subscriber
 from fiko_billing.tokens import hot_path
 from fiko_billing.tokens.accounts import (
     announce,
@@ -35,7 +35,7 @@ from fiko_billing.tokens.validation import (
 
 
 def credit(
-    subscriber: Any,
+    subscriber: Subscriber,
     amount: int,
     *,
     kind: str,
@@ -75,32 +75,53 @@ def credit(
         if existing is not None:
             assert reference is not None  # noqa: S101
             return same_or_conflict(existing, kinds=[kind], amount=amount, reference=reference)
-        release_expired_holds_locked(account, now)
-        expire_due_locked(account, now)
-        if account.balance + amount > max_balance():
-            raise ValueError(
-                f"crediting {amount:,} tokens would take the balance beyond {max_balance():,} "
-                "(tokens.MAX_BALANCE)"
-            )
-        debt = max(0, -account.balance)
-        account.balance += amount
-        entry = TokenEntry.objects.create(
-            account=account,
-            kind=kind,
-            amount=amount,
-            balance_after=account.balance,
-            reference=reference,
+        return _credit_locked(
+            account,
+            amount,
+            kind,
+            reference,
             expires_at=expires_at,
-            remaining=max(0, amount - debt),
             description=description,
+            now=now,
         )
-        save_account(account)
-        announce(entry, account)
+
+
+def _credit_locked(
+    account: TokenAccount,
+    amount: int,
+    kind: str,
+    reference: str | None,
+    *,
+    expires_at: datetime | None,
+    description: str,
+    now: datetime,
+) -> TokenEntry:
+    release_expired_holds_locked(account, now)
+    expire_due_locked(account, now)
+    if account.balance + amount > max_balance():
+        raise ValueError(
+            f"crediting {amount:,} tokens would take the balance beyond {max_balance():,} "
+            "(tokens.MAX_BALANCE)"
+        )
+    debt = max(0, -account.balance)
+    account.balance += amount
+    entry = TokenEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        balance_after=account.balance,
+        reference=reference,
+        expires_at=expires_at,
+        remaining=max(0, amount - debt),
+        description=description,
+    )
+    save_account(account)
+    announce(entry, account)
     return entry
 
 
 def consume(
-    subscriber: Any, amount: int, *, reference: str | None = None, description: str = ""
+    subscriber: Subscriber, amount: int, *, reference: str | None = None, description: str = ""
 ) -> TokenEntry:
     """Spend ``amount`` tokens or raise ``InsufficientTokens`` without spending any."""
     subscriber_pk = pk_of(subscriber)
@@ -134,7 +155,7 @@ def consume(
 
 
 def revoke(
-    subscriber: Any,
+    subscriber: Subscriber,
     amount: int,
     *,
     reference: str | None,
@@ -180,7 +201,7 @@ def revoke(
 
 
 def adjust(
-    subscriber: Any, delta: int, *, reason: str, reference: str | None = None
+    subscriber: Subscriber, delta: int, *, reason: str, reference: str | None = None
 ) -> TokenEntry:
     """A manual correction: ``delta`` > 0 credits, < 0 takes back (a debt is allowed)."""
     pk_of(subscriber)

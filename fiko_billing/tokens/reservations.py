@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +22,7 @@ from fiko_billing.models import (
     TokenAllocation,
     TokenReservation,
 )
+from fiko_billing.subscribers import Subscriber
 from fiko_billing.tokens import hot_path
 from fiko_billing.tokens.accounts import locked_account
 from fiko_billing.tokens.movements import debit_locked, put_back, release_expired_holds_locked
@@ -47,7 +47,7 @@ class Reservation:
     """
 
     pk: int
-    subscriber: Any
+    subscriber: Subscriber
     amount: int
     reference: str | None
     #: When the hold ends by itself if it is neither settled nor released.
@@ -74,14 +74,16 @@ def _hold_expiry(expires_in: object, now: datetime) -> datetime:
     return now + timedelta(seconds=seconds)
 
 
-def _reservation(row: TokenReservation, subscriber: Any, *, reused: bool = False) -> Reservation:
+def _reservation(
+    row: TokenReservation, subscriber: Subscriber, *, reused: bool = False
+) -> Reservation:
     return Reservation(
         row.pk, subscriber, row.amount, row.reference, row.expires_at, reused=reused
     )
 
 
 def reserve(
-    subscriber: Any,
+    subscriber: Subscriber,
     amount: int,
     *,
     reference: str | None = None,
@@ -161,7 +163,7 @@ def _hold_locked(
     )
 
 
-def get_reservation(subscriber: Any, reference: str) -> Reservation:
+def get_reservation(subscriber: Subscriber, reference: str) -> Reservation:
     """The reservation ``subscriber`` made under ``reference``, to settle or release it.
 
     For a hold made by another process (a web request reserves, a worker

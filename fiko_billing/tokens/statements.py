@@ -3,10 +3,11 @@
 The ORM path (``movements``) reads the account, the credits and the holds into
 Python and writes them back, about ten statements a write. In the common case
 (an account that exists, no credit past its expiry waiting to be written off,
-no hold past its expiry, no debt) the same work fits in three or four
-statements, written here once for PostgreSQL and SQLite alike: both have
-``RETURNING``, ``ON CONFLICT`` on a partial unique index, window functions and
-``WITH`` before ``UPDATE``/``INSERT``.
+no hold past its expiry, no debt) the same work fits in a few statements,
+written here once for PostgreSQL and SQLite alike: both have ``RETURNING``,
+``ON CONFLICT`` on a partial unique index, window functions and ``WITH``
+before ``UPDATE``/``INSERT``. ``hold_statements`` has those of reservations;
+``one_statement`` fits a consume or a credit in one statement on PostgreSQL.
 
 Each statement's first guard is the account row itself: ``lock_and_move``
 changes the balance only if every condition of the common case holds, and
@@ -50,22 +51,30 @@ def _tables() -> dict[str, str]:
 
 
 @cache
-def _sql(template: str, **parts: str) -> str:
+def render(template: str, **parts: str) -> str:
+    """``template`` with the tables' names and the shared fragments (or ``parts``) in it."""
     tables = _tables()
-    fragments = {name: fragment.format(**tables) for name, fragment in _FRAGMENTS.items()}
-    return template.format(**tables, **fragments, **parts)
+    fragments = {"common_case": COMMON_CASE, "drawn": DRAWN, **parts}
+    return template.format(**tables, **{k: v.format(**tables) for k, v in fragments.items()})
 
 
-def _rows(template: str, params: list[Any], **parts: str) -> list[tuple[Any, ...]]:
+@cache
+def render_named(template: str) -> str:
+    """``render`` for named parameters: the common case's two timestamps are ``now``."""
+    return render(template).replace("%s", "%(now)s")
+
+
+def rows(template: str, params: list[Any], **parts: str) -> list[tuple[Any, ...]]:
+    """Every row ``template`` returns, rendered, with ``params``."""
     with connection.cursor() as cursor:
-        cursor.execute(_sql(template, **parts), params)
+        cursor.execute(render(template, **parts), params)
         # Fetch every row: SQLite finishes a RETURNING statement only then.
         return list(cursor.fetchall())
 
 
 # The common case: no hold past its expiry (``holds_expire_at`` is never later
 # than the first) and no credit past its expiry with tokens left in it.
-_COMMON_CASE = """
+COMMON_CASE = """
     (holds_expire_at IS NULL OR holds_expire_at > %s)
     AND NOT EXISTS (
         SELECT 1 FROM {entry}
@@ -105,12 +114,12 @@ def lock_and_move(
     """
     stamp = timestamp(now)
     hold = [] if hold_until is None else [timestamp(hold_until)] * 2
-    rows = _rows(
+    found = rows(
         _LOCK_AND_MOVE,
         [delta, stamp, *hold, subscriber_pk, delta, floor, delta, ceiling, stamp, stamp],
         hold="" if hold_until is None else _LOWER_HOLDS_EXPIRY,
     )
-    return (int(rows[0][0]), int(rows[0][1])) if rows else None
+    return (int(found[0][0]), int(found[0][1])) if found else None
 
 
 _INSERT_ENTRY = """
@@ -136,7 +145,7 @@ def insert_entry(
     remaining: int = 0,
 ) -> int | None:
     """Insert an entry; its pk, or ``None`` when its reference is already used."""
-    rows = _rows(
+    found = rows(
         _INSERT_ENTRY,
         [
             account_pk,
@@ -150,12 +159,12 @@ def insert_entry(
             timestamp(now),
         ],
     )
-    return int(rows[0][0]) if rows else None
+    return int(found[0][0]) if found else None
 
 
 # The live credits in the order debits draw from them (earliest expiry first,
 # never-expiring last), each with what ``%s`` tokens take from it.
-_DRAWN = """
+DRAWN = """
     live AS (
         SELECT id, remaining,
                SUM(remaining) OVER (
@@ -182,26 +191,7 @@ _DRAW = """
 
 def draw(account_pk: int, amount: int, now: datetime) -> int:
     """Take ``amount`` from the live credits, earliest expiry first; the credits touched."""
-    return len(_rows(_DRAW, [account_pk, timestamp(now), amount, amount, amount]))
-
-
-# On PostgreSQL, the entry and the draw go in one statement: the account's lock
-# is already held, so its snapshot sees every committed change to the credits.
-# (SQLite cannot write in a WITH clause; there they are two statements.)
-_INSERT_DEBIT_AND_DRAW = """
-    WITH {drawn},
-    taken AS (
-        UPDATE {entry} SET remaining = {entry}.remaining - drawn.part
-        FROM drawn WHERE {entry}.id = drawn.id
-        RETURNING {entry}.id
-    )
-    INSERT INTO {entry}
-        (account_id, kind, amount, balance_after, reference, grant_id, expires_at,
-         remaining, description, created)
-    VALUES (%s, %s, %s, %s, %s, NULL, NULL, 0, %s, %s)
-    ON CONFLICT (account_id, reference) WHERE reference IS NOT NULL DO NOTHING
-    RETURNING id
-"""
+    return len(rows(_DRAW, [account_pk, timestamp(now), amount, amount, amount]))
 
 
 def insert_debit(
@@ -216,175 +206,18 @@ def insert_debit(
 ) -> int | None:
     """Insert a debit entry of ``amount`` and draw it from the live credits.
 
-    Returns the entry's pk, or ``None`` when its reference is already used
-    (then the caller rolls back: on PostgreSQL the draw has happened).
+    Returns the entry's pk, or ``None`` (nothing drawn) when its reference is
+    already used.
     """
-    if connection.vendor != "postgresql":
-        pk = insert_entry(
-            account_pk,
-            kind=kind,
-            amount=-amount,
-            balance_after=balance_after,
-            reference=reference,
-            description=description,
-            now=now,
-        )
-        if pk is not None:
-            draw(account_pk, amount, now)
-        return pk
-    params = [account_pk, timestamp(now), amount, amount, amount]
-    params += [account_pk, kind, -amount, balance_after, reference, description, timestamp(now)]
-    rows = _rows(_INSERT_DEBIT_AND_DRAW, params)
-    return int(rows[0][0]) if rows else None
-
-
-_ALLOCATE = """
-    WITH {drawn}
-    INSERT INTO {allocation} (debit_id, grant_id, amount)
-    SELECT %s, id, part FROM drawn
-"""
-
-_DRAW_ALLOCATED = """
-    UPDATE {entry}
-    SET remaining = remaining - (
-        SELECT amount FROM {allocation}
-        WHERE {allocation}.debit_id = %s AND {allocation}.grant_id = {entry}.id
+    pk = insert_entry(
+        account_pk,
+        kind=kind,
+        amount=-amount,
+        balance_after=balance_after,
+        reference=reference,
+        description=description,
+        now=now,
     )
-    WHERE id IN (SELECT grant_id FROM {allocation} WHERE debit_id = %s)
-    RETURNING remaining
-"""
-
-
-def draw_for(entry_pk: int, account_pk: int, amount: int, now: datetime) -> None:
-    """As ``draw``, recording what was taken from each credit as allocations of ``entry_pk``."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _sql(_ALLOCATE), [account_pk, timestamp(now), amount, amount, amount, entry_pk]
-        )
-    _rows(_DRAW_ALLOCATED, [entry_pk, entry_pk])
-
-
-_INSERT_RESERVATION = """
-    INSERT INTO {reservation}
-        (account_id, amount, settled_amount, status, reference, entry_id, description,
-         created, expires_at, closed_at)
-    VALUES (%s, %s, NULL, 'held', %s, %s, %s, %s, %s, NULL)
-    ON CONFLICT (account_id, reference) WHERE reference IS NOT NULL DO NOTHING
-    RETURNING id
-"""
-
-
-def insert_reservation(
-    account_pk: int,
-    *,
-    amount: int,
-    reference: str | None,
-    entry_pk: int,
-    description: str,
-    now: datetime,
-    expires_at: datetime,
-) -> int | None:
-    """Insert a held reservation; its pk, or ``None`` when its reference is already used."""
-    rows = _rows(
-        _INSERT_RESERVATION,
-        [
-            account_pk,
-            amount,
-            reference,
-            entry_pk,
-            description,
-            timestamp(now),
-            timestamp(expires_at),
-        ],
-    )
-    return int(rows[0][0]) if rows else None
-
-
-# What a settle of ``actual`` tokens gives back of a hold that is still held,
-# not past its expiry and holds at least ``actual``; NULL otherwise.
-_GIVEN_BACK = """
-    (SELECT amount - %s FROM {reservation}
-     WHERE {reservation}.id = %s AND {reservation}.account_id = {account}.id
-       AND status = 'held' AND expires_at > %s AND amount >= %s)
-"""
-
-_FRAGMENTS = {"common_case": _COMMON_CASE, "drawn": _DRAWN, "given_back": _GIVEN_BACK}
-
-_LOCK_AND_GIVE_BACK = """
-    UPDATE {account}
-    SET balance = balance + COALESCE({given_back}, 0), updated = %s
-    WHERE subscriber_id = %s AND balance >= 0 AND {common_case}
-    RETURNING id, balance, {given_back}
-"""
-
-
-def lock_and_give_back(
-    subscriber_pk: Any, reservation_pk: int, actual: int, now: datetime
-) -> tuple[int, int, int] | None:
-    """Lock the account and add to its balance what settling ``actual`` gives back.
-
-    Only in the common case, with no debt and the hold still open and
-    sufficient. Returns the account's pk, its new balance and the tokens
-    given back, or ``None``: then nothing changed (a ``None`` given back means
-    the hold is not in the common case; the balance stayed as it was).
-    """
-    stamp = timestamp(now)
-    back = [actual, reservation_pk, stamp, actual]
-    rows = _rows(_LOCK_AND_GIVE_BACK, [*back, stamp, subscriber_pk, stamp, stamp, *back])
-    if not rows or rows[0][2] is None:
-        return None
-    return int(rows[0][0]), int(rows[0][1]), int(rows[0][2])
-
-
-_CLOSE = """
-    UPDATE {reservation}
-    SET status = %s, settled_amount = %s, closed_at = %s
-    WHERE id = %s AND account_id = %s AND status = 'held' AND expires_at > %s AND amount >= %s
-    RETURNING amount, entry_id, description, reference
-"""
-
-
-def close(
-    reservation_pk: int, account_pk: int, *, status: str, actual: int, now: datetime
-) -> tuple[int, int, str, str | None] | None:
-    """Close a hold that is still open; its amount, entry, description and reference."""
-    stamp = timestamp(now)
-    rows = _rows(_CLOSE, [status, actual, stamp, reservation_pk, account_pk, stamp, actual])
-    if not rows:
-        return None
-    amount, entry_pk, description, reference = rows[0]
-    return int(amount), int(entry_pk), description, reference
-
-
-# The credits a hold drew from, latest expiry first (never-expiring first of
-# all), each with what giving back ``%s`` tokens returns to it.
-_PUT_BACK = """
-    WITH held AS (
-        SELECT {allocation}.grant_id AS id, {allocation}.amount,
-               SUM({allocation}.amount) OVER (
-                   ORDER BY ({entry}.expires_at IS NULL) DESC, {entry}.expires_at DESC,
-                            {allocation}.grant_id DESC
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-               ) - {allocation}.amount AS before
-        FROM {allocation} JOIN {entry} ON {entry}.id = {allocation}.grant_id
-        WHERE {allocation}.debit_id = %s
-    ),
-    back AS (
-        SELECT id, CASE WHEN amount < %s - before THEN amount ELSE %s - before END AS part
-        FROM held WHERE before < %s
-    )
-    UPDATE {entry}
-    SET remaining = remaining + (SELECT part FROM back WHERE back.id = {entry}.id)
-    WHERE id IN (SELECT id FROM back)
-    RETURNING expires_at IS NOT NULL AND expires_at <= %s
-"""
-
-
-def put_back(entry_pk: int, amount: int, now: datetime) -> bool:
-    """Return ``amount`` to the credits the hold ``entry_pk`` drew from, latest expiry first.
-
-    False when one of them has expired meanwhile: that needs an expiry entry,
-    which the ORM path writes, so the caller rolls back and takes it.
-    """
-    rows = _rows(_PUT_BACK, [entry_pk, amount, amount, amount, timestamp(now)])
-    return not any(expired for (expired,) in rows)
+    if pk is not None:
+        draw(account_pk, amount, now)
+    return pk

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from fiko_billing.models import EntryKind
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, ensure_subscriber
 
 CREDITABLE_KINDS = frozenset({EntryKind.GRANT, EntryKind.PURCHASE, EntryKind.ADJUSTMENT})
 REVOCABLE_KINDS = frozenset({EntryKind.REFUND, EntryKind.ADJUSTMENT})
@@ -81,7 +81,7 @@ def check_reference(reference: object, max_length: int = MAX_TEXT_LENGTH) -> str
     return reference
 
 
-def pk_of(subscriber: Any) -> Any:
+def pk_of(subscriber: Subscriber) -> Any:
     """The primary key of ``subscriber``, once it is known to be one (``TypeError`` if not)."""
     return ensure_subscriber(subscriber).pk
 

@@ -43,7 +43,7 @@ MAX_CREATED = int(datetime(3000, 1, 1, tzinfo=UTC).timestamp())
 class EventRejected(ValueError):
     """A signed body that is not a usable Stripe event; ``code`` says which rule it broke."""
 
-    def __init__(self, code: str, message: str, *, data: Any = None) -> None:
+    def __init__(self, code: str, message: str, *, data: object = None) -> None:
         super().__init__(message)
         self.code = code
         readable = data if isinstance(data, dict) else {}
@@ -51,7 +51,7 @@ class EventRejected(ValueError):
         self.event_type = _printable(readable.get("type"), MAX_TYPE_LENGTH)
 
 
-def _printable(value: Any, length: int) -> str:
+def _printable(value: object, length: int) -> str:
     """As much of ``value`` as may be shown and stored: printable ASCII, cut to ``length``."""
     if not isinstance(value, str):
         return ""

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.core.validators import URLValidator
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.gateway import StripeGatewayError, get_gateway, new_idempotency_key
 from fiko_billing.management.stripe_command import StripeCommand
@@ -81,7 +82,7 @@ class Command(StripeCommand):
     def _update(
         self,
         gateway: Any,
-        existing: dict[str, Any],
+        existing: shapes.WebhookEndpoint,
         url: str,
         events: list[str],
         version: str,
@@ -110,7 +111,7 @@ class Command(StripeCommand):
             "The signing secret is unchanged."
         )
 
-    def _warn_about_api_version(self, existing: dict[str, Any], version: str) -> None:
+    def _warn_about_api_version(self, existing: shapes.WebhookEndpoint, version: str) -> None:
         if existing.get("api_version") in (None, version):
             return
         self.stderr.write(
@@ -122,7 +123,7 @@ class Command(StripeCommand):
         )
 
 
-def _changes(existing: dict[str, Any], events: list[str]) -> dict[str, Any]:
+def _changes(existing: shapes.WebhookEndpoint, events: list[str]) -> dict[str, Any]:
     """What an update must send so the endpoint has exactly ``events`` and is enabled."""
     changes: dict[str, Any] = {}
     if sorted(existing.get("enabled_events") or []) != events:

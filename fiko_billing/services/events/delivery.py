@@ -18,7 +18,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from django.db import connection, transaction
 
@@ -60,7 +59,7 @@ class Stored:
         return self.created or self.event.status in TO_PROCESS
 
 
-def new_event(data: Any) -> WebhookEvent:
+def new_event(data: object) -> WebhookEvent:
     """The unsaved row of a Stripe event, pending; ``EventShapeError`` if it is none."""
     if not isinstance(data, dict) or data.get("object") != "event":
         raise EventShapeError("not a Stripe event object")
@@ -91,7 +90,7 @@ def _check_version(event: WebhookEvent) -> None:
         )
 
 
-def store_event(data: Any) -> Stored:
+def store_event(data: object) -> Stored:
     """Store a Stripe event once, pending; a second delivery returns the stored row."""
     event = new_event(data)
     if insert_once(event):
@@ -100,7 +99,7 @@ def store_event(data: Any) -> Stored:
     return Stored(WebhookEvent.objects.get(stripe_event_id=event.stripe_event_id), False)
 
 
-def receive(data: Any) -> Outcome:
+def receive(data: object) -> Outcome:
     """Store and process a delivered event in one transaction; the outcome. Raises only
     ``EventShapeError`` (and a database that cannot store the event at all)."""
     event = new_event(data)

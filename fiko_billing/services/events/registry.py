@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from fiko_billing.models import WebhookEvent
 
 #: ``handler(data_object, event)``: the event's ``data.object`` and its stored row.
-Handler = Callable[[dict[str, Any], "WebhookEvent"], None]
+#: The object's shape depends on the event type (see ``fiko_billing.stripe_shapes``),
+#: so a handler may declare the one its event type carries.
+Handler = Callable[[Any, "WebhookEvent"], None]
 
 
 class HandlerRegistry:
@@ -77,7 +79,7 @@ class HandlerRegistry:
         return sorted(set(self._ours) | added)
 
 
-def _name(handler: Any) -> str:
+def _name(handler: object) -> str:
     return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}"
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from fiko_billing import signals, tokens
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.models import Dispute, EntryKind, Payment, Refund
 from fiko_billing.services import waiting
@@ -21,6 +22,7 @@ from fiko_billing.services.payments.common import (
 )
 from fiko_billing.services.payments.lookup import find, ready, refunded_payment, wait_key
 from fiko_billing.services.stripe_data import object_id
+from fiko_billing.subscribers import Subscriber
 
 logger = logging.getLogger("fiko_billing.payments")
 
@@ -38,7 +40,7 @@ def _forgive() -> bool:
 
 
 def record_refund(
-    refund: dict[str, Any], *, charge: dict[str, Any] | None = None, wait: bool = True
+    refund: shapes.Refund, *, charge: shapes.Charge | None = None, wait: bool = True
 ) -> Refund | None:
     """``refund.*`` (or a refund we made): record it and take back its share of tokens.
 
@@ -126,7 +128,7 @@ def _claim(
         return  # an erased subscriber's ledger is closed
     if row.tokens:
         tokens.take_back(
-            payment.subscriber,
+            cast(Subscriber, payment.subscriber),
             row.tokens,
             credit_reference=credit_reference(payment) or "",
             reference=reference,
@@ -137,7 +139,7 @@ def _claim(
         )
     if given_back is not None:
         tokens.reinstate(
-            payment.subscriber,
+            cast(Subscriber, payment.subscriber),
             claim_reference=reference,
             reference=f"{reference}:{given_back}",
             description=f"{label} {reference.partition(':')[2]} {row.status}",
@@ -156,7 +158,7 @@ def _settle_rest(payment: Payment, claims: Claims) -> None:
         return
     anchor = payment.stripe_invoice_id or payment.stripe_checkout_session_id or str(payment.pk)
     tokens.take_back(
-        payment.subscriber,
+        cast(Subscriber, payment.subscriber),
         rest,
         credit_reference=credit_reference(payment) or "",
         reference=f"refund:{anchor}:rest",
@@ -177,7 +179,7 @@ DISPUTE_RANK = {
 }
 
 
-def record_dispute(dispute: dict[str, Any], *, event_type: str, at: datetime) -> Dispute:
+def record_dispute(dispute: shapes.Dispute, *, event_type: str, at: datetime) -> Dispute:
     """``charge.dispute.*``: record the dispute and hold (or give back) its tokens.
 
     Every dispute holds its share of the payment's tokens from the moment it

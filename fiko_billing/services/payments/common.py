@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from fiko_billing import tokens
 from fiko_billing.models import (
@@ -15,6 +15,7 @@ from fiko_billing.models import (
     Refund,
 )
 from fiko_billing.services import allowance, waiting
+from fiko_billing.subscribers import Subscriber
 
 #: Payment statuses reached only once the money arrived.
 PAID_STATUSES = frozenset(
@@ -73,16 +74,24 @@ def wake_keys(payment: Payment) -> list[str]:
 def locked(payment: Payment) -> Payment:
     """The payment, locked after its subscriber's ledger lock (none once erased)."""
     if payment.subscriber_id is not None:
-        tokens.lock_account(payment.subscriber)
+        tokens.lock_account(cast(Subscriber, payment.subscriber))
     row = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
     row.subscriber = payment.subscriber
     return row
 
 
-def link_ids(payment: Payment) -> list[str]:
-    """Fill in the payment's PaymentIntent and charge from what Stripe already told us."""
+def link_ids(payment: Payment, *, intent_looked_up: bool = False) -> list[str]:
+    """Fill in the payment's PaymentIntent and charge from what Stripe already told us.
+
+    ``intent_looked_up``: the invoice's paying PaymentIntent was read already
+    (``invoice_facts``); a payment without one has none recorded yet.
+    """
     changed = []
-    if payment.stripe_payment_intent_id is None and payment.stripe_invoice_id:
+    if (
+        payment.stripe_payment_intent_id is None
+        and payment.stripe_invoice_id
+        and not intent_looked_up
+    ):
         intent = (
             InvoicePayment.objects.filter(
                 stripe_invoice_id=payment.stripe_invoice_id,

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.db.models import Exists, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 
 from fiko_billing.models import EventStatus, InvoicePayment, Payment, Subscription, WebhookEvent
 from fiko_billing.services import waiting
+from fiko_billing.subscribers import Subscriber
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def _overlapping(
 
 
 def invoice_facts(
-    subscriber: Any,
+    subscriber: Subscriber,
     invoice_id: str,
     subscription_id: str,
     *,
@@ -79,7 +79,7 @@ def invoice_facts(
         ._default_manager.filter(pk=subscriber.pk)
         .annotate(
             payment_pk=Subquery(
-                Payment.objects.filter(stripe_invoice_id=invoice_id).values("pk")[:1]
+                Payment.objects.filter(stripe_invoice_id=invoice_id).order_by().values("pk")[:1]
             ),
             subscription_pk=Subquery(
                 Subscription.objects.filter(stripe_subscription_id=subscription_id).values("pk")[

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from fiko_billing import signals, tokens
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
 from fiko_billing.models import (
     Charge,
@@ -23,6 +24,7 @@ from fiko_billing.services.payments.common import is_paid, link_ids, locked, ref
 from fiko_billing.services.payments.invoice_facts import InvoiceFacts, invoice_facts
 from fiko_billing.services.stripe_data import invoice_subscription_id, metadata, object_id
 from fiko_billing.services.subscription_state import record_status
+from fiko_billing.subscribers import Subscriber, as_foreign_key
 
 logger = logging.getLogger("fiko_billing.payments")
 
@@ -46,7 +48,7 @@ KIND_BY_REASON = {
 }
 
 
-def _invoice_subscriber(invoice: dict[str, Any]) -> Any:
+def _invoice_subscriber(invoice: shapes.Invoice) -> Subscriber | None:
     details = (invoice.get("parent") or {}).get("subscription_details") or {}
     return subscriber_for(
         customer_id=object_id(invoice.get("customer")), metadata=metadata(details)
@@ -65,8 +67,8 @@ def _bought_facts(bought: allowance.Allowance | None) -> dict[str, Any]:
 
 
 def _new_payment(
-    invoice: dict[str, Any],
-    subscriber: Any,
+    invoice: shapes.Invoice,
+    subscriber: Subscriber,
     subscription_id: str,
     bought: allowance.Allowance | None,
     outcome: InvoiceOutcome,
@@ -74,7 +76,7 @@ def _new_payment(
 ) -> Payment:
     """The unsaved payment row of an invoice seen for the first time."""
     return Payment(
-        subscriber=subscriber,
+        subscriber=as_foreign_key(subscriber),
         kind=KIND_BY_REASON.get(str(invoice.get("billing_reason")), PaymentKind.RENEWAL),
         status=INITIAL_STATUS[outcome],
         failure_message="The payment failed." if outcome == InvoiceOutcome.FAILED else "",
@@ -122,13 +124,13 @@ def _invoice_payment_row(
     return row
 
 
-def invoice_discount(invoice: dict[str, Any]) -> int:
+def invoice_discount(invoice: shapes.Invoice) -> int:
     """What the invoice's coupons and promotion codes took off, in minor units."""
     return sum(int(d.get("amount") or 0) for d in invoice.get("total_discount_amounts") or [])
 
 
 def record_invoice(
-    invoice: dict[str, Any], *, outcome: InvoiceOutcome, at: datetime
+    invoice: shapes.Invoice, *, outcome: InvoiceOutcome, at: datetime
 ) -> Payment | None:
     """Record a subscription invoice's outcome: paid, failed, or action required.
 
@@ -182,7 +184,7 @@ PAID_FIELDS = [
 
 def _invoice_paid(
     payment: Payment,
-    invoice: dict[str, Any],
+    invoice: shapes.Invoice,
     subscription_id: str,
     bought: allowance.Allowance | None,
     at: datetime,
@@ -200,7 +202,7 @@ def _invoice_paid(
             )
         entry = (
             allowance.grant(
-                payment.subscriber,
+                cast(Subscriber, payment.subscriber),
                 invoice,
                 bought,
                 subscription_id=subscription_id,
@@ -217,7 +219,8 @@ def _invoice_paid(
     payment.failure_message = ""
     first_time = payment.fulfilled_at is None
     payment.fulfilled_at = payment.fulfilled_at or at
-    link_ids(payment)
+    payment.stripe_payment_intent_id = payment.stripe_payment_intent_id or known.paid_intent
+    link_ids(payment, intent_looked_up=True)
     refresh(payment)
     if payment.pk is None:
         payment.save(force_insert=True)
@@ -232,7 +235,7 @@ def _invoice_paid(
 
 
 def _invoice_failed(
-    payment: Payment, invoice: dict[str, Any], subscription_id: str, at: datetime
+    payment: Payment, invoice: shapes.Invoice, subscription_id: str, at: datetime
 ) -> None:
     if not is_paid(payment):
         _update(
@@ -269,7 +272,7 @@ def _update(payment: Payment, **values: Any) -> None:
         payment.save(update_fields=[*changed, "modified"])
 
 
-def _invoice_action_required(payment: Payment, invoice: dict[str, Any]) -> None:
+def _invoice_action_required(payment: Payment, invoice: shapes.Invoice) -> None:
     url = invoice.get("hosted_invoice_url") or ""
     if not is_paid(payment):
         _update(payment, status=PaymentStatus.REQUIRES_ACTION, hosted_invoice_url=url)
@@ -282,7 +285,7 @@ def _invoice_action_required(payment: Payment, invoice: dict[str, Any]) -> None:
     )
 
 
-def record_invoice_payment(obj: dict[str, Any]) -> None:
+def record_invoice_payment(obj: shapes.InvoicePayment) -> None:
     """``invoice_payment.paid``: which PaymentIntent paid which invoice."""
     paid_by = obj.get("payment") or {}
     intent = object_id(paid_by.get("payment_intent"))
@@ -314,7 +317,7 @@ def record_invoice_payment(obj: dict[str, Any]) -> None:
     waiting.recorded([waiting.payment_intent_key(intent) if intent else None])
 
 
-def _record_charge_link(charge_id: str, intent: str | None, obj: dict[str, Any]) -> None:
+def _record_charge_link(charge_id: str, intent: str | None, obj: shapes.InvoicePayment) -> None:
     _upsert(
         Charge,
         {"stripe_charge_id": charge_id},
@@ -327,7 +330,10 @@ def _record_charge_link(charge_id: str, intent: str | None, obj: dict[str, Any])
     )
 
 
-def _upsert(model: Any, lookup: dict[str, Any], values: dict[str, Any]) -> None:
+_Mirror = TypeVar("_Mirror", Charge, InvoicePayment)
+
+
+def _upsert(model: type[_Mirror], lookup: dict[str, Any], values: dict[str, Any]) -> None:
     """Insert or update a mirror row of one Stripe object, in one statement."""
     model.objects.bulk_create(
         [model(**lookup, **values)],
@@ -337,7 +343,7 @@ def _upsert(model: Any, lookup: dict[str, Any], values: dict[str, Any]) -> None:
     )
 
 
-def record_charge(charge: dict[str, Any]) -> None:
+def record_charge(charge: shapes.Charge) -> None:
     """``charge.*``: remember which PaymentIntent a charge belongs to."""
     intent = object_id(charge.get("payment_intent"))
     status = str(charge.get("status") or "")

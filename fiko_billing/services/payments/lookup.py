@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import Charge, InvoicePayment, Payment, PaymentKind, PaymentStatus
 from fiko_billing.services import waiting
 from fiko_billing.services.catalogue_lookup import subscriber_for
 from fiko_billing.services.payments.invoices import record_invoice_payment
 from fiko_billing.services.stripe_data import metadata, object_id, ts
+from fiko_billing.subscribers import as_foreign_key
 
 #: How long a refund of an unknown charge of one of our customers waits for
 #: its payment before Stripe is asked whether it paid an invoice at all.
@@ -62,7 +63,7 @@ def wait_key(intent: str | None, charge_id: str | None) -> str:
     return waiting.charge_key(str(charge_id))
 
 
-def refunded_payment(refund: dict[str, Any], charge: dict[str, Any] | None) -> Payment | None:
+def refunded_payment(refund: shapes.Refund, charge: shapes.Charge | None) -> Payment | None:
     """The payment a refund belongs to; ``Wait`` if it is ours but not recorded yet."""
     intent = object_id(refund.get("payment_intent"))
     charge_id = object_id(refund.get("charge"))
@@ -78,7 +79,7 @@ def refunded_payment(refund: dict[str, Any], charge: dict[str, Any] | None) -> P
     if subscriber is None:
         return None  # a charge of someone who is not our customer
     pending_package = Payment.objects.filter(
-        subscriber=subscriber,
+        subscriber=as_foreign_key(subscriber),
         kind=PaymentKind.TOKEN_PACKAGE,
         stripe_payment_intent_id__isnull=True,
         status__in=[PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION],

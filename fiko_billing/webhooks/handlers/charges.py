@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import WebhookEvent
 from fiko_billing.services.payments import record_charge, record_dispute, record_refund
 
 
-def charge_changed(charge: dict[str, Any], event: WebhookEvent) -> None:
+def charge_changed(charge: shapes.Charge, event: WebhookEvent) -> None:
     # Which PaymentIntent a charge belongs to. The tokens a refund takes back
     # follow the refund objects (refund.*), each keyed by its own id.
     record_charge(charge)
 
 
-def refund_changed(refund: dict[str, Any], event: WebhookEvent) -> None:
+def refund_changed(refund: shapes.Refund, event: WebhookEvent) -> None:
     record_refund(refund)
 
 
-def dispute_changed(dispute: dict[str, Any], event: WebhookEvent) -> None:
+def dispute_changed(dispute: shapes.Dispute, event: WebhookEvent) -> None:
     record_dispute(dispute, event_type=event.type, at=event.stripe_created)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.utils import timezone
 
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import Customer, WebhookEvent
 
 logger = logging.getLogger("fiko_billing.webhooks")
 
 
-def customer_deleted(customer: dict[str, Any], event: WebhookEvent) -> None:
+def customer_deleted(customer: shapes.Customer, event: WebhookEvent) -> None:
     unlinked = Customer.objects.filter(stripe_customer_id=customer["id"]).update(
         stripe_customer_id=None, deleted_at=timezone.now(), modified=timezone.now()
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import WebhookEvent
 from fiko_billing.services.payments import (
     InvoiceOutcome,
@@ -12,17 +11,17 @@ from fiko_billing.services.payments import (
 )
 
 
-def invoice_paid(invoice: dict[str, Any], event: WebhookEvent) -> None:
+def invoice_paid(invoice: shapes.Invoice, event: WebhookEvent) -> None:
     record_invoice(invoice, outcome=InvoiceOutcome.PAID, at=event.stripe_created)
 
 
-def invoice_payment_failed(invoice: dict[str, Any], event: WebhookEvent) -> None:
+def invoice_payment_failed(invoice: shapes.Invoice, event: WebhookEvent) -> None:
     record_invoice(invoice, outcome=InvoiceOutcome.FAILED, at=event.stripe_created)
 
 
-def invoice_action_required(invoice: dict[str, Any], event: WebhookEvent) -> None:
+def invoice_action_required(invoice: shapes.Invoice, event: WebhookEvent) -> None:
     record_invoice(invoice, outcome=InvoiceOutcome.ACTION_REQUIRED, at=event.stripe_created)
 
 
-def invoice_payment_paid(invoice_payment: dict[str, Any], event: WebhookEvent) -> None:
+def invoice_payment_paid(invoice_payment: shapes.InvoicePayment, event: WebhookEvent) -> None:
     record_invoice_payment(invoice_payment)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import WebhookEvent
 from fiko_billing.services.subscription_state import mirror_subscription
 
 
-def subscription_changed(subscription: dict[str, Any], event: WebhookEvent) -> None:
+def subscription_changed(subscription: shapes.Subscription, event: WebhookEvent) -> None:
     mirror_subscription(
         subscription,
         state_at=event.stripe_created,

@@ -1,0 +1,102 @@
+"""A mirrored subscription's row, locked after its subscriber's ledger lock.
+
+Every writer of a subscription row holds its subscriber's ledger lock first
+(the lock order of the package); this finds the subscriber (from the row, the
+Stripe customer, or our metadata), takes that lock, then locks the row.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Subquery
+
+from fiko_billing import stripe_shapes as shapes
+from fiko_billing import tokens
+from fiko_billing.models import Customer, Subscription
+from fiko_billing.services.catalogue_lookup import subscriber_for
+from fiko_billing.services.stripe_data import metadata, object_id
+from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
+
+
+def locked_row(
+    stripe_id: str,
+    data: shapes.Subscription | None,
+    subscriber: Subscriber | None,
+    *,
+    held: bool = False,
+) -> tuple[Subscription | None, Subscriber | None, Customer | None]:
+    """The row (locked, after its subscriber's ledger lock), its subscriber and customer.
+
+    A row whose subscriber was erased (NULL) is still kept up to date, with no
+    subscriber to lock; a new row needs one.
+    """
+    if subscriber is not None:
+        ensure_subscriber(subscriber)
+    elif data is not None and not held:
+        found = _by_customer(stripe_id, data)
+        if found is not None:
+            return found
+    known = (
+        Subscription.objects.filter(stripe_subscription_id=stripe_id)
+        .select_related("subscriber")
+        .only("pk", "subscriber", "customer_id")
+        .first()
+    )
+    customer = None
+    if data is not None and (known is None or known.customer_id is None):
+        customer = (
+            Customer.objects.filter(stripe_customer_id=object_id(data.get("customer")))
+            .select_related("subscriber")
+            .first()
+        )
+    if known is not None:
+        subscriber = subscriber or known.subscriber
+    else:
+        if subscriber is None and customer is not None:
+            subscriber = customer.subscriber
+        if subscriber is None and data is not None:
+            subscriber = subscriber_for(customer_id=None, metadata=metadata(data))
+        if subscriber is None:
+            return None, None, None
+    if subscriber is not None and not held:
+        tokens.lock_account(subscriber)
+    row = None
+    if known is not None:
+        row = Subscription.objects.select_for_update().get(pk=known.pk)
+        if subscriber is not None:
+            row.subscriber = as_foreign_key(subscriber)
+    return row, subscriber, customer
+
+
+def _by_customer(
+    stripe_id: str, data: shapes.Subscription
+) -> tuple[Subscription | None, Subscriber | None, Customer | None] | None:
+    """``locked_row``'s common case, with one read before the lock: the customer is ours
+    and the row, if there is one, belongs to the customer's subscriber. ``None``
+    for anything else (``locked_row`` then looks further)."""
+    customer_id = object_id(data.get("customer"))
+    if not customer_id:
+        return None
+    rows = Subscription.objects.filter(stripe_subscription_id=stripe_id).order_by()
+    customer = (
+        Customer.objects.filter(stripe_customer_id=customer_id)
+        .select_related("subscriber")
+        .annotate(
+            row_pk=Subquery(rows.values("pk")[:1]),
+            row_subscriber=Subquery(rows.values("subscriber_id")[:1]),
+            row_customer=Subquery(rows.values("customer_id")[:1]),
+        )
+        .first()
+    )
+    if customer is None or customer.subscriber is None:
+        return None
+    row_pk = customer.row_pk
+    if row_pk is not None and customer.row_subscriber != customer.subscriber_id:
+        return None
+    subscriber = customer.subscriber
+    tokens.lock_account(subscriber)
+    if row_pk is None:
+        return None, subscriber, customer
+    row = Subscription.objects.select_for_update().get(pk=row_pk)
+    row.subscriber = subscriber
+    # A row that names its customer keeps it.
+    return row, subscriber, customer if customer.row_customer is None else None

@@ -1,0 +1,149 @@
+"""PostgreSQL only: a whole ``consume`` or ``credit`` in one statement.
+
+PostgreSQL can write inside ``WITH``, so the account's lock, the debit, the
+draw from the credits and the entry fit in one statement, as many round trips
+as a bare ``UPDATE``. SQLite cannot; there ``statements`` does the same work in
+a few statements.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from fiko_billing.tokens.statements import render_named, timestamp
+
+# PostgreSQL only: a whole consume in one statement. Its snapshot is taken
+# before it waits for the account's lock, so the credits are read FOR UPDATE,
+# which returns their latest committed versions; a credit inserted after the
+# snapshot would still be missed, so the draw and the entry happen only if the
+# credits seen add up to the balance before the debit, as live credits always
+# do while the balance is not negative.
+CONSUME_SQL = """
+    WITH acct AS (
+        UPDATE {account} SET balance = balance - %(amount)s, updated = %(now)s
+        WHERE subscriber_id = %(subscriber)s AND balance >= %(amount)s AND {common_case}
+        RETURNING id, balance
+    ),
+    live AS (
+        SELECT id, remaining, expires_at FROM {entry}
+        WHERE account_id = (SELECT id FROM acct) AND remaining > 0
+          AND (expires_at IS NULL OR expires_at > %(now)s)
+        FOR UPDATE
+    ),
+    checked AS (
+        SELECT id, balance FROM acct
+        WHERE balance + %(amount)s = (SELECT COALESCE(SUM(remaining), 0) FROM live)
+    ),
+    drawn AS (
+        SELECT id, CASE WHEN remaining < %(amount)s - before THEN remaining
+                        ELSE %(amount)s - before END AS part
+        FROM (
+            SELECT id, remaining, SUM(remaining) OVER (
+                       ORDER BY (expires_at IS NULL), expires_at, id
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+                   ) - remaining AS before
+            FROM live
+        ) AS ranked
+        WHERE before < %(amount)s AND EXISTS (SELECT 1 FROM checked)
+    ),
+    taken AS (
+        UPDATE {entry} SET remaining = {entry}.remaining - drawn.part
+        FROM drawn WHERE {entry}.id = drawn.id
+        RETURNING {entry}.id
+    ),
+    written AS (
+        INSERT INTO {entry}
+            (account_id, kind, amount, balance_after, reference, grant_id, expires_at,
+             remaining, description, created)
+        SELECT id, 'consume', -%(amount)s, balance, %(reference)s, NULL, NULL, 0,
+               %(description)s, %(now)s
+        FROM checked
+        ON CONFLICT (account_id, reference) WHERE reference IS NOT NULL DO NOTHING
+        RETURNING id
+    )
+    SELECT (SELECT id FROM acct), (SELECT balance FROM acct), (SELECT id FROM written)
+"""
+
+
+def consume_in_one(
+    subscriber_pk: Any, amount: int, *, reference: str | None, description: str, now: datetime
+) -> tuple[int, int, int] | None:
+    """PostgreSQL: lock, debit, draw and entry in one statement.
+
+    Returns the account's pk, its new balance and the entry's pk; ``None``
+    when it wrote nothing, or something the caller must roll back (the
+    account's debit without an entry: a used reference, or a credit the
+    snapshot missed).
+    """
+    stamp = timestamp(now)
+    params = {
+        "amount": amount,
+        "now": stamp,
+        "subscriber": subscriber_pk,
+        "reference": reference,
+        "description": description,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(render_named(CONSUME_SQL), params)
+        account_pk, balance, entry_pk = cursor.fetchone()
+    if entry_pk is None:
+        return None
+    return int(account_pk), int(balance), int(entry_pk)
+
+
+CREDIT_SQL = """
+    WITH acct AS (
+        UPDATE {account} SET balance = balance + %(amount)s, updated = %(now)s
+        WHERE subscriber_id = %(subscriber)s AND balance + %(amount)s <= %(ceiling)s
+          AND {common_case}
+        RETURNING id, balance
+    )
+    INSERT INTO {entry}
+        (account_id, kind, amount, balance_after, reference, grant_id, expires_at,
+         remaining, description, created)
+    SELECT id, %(kind)s, %(amount)s, balance, %(reference)s, NULL, %(expires_at)s,
+           CASE WHEN balance < 0 THEN 0 WHEN balance < %(amount)s THEN balance
+                ELSE %(amount)s END,
+           %(description)s, %(now)s
+    FROM acct
+    ON CONFLICT (account_id, reference) WHERE reference IS NOT NULL DO NOTHING
+    RETURNING id, account_id, balance_after, remaining
+"""
+
+
+def credit_in_one(
+    subscriber_pk: Any,
+    amount: int,
+    *,
+    kind: str,
+    reference: str | None,
+    expires_at: datetime | None,
+    description: str,
+    now: datetime,
+    ceiling: int,
+) -> tuple[int, int, int, int] | None:
+    """PostgreSQL: lock, credit and entry in one statement (tokens first pay a debt).
+
+    Returns the entry's pk, the account's pk, the new balance and the entry's
+    ``remaining``; ``None`` when there is no entry (then the caller rolls back).
+    """
+    params = {
+        "amount": amount,
+        "now": timestamp(now),
+        "subscriber": subscriber_pk,
+        "ceiling": ceiling,
+        "kind": kind,
+        "reference": reference,
+        "expires_at": timestamp(expires_at),
+        "description": description,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(render_named(CREDIT_SQL), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    entry_pk, account_pk, balance, remaining = row
+    return int(entry_pk), int(account_pk), int(balance), int(remaining)
