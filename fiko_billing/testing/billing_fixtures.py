@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from fiko_billing.subscribers import Subscriber
-
 if TYPE_CHECKING:
     from fiko_billing.emulator import Emulator
+    from fiko_billing.subscribers import Subscriber
 
 #: What the catalogue fixtures sell, in the project's currency unless told otherwise.
 PLAN_TOKENS_PER_PERIOD = 10_000
