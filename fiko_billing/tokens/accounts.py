@@ -93,6 +93,20 @@ def same_or_conflict(
     return entry
 
 
+def repeated(
+    account: TokenAccount, reference: str | None, *, kind: str, amount: int
+) -> TokenEntry | None:
+    """The entry an earlier call with ``reference`` made, if it was this same operation.
+
+    ``None`` when the reference is new (or absent); ``ReferenceConflict`` when
+    it was used for another kind or amount.
+    """
+    existing = entry_by_reference(account, reference)
+    if existing is None or reference is None:
+        return None
+    return same_or_conflict(existing, kinds=[kind], amount=amount, reference=reference)
+
+
 def save_account(account: TokenAccount) -> None:
     TokenAccount.objects.filter(pk=account.pk).update(
         balance=account.balance, holds_expire_at=account.holds_expire_at, updated=timezone.now()

@@ -10,9 +10,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from fiko_billing.models import EntryKind, TokenAccount, TokenEntry
+from fiko_billing.models import TokenAccount, TokenEntry
 from fiko_billing.tokens.accounts import announce
-from fiko_billing.tokens.movements import release_expired_holds_locked
+from fiko_billing.tokens.movements import expiry_entry, release_expired_holds_locked
 
 logger = logging.getLogger("fiko_billing.tokens")
 
@@ -64,19 +64,7 @@ def _expire_credits(accounts: dict[int, TokenAccount], now: datetime) -> int:
         return 0
     written = []
     for grant in due:
-        account = accounts[grant.account_id]
-        account.balance -= grant.remaining
-        written.append(
-            TokenEntry(
-                account=account,
-                kind=EntryKind.EXPIRY,
-                amount=-grant.remaining,
-                balance_after=account.balance,
-                grant=grant,
-                reference=f"expiry:{grant.pk}",
-                description=f"Expiry of {grant.get_kind_display().lower()} #{grant.pk}",
-            )
-        )
+        written.append(expiry_entry(accounts[grant.account_id], grant))
     TokenEntry.objects.filter(pk__in=[grant.pk for grant in due]).update(remaining=0)
     written = TokenEntry.objects.bulk_create(written)
     touched = [accounts[pk] for pk in sorted({grant.account_id for grant in due})]

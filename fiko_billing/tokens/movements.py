@@ -27,6 +27,20 @@ from fiko_billing.tokens.validation import max_balance
 logger = logging.getLogger("fiko_billing.tokens")
 
 
+def expiry_entry(account: TokenAccount, grant: TokenEntry, *, cause: str = "") -> TokenEntry:
+    """The unsaved entry expiring what is left of ``grant``; lowers ``account.balance``."""
+    account.balance -= grant.remaining
+    return TokenEntry(
+        account=account,
+        kind=EntryKind.EXPIRY,
+        amount=-grant.remaining,
+        balance_after=account.balance,
+        grant=grant,
+        reference=f"expiry:{grant.pk}{cause}",
+        description=f"Expiry of {grant.get_kind_display().lower()} #{grant.pk}",
+    )
+
+
 def expire_due_locked(
     account: TokenAccount, now: datetime, *, cause: str = ""
 ) -> list[TokenEntry]:
@@ -43,18 +57,7 @@ def expire_due_locked(
     )
     written = []
     for grant in due:
-        account.balance -= grant.remaining
-        written.append(
-            TokenEntry(
-                account=account,
-                kind=EntryKind.EXPIRY,
-                amount=-grant.remaining,
-                balance_after=account.balance,
-                grant=grant,
-                reference=f"expiry:{grant.pk}{cause}",
-                description=f"Expiry of {grant.get_kind_display().lower()} #{grant.pk}",
-            )
-        )
+        written.append(expiry_entry(account, grant, cause=cause))
         grant.remaining = 0
     if due:
         TokenEntry.objects.bulk_update(due, ["remaining"])

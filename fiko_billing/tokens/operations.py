@@ -14,7 +14,7 @@ from fiko_billing.tokens.accounts import (
     announce,
     entry_by_reference,
     locked_account,
-    same_or_conflict,
+    repeated,
     save_account,
 )
 from fiko_billing.tokens.movements import (
@@ -71,10 +71,9 @@ def credit(
         return done
     with transaction.atomic():
         account = locked_account(subscriber_pk)
-        existing = entry_by_reference(account, reference)
+        existing = repeated(account, reference, kind=kind, amount=amount)
         if existing is not None:
-            assert reference is not None  # noqa: S101
-            return same_or_conflict(existing, kinds=[kind], amount=amount, reference=reference)
+            return existing
         return _credit_locked(
             account,
             amount,
@@ -136,12 +135,9 @@ def consume(
         return done
     with transaction.atomic():
         account = locked_account(subscriber_pk)
-        existing = entry_by_reference(account, reference)
+        existing = repeated(account, reference, kind=EntryKind.CONSUME, amount=-amount)
         if existing is not None:
-            assert reference is not None  # noqa: S101
-            return same_or_conflict(
-                existing, kinds=[EntryKind.CONSUME], amount=-amount, reference=reference
-            )
+            return existing
         entry, _taken = debit_locked(
             account,
             amount,
@@ -178,12 +174,9 @@ def revoke(
         raise ValueError(f"kind must be one of {sorted(REVOCABLE_KINDS)}, not {kind!r}")
     with transaction.atomic():
         account = locked_account(subscriber_pk)
-        existing = entry_by_reference(account, checked_reference)
+        existing = repeated(account, checked_reference, kind=kind, amount=-amount)
         if existing is not None:
-            assert checked_reference is not None  # noqa: S101
-            return same_or_conflict(
-                existing, kinds=[kind], amount=-amount, reference=checked_reference
-            )
+            return existing
         grant = entry_by_reference(account, checked_grant_reference)
         if grant is not None and (grant.kind not in CREDITABLE_KINDS or grant.amount <= 0):
             grant = None  # only a credit can be the source tokens are taken back from
