@@ -760,6 +760,21 @@ def test_adjust_without_valid_accounts_goes_back_to_the_list(admin_client: Any, 
     assert TokenEntry.objects.filter(kind=EntryKind.ADJUSTMENT).count() == 0
 
 
+def test_an_erased_subscribers_ledger_is_not_adjusted(admin_client: Any) -> None:
+    kept, erased = make_account(), make_account()
+    TokenAccount.objects.filter(pk=erased.pk).update(subscriber=None)
+
+    response = admin_client.post(adjust_url(kept, erased), adjustment("10"))
+
+    assert response.status_code == 302
+    assert [account_id for account_id, *_ in adjustments()] == [kept.pk]
+
+    response = admin_client.post(adjust_url(erased), adjustment("10"))
+
+    assert response["Location"] == url(TokenAccount, "changelist")
+    assert [account_id for account_id, *_ in adjustments()] == [kept.pk]
+
+
 def test_adjusting_needs_the_change_permission(client: Any, django_user_model: Any) -> None:
     account = make_account()
     viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)

@@ -164,9 +164,10 @@ class TokenAccountAdmin(LedgerAdmin[TokenAccount]):
             raise PermissionDenied
         changelist_url = admin_url(self.admin_site, TokenAccount, "changelist")
         pks = _parse_ids(request.GET.get("ids", ""))
+        # An erased subscriber's ledger is kept for the books only: nobody to adjust for.
         accounts = list(
             self.get_queryset(request)
-            .filter(pk__in=pks)
+            .filter(pk__in=pks, subscriber__isnull=False)
             .select_related("subscriber")
             .order_by("pk")
         )
