@@ -123,7 +123,7 @@ def test_list_all_follows_pages(stripe_stub):
 
 @pytest.fixture
 def quick_backoff(monkeypatch):
-    monkeypatch.setattr(gw, "RETRY_INITIAL_DELAY", 0.01)
+    monkeypatch.setattr(gw.budget, "RETRY_INITIAL_DELAY", 0.01)
 
 
 def retrying(settings, retries=2, **extra):

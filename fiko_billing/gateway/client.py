@@ -1,255 +1,35 @@
-"""The one module that talks to Stripe.
-
-Everything else calls ``get_gateway()`` and works with plain ``dict`` objects in
-the shape of the pinned API version, the same shape webhook payloads have.
-Configuration reaches the SDK through one ``StripeClient`` built from the
-settings (key, pinned API version, ``STRIPE_API_BASE``, timeout); no library
-global is touched, so tests and the emulator plug in by pointing
-``STRIPE_API_BASE`` at a local server.
-
-Time. Every call runs under a time budget (``time_budget``): the API's views
-share ``STRIPE_REQUEST_TIME_BUDGET`` for all their calls, management commands
-give each call ``STRIPE_COMMAND_TIME_BUDGET``, and a call made outside any
-budget gets the request budget of its own. The gateway retries itself (the
-SDK's retries are off) so that no attempt and no backoff outlasts the budget;
-a retry resends the same idempotency key, so Stripe never does a write twice.
-When the budget is spent, ``StripeTimeout`` is raised.
-"""
+"""The gateway itself: Stripe's API as this package uses it."""
 
 from __future__ import annotations
 
 import logging
-import random
 import time
-import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, cast
 
-import requests
 import stripe
-from django.utils.translation import gettext_noop
 
 from fiko_billing import stripe_shapes as shapes
 from fiko_billing.conf import billing_settings
-from fiko_billing.exceptions import BillingError
+from fiko_billing.gateway.budget import (
+    MIN_ATTEMPT_SECONDS,
+    BudgetedSession,
+    attempt_timeout,
+    backoff,
+    call_deadline,
+    should_retry,
+    timed_out,
+)
+from fiko_billing.gateway.errors import (
+    StripeDisabled,
+    StripeTimeout,
+    StripeUnavailable,
+    translate_error,
+)
 
 logger = logging.getLogger("fiko_billing.stripe")
 
 StripeDict = dict[str, Any]
-
-
-class StripeGatewayError(BillingError):
-    """Stripe could not do what we asked. ``user_message`` is safe to show a customer."""
-
-    code = "stripe_error"
-    user_message = gettext_noop(
-        "The payment provider could not process the request. Please try again."
-    )
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        http_status: int | None = None,
-        stripe_code: str | None = None,
-        request_id: str | None = None,
-        param: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.stripe_code = stripe_code
-        self.request_id = request_id
-        self.param = param
-
-
-class CardDeclined(StripeGatewayError):
-    code = "card_declined"
-
-    @property
-    def user_message(self) -> str:  # type: ignore[override]
-        # Stripe's card-error messages are written for the cardholder.
-        return str(self)
-
-
-class StripeInvalidRequest(StripeGatewayError):
-    code = "stripe_invalid_request"
-
-
-class StripeResourceMissing(StripeInvalidRequest):
-    """The id we sent is unknown to Stripe (deleted, or from the other mode)."""
-
-    code = "stripe_resource_missing"
-
-
-class StripeAuthenticationFailed(StripeGatewayError):
-    code = "stripe_authentication_failed"
-
-
-class StripeRateLimited(StripeGatewayError):
-    code = "stripe_rate_limited"
-    user_message = gettext_noop("The payment provider is busy. Please try again in a moment.")
-
-
-class StripeUnavailable(StripeGatewayError):
-    """Connection failure, timeout or a 5xx from Stripe."""
-
-    code = "stripe_unavailable"
-
-
-class StripeTimeout(StripeUnavailable):
-    """Stripe did not answer within the caller's time budget."""
-
-    code = "stripe_timeout"
-    user_message = gettext_noop(
-        "The payment provider is taking too long to answer. Please try again in a moment."
-    )
-
-
-class StripeDisabled(StripeGatewayError):
-    code = "billing_disabled"
-    user_message = gettext_noop("Billing is not enabled.")
-
-
-def _translate(exc: stripe.StripeError) -> StripeGatewayError:
-    kwargs: dict[str, Any] = {
-        "http_status": exc.http_status,
-        "stripe_code": exc.code,
-        "request_id": exc.request_id,
-        "param": getattr(exc, "param", None),
-    }
-    message = exc.user_message or str(exc) or exc.__class__.__name__
-    if isinstance(exc, stripe.CardError):
-        return CardDeclined(message, **kwargs)
-    if isinstance(exc, stripe.RateLimitError):
-        return StripeRateLimited(message, **kwargs)
-    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
-        return StripeAuthenticationFailed(message, **kwargs)
-    if isinstance(exc, stripe.InvalidRequestError):
-        if exc.code == "resource_missing":
-            return StripeResourceMissing(message, **kwargs)
-        return StripeInvalidRequest(message, **kwargs)
-    return StripeUnavailable(message, **kwargs)
-
-
-def new_idempotency_key(prefix: str) -> str:
-    """A fresh key for one attempt of a write.
-
-    The gateway's own retries of that attempt resend it; a new attempt (the
-    user asks again, a command runs again) takes a new one. A key derived from
-    our data would make Stripe replay a stored failure (even a 500) to every
-    later attempt for 24 hours.
-    """
-    return f"fiko:{prefix}:{uuid.uuid4().hex}"
-
-
-# ---------------------------------------------------------------------- time budgets
-
-#: Backoff before retry n is RETRY_INITIAL_DELAY * 2**(n-1), at most RETRY_MAX_DELAY,
-#: taken at random from its upper half so that clients do not retry in step.
-RETRY_INITIAL_DELAY = 0.5
-RETRY_MAX_DELAY = 5.0
-#: No attempt is started with less time left than this: it could not be answered.
-MIN_ATTEMPT_SECONDS = 0.05
-
-
-@dataclass(frozen=True)
-class _Budget:
-    #: The seconds given to the scope (shown in ``StripeTimeout``).
-    seconds: float
-    #: Seconds each call may take.
-    per_call: float
-    #: ``time.monotonic()`` by which every call of the scope must be done, if shared.
-    deadline: float | None
-
-
-_budget: ContextVar[_Budget | None] = ContextVar("fiko_billing_stripe_budget", default=None)
-_attempt_timeout: ContextVar[float | None] = ContextVar(
-    "fiko_billing_stripe_attempt_timeout", default=None
-)
-
-
-@contextmanager
-def time_budget(seconds: float, *, each_call: bool = False) -> Iterator[None]:
-    """Bound the time the Stripe calls made inside may take, retries included.
-
-    By default the calls share ``seconds`` (someone is waiting for all of
-    them); with ``each_call`` each call gets ``seconds`` of its own (a command
-    working through many objects). A budget opened inside another never
-    extends it. A call that runs out raises ``StripeTimeout``.
-    """
-    if not seconds > 0:
-        raise ValueError(f"a time budget must be more than zero seconds, not {seconds!r}")
-    outer = _budget.get()
-    deadline = None if each_call else time.monotonic() + seconds
-    per_call = seconds
-    if outer is not None:
-        per_call = min(per_call, outer.per_call)
-        if outer.deadline is not None:
-            deadline = outer.deadline if deadline is None else min(deadline, outer.deadline)
-    token = _budget.set(_Budget(seconds, per_call, deadline))
-    try:
-        yield
-    finally:
-        _budget.reset(token)
-
-
-def request_time_budget() -> AbstractContextManager[None]:
-    """The budget of an API request: ``STRIPE_REQUEST_TIME_BUDGET`` for all its calls."""
-    return time_budget(billing_settings.STRIPE_REQUEST_TIME_BUDGET)
-
-
-def command_time_budget() -> AbstractContextManager[None]:
-    """The budget of a management command: ``STRIPE_COMMAND_TIME_BUDGET`` for each call."""
-    return time_budget(billing_settings.STRIPE_COMMAND_TIME_BUDGET, each_call=True)
-
-
-def _call_deadline() -> tuple[float, float]:
-    """When the next call must be done (``time.monotonic()``), and its budget in seconds."""
-    now = time.monotonic()
-    budget = _budget.get()
-    if budget is None:
-        seconds = billing_settings.STRIPE_REQUEST_TIME_BUDGET
-        return now + seconds, seconds
-    deadline = now + budget.per_call
-    if budget.deadline is not None:
-        deadline = min(deadline, budget.deadline)
-    return deadline, budget.seconds
-
-
-class _BudgetedSession(requests.Session):
-    """A ``requests`` session whose timeout is the time left for the current attempt."""
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        timeout = _attempt_timeout.get()
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        return super().request(*args, **kwargs)
-
-
-def _should_retry(exc: stripe.StripeError) -> bool:
-    """Whether another attempt may succeed: what the SDK itself would retry."""
-    if isinstance(exc, stripe.APIConnectionError):
-        return bool(exc.should_retry)
-    headers = {str(k).lower(): v for k, v in (exc.headers or {}).items()}
-    advice = headers.get("stripe-should-retry")
-    if advice in ("true", "false"):
-        return advice == "true"
-    status = exc.http_status or 0
-    return status == 409 or status >= 500
-
-
-def _backoff(retry: int) -> float:
-    delay: float = min(RETRY_INITIAL_DELAY * 2 ** (retry - 1), RETRY_MAX_DELAY)
-    return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not a secret
-
-
-def _timed_out(exc: stripe.StripeError) -> bool:
-    return isinstance(exc, stripe.APIConnectionError) and isinstance(
-        exc.__cause__, requests.exceptions.Timeout
-    )
 
 
 class StripeGateway:
@@ -277,7 +57,7 @@ class StripeGateway:
             base_addresses={"api": api_base},
             # Retried here instead, within the time budget.
             max_network_retries=0,
-            http_client=stripe.RequestsClient(timeout=timeout, session=_BudgetedSession()),
+            http_client=stripe.RequestsClient(timeout=timeout, session=BudgetedSession()),
         )
 
     @classmethod
@@ -315,18 +95,18 @@ class StripeGateway:
         if idempotency_key is not None:
             call_params["idempotency_key"] = idempotency_key
         started = time.monotonic()
-        deadline, budget = _call_deadline()
+        deadline, budget = call_deadline()
         retries = 0
         while True:
             left = deadline - time.monotonic()
             if left < MIN_ATTEMPT_SECONDS:
                 raise self._out_of_time(method, path, budget, started, retries)
-            token = _attempt_timeout.set(min(self.timeout, left))
+            token = attempt_timeout.set(min(self.timeout, left))
             try:
                 response = self._client.raw_request(method, path, **call_params)
             except stripe.StripeError as exc:
-                if retries < self.max_network_retries and _should_retry(exc):
-                    delay = _backoff(retries + 1)
+                if retries < self.max_network_retries and should_retry(exc):
+                    delay = backoff(retries + 1)
                     if time.monotonic() + delay + MIN_ATTEMPT_SECONDS < deadline:
                         retries += 1
                         logger.info(
@@ -339,9 +119,9 @@ class StripeGateway:
                         )
                         time.sleep(delay)
                         continue
-                if _timed_out(exc):
+                if timed_out(exc):
                     raise self._out_of_time(method, path, budget, started, retries) from exc
-                error = _translate(exc)
+                error = translate_error(exc)
                 logger.warning(
                     "stripe %s %s failed status=%s code=%s request_id=%s duration_ms=%.1f: %s",
                     method.upper(),
@@ -354,7 +134,7 @@ class StripeGateway:
                 )
                 raise error from exc
             finally:
-                _attempt_timeout.reset(token)
+                attempt_timeout.reset(token)
             break
         logger.info(
             "stripe %s %s status=%s request_id=%s duration_ms=%.1f%s",
