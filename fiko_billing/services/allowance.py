@@ -34,6 +34,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from fiko_billing import stripe_shapes as shapes
@@ -223,6 +224,17 @@ def grant(
     return entry
 
 
+def credited_periods(subscription_id: str, *, excluding_invoice: str) -> QuerySet[Payment]:
+    """The subscription's other invoice payments whose period allowance was granted."""
+    return Payment.objects.filter(
+        stripe_subscription_id=subscription_id,
+        credited_at__isnull=False,
+        period_start__isnull=False,
+        period_end__isnull=False,
+        stripe_invoice_id__isnull=False,
+    ).exclude(stripe_invoice_id=excluding_invoice)
+
+
 def _supersede(
     subscriber: Subscriber,
     subscription_id: str,
@@ -232,14 +244,7 @@ def _supersede(
 ) -> None:
     """A period that starts inside another ends the older one's allowance."""
     assert allowance.period_start is not None  # noqa: S101 - checked by the caller
-    credited = Payment.objects.filter(
-        stripe_subscription_id=subscription_id,
-        credited_at__isnull=False,
-        period_start__isnull=False,
-        period_end__isnull=False,
-        stripe_invoice_id__isnull=False,
-    ).exclude(stripe_invoice_id=invoice_id)
-    for payment in credited:
+    for payment in credited_periods(subscription_id, excluding_invoice=invoice_id):
         start, end = payment.period_start, payment.period_end
         assert start is not None  # noqa: S101 - filtered above
         assert end is not None  # noqa: S101 - filtered above

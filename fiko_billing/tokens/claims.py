@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from fiko_billing.models import CREDIT_KINDS, EntryKind, TokenAllocation, TokenEntry
+from fiko_billing.models import CREDIT_KINDS, EntryKind, TokenAccount, TokenAllocation, TokenEntry
 from fiko_billing.subscribers import Subscriber, ensure_subscriber
 from fiko_billing.tokens.accounts import announce, entry_by_reference, locked_account, save_account
 from fiko_billing.tokens.movements import debit_locked, expire_due_locked
@@ -77,15 +80,13 @@ def take_back(
         raise ValueError(f"claimed_before must be an int, not {claimed_before!r}")
     checked_reference = check_reference(reference)
     with transaction.atomic():
-        account = locked_account(subscriber.pk)
-        existing = entry_by_reference(account, checked_reference)
+        account, existing, credit_entry, now = _locked_claim(
+            subscriber, checked_reference, credit_reference, CREDIT_KINDS
+        )
         if existing is not None:
             return existing
-        credit_entry = entry_by_reference(account, check_reference(credit_reference))
-        if credit_entry is None or credit_entry.kind not in CREDIT_KINDS:
+        if credit_entry is None:
             return None
-        now = timezone.now()
-        expire_due_locked(account, now)
         due = _still_due(credit_entry, max(0, claimed_before) + tokens, forgive_spent)
         if due <= 0:
             return None
@@ -117,15 +118,13 @@ def reinstate(
     ensure_subscriber(subscriber)
     checked_reference = check_reference(reference)
     with transaction.atomic():
-        account = locked_account(subscriber.pk)
-        existing = entry_by_reference(account, checked_reference)
+        account, existing, claim, now = _locked_claim(
+            subscriber, checked_reference, claim_reference, CLAIM_KINDS
+        )
         if existing is not None:
             return existing
-        claim = entry_by_reference(account, check_reference(claim_reference))
-        if claim is None or claim.kind not in CLAIM_KINDS:
+        if claim is None:
             return None
-        now = timezone.now()
-        expire_due_locked(account, now)
         amount = -claim.amount
         debt = max(0, -account.balance)
         account.balance += amount
@@ -147,3 +146,20 @@ def reinstate(
             expire_due_locked(account, now)
         save_account(account)
     return entry
+
+
+def _locked_claim(
+    subscriber: Subscriber, reference: str | None, source_reference: str, kinds: Iterable[str]
+) -> tuple[TokenAccount, TokenEntry | None, TokenEntry | None, datetime]:
+    """Lock the account; the entry ``reference`` already made (a repeat), else the
+    entry ``source_reference`` names if it is of ``kinds``, expired credits written off."""
+    account = locked_account(subscriber.pk)
+    now = timezone.now()
+    existing = entry_by_reference(account, reference)
+    if existing is not None:
+        return account, existing, None, now
+    source = entry_by_reference(account, check_reference(source_reference))
+    if source is None or source.kind not in set(kinds):
+        return account, None, None, now
+    expire_due_locked(account, now)
+    return account, None, source, now

@@ -24,6 +24,7 @@ from django.db.models.functions import Concat
 
 from fiko_billing.models import EventStatus, InvoicePayment, Payment, Subscription, WebhookEvent
 from fiko_billing.services import waiting
+from fiko_billing.services.allowance import credited_periods
 from fiko_billing.subscribers import Subscriber
 
 
@@ -41,13 +42,7 @@ class InvoiceFacts:
 def _overlapping(
     invoice_id: str, subscription_id: str, start: datetime | None, end: datetime | None
 ) -> QuerySet[Payment]:
-    credited = Payment.objects.filter(
-        stripe_subscription_id=subscription_id,
-        credited_at__isnull=False,
-        period_start__isnull=False,
-        period_end__isnull=False,
-        stripe_invoice_id__isnull=False,
-    ).exclude(stripe_invoice_id=invoice_id)
+    credited = credited_periods(subscription_id, excluding_invoice=invoice_id)
     if start is not None:
         credited = credited.filter(period_end__gt=start)
     if end is not None:
