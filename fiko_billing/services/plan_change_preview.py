@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from fiko_billing.conf import billing_settings
-from fiko_billing.exceptions import Conflict
 from fiko_billing.gateway import StripeGateway, new_idempotency_key
 from fiko_billing.models import Plan, Price
-from fiko_billing.services.stripe_data import first_item, object_id
-from fiko_billing.services.subscriptions import require_current, target_price
+from fiko_billing.services.stripe_data import object_id
+from fiko_billing.services.subscriptions import plan_switch
 from fiko_billing.subscribers import Subscriber
 
 
@@ -53,12 +51,14 @@ def preview_plan_change(
     subscriber: Subscriber, *, plan_id: int, gateway: StripeGateway
 ) -> PlanChangePreview:
     """Stripe's preview of switching the subscriber's plan to ``plan_id``; nothing changes."""
-    row = require_current(subscriber)
-    plan, price = target_price(row, plan_id)
-    current = gateway.retrieve_subscription(row.stripe_subscription_id)
-    item = first_item(current)
-    if item is None:
-        raise Conflict(_("The subscription has no item to change."), code="no_subscription_item")
+    switch = plan_switch(subscriber, plan_id, gateway)
+    row, plan, price, item, current = (
+        switch.row,
+        switch.plan,
+        switch.price,
+        switch.item,
+        switch.current,
+    )
     behavior = billing_settings.PRORATION_BEHAVIOR
     invoice = gateway.preview_invoice(
         {

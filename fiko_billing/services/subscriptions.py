@@ -8,6 +8,7 @@ subscription's state.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -98,12 +99,8 @@ def change_plan(
 ) -> Subscription:
     """Switch to another plan in the same currency, prorated per ``PRORATION_BEHAVIOR``."""
     gateway = gateway or get_gateway()
-    row = require_current(subscriber)
-    plan, price = target_price(row, plan_id)
-    current = gateway.retrieve_subscription(row.stripe_subscription_id)
-    item = first_item(current)
-    if item is None:
-        raise Conflict(_("The subscription has no item to change."), code="no_subscription_item")
+    switch = plan_switch(subscriber, plan_id, gateway)
+    row, plan, price, item = switch.row, switch.plan, switch.price, switch.item
     answer = gateway.update_subscription(
         row.stripe_subscription_id,
         {
@@ -114,6 +111,29 @@ def change_plan(
         idempotency_key=new_idempotency_key("change"),
     )
     return _apply(answer)
+
+
+@dataclass(frozen=True)
+class PlanSwitch:
+    """A switch the subscriber may make: their subscription, the new plan and price,
+    and the subscription item (as Stripe has it now) whose price changes."""
+
+    row: Subscription
+    plan: Plan
+    price: Price
+    item: shapes.SubscriptionItem
+    current: shapes.Subscription
+
+
+def plan_switch(subscriber: Subscriber, plan_id: int, gateway: StripeGateway) -> PlanSwitch:
+    """Check the switch to ``plan_id`` and read the subscription's item from Stripe."""
+    row = require_current(subscriber)
+    plan, price = target_price(row, plan_id)
+    current = gateway.retrieve_subscription(row.stripe_subscription_id)
+    item = first_item(current)
+    if item is None:
+        raise Conflict(_("The subscription has no item to change."), code="no_subscription_item")
+    return PlanSwitch(row=row, plan=plan, price=price, item=item, current=current)
 
 
 def target_price(row: Subscription, plan_id: int) -> tuple[Plan, Price]:
