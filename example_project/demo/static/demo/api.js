@@ -12,7 +12,7 @@
     unsupported_currency: (message) =>
       `That is not sold in this currency. ${message} Pick another currency above.`,
     return_url_not_allowed: "The billing portal cannot send you back to that address.",
-    not_authenticated: "Please log in first (demo / demo).",
+    not_authenticated: "Please log in first (demo / demo or alice / alice).",
     csrf_failed: "Your session has changed since this page loaded. Reload the page and try again.",
     no_billing_account: "Your account has no billing account yet.",
     unsupported_media_type: "The page sent a request the server does not accept. Reload the page and try again.",
