@@ -49,34 +49,11 @@ def record_refund(
     """
     intent = object_id(refund.get("payment_intent"))
     charge_id = object_id(refund.get("charge"))
-    try:
-        payment = refunded_payment(refund, charge)
-        if payment is None:
-            logger.info("refund %s is not of a payment of ours; ignored", refund.get("id"))
-            return None
-        ready(payment, intent, charge_id)
-    except waiting.Wait:
-        if wait:
-            raise
+    payment = _refunded_payment(refund, charge, intent, charge_id, wait=wait)
+    if payment is None:
         return None
-    payment = locked(payment)
-    claims = Claims.of(payment)
-    status = str(refund.get("status") or "pending")
-    row = next((r for r in claims.refunds if r.stripe_refund_id == refund["id"]), None)
-    created = row is None
-    if row is None:
-        row = Refund(
-            stripe_refund_id=str(refund["id"]),
-            payment=payment,
-            stripe_charge_id=charge_id or "",
-            amount=int(refund.get("amount") or 0),
-            currency=str(refund.get("currency") or payment.currency),
-            status=status,
-            reason=str(refund.get("reason") or ""),
-            tokens=_share(payment, int(refund.get("amount") or 0)),
-        )
-    elif REFUND_RANK.get(status, 0) > REFUND_RANK.get(row.status, 0):
-        row.status = status
+    payment, claims = _locked_claims(payment)
+    row, created = _refund_row(refund, payment, claims, charge_id)
     _claim(
         payment,
         claims,
@@ -108,6 +85,60 @@ def record_refund(
         payment.amount,
     )
     return row
+
+
+def _refunded_payment(
+    refund: shapes.Refund,
+    charge: shapes.Charge | None,
+    intent: str | None,
+    charge_id: str | None,
+    *,
+    wait: bool,
+) -> Payment | None:
+    """The refunded payment of ours, ready for its refunds; ``None`` if there is none."""
+    try:
+        payment = refunded_payment(refund, charge)
+        if payment is None:
+            logger.info("refund %s is not of a payment of ours; ignored", refund.get("id"))
+            return None
+        ready(payment, intent, charge_id)
+    except waiting.Wait:
+        # A refund we make ourselves comes back as a webhook, which waits instead.
+        if wait:
+            raise
+        return None
+    return payment
+
+
+def _locked_claims(payment: Payment) -> tuple[Payment, Claims]:
+    """Lock the payment first so concurrent refunds and disputes see each other's claims."""
+    payment = locked(payment)
+    return payment, Claims.of(payment)
+
+
+def _refund_row(
+    refund: shapes.Refund, payment: Payment, claims: Claims, charge_id: str | None
+) -> tuple[Refund, bool]:
+    """The refund's row (unsaved if new) and whether it is new."""
+    status = str(refund.get("status") or "pending")
+    row = next((r for r in claims.refunds if r.stripe_refund_id == refund["id"]), None)
+    if row is None:
+        amount = int(refund.get("amount") or 0)
+        row = Refund(
+            stripe_refund_id=str(refund["id"]),
+            payment=payment,
+            stripe_charge_id=charge_id or "",
+            amount=amount,
+            currency=str(refund.get("currency") or payment.currency),
+            status=status,
+            reason=str(refund.get("reason") or ""),
+            tokens=_share(payment, amount),
+        )
+        return row, True
+    # Events arrive out of order: a status only moves forward, never back to pending.
+    if REFUND_RANK.get(status, 0) > REFUND_RANK.get(row.status, 0):
+        row.status = status
+    return row, False
 
 
 def _claim(
@@ -188,37 +219,11 @@ def record_dispute(dispute: shapes.Dispute, *, event_type: str, at: datetime) ->
     """
     intent = object_id(dispute.get("payment_intent"))
     charge_id = object_id(dispute.get("charge"))
-    payment = find(intent, charge_id)
-    if payment is None:
-        # A dispute does not say whose charge it is: wait for the payment.
-        raise waiting.Wait(
-            wait_key(intent, charge_id),
-            f"the disputed payment of {intent or charge_id} is not recorded yet",
-        )
-    ready(payment, intent, charge_id)
-    payment = locked(payment)
-    claims = Claims.of(payment)
-    status = str(dispute.get("status") or "needs_response")
-    row = next((d for d in claims.disputes if d.stripe_dispute_id == dispute["id"]), None)
-    created = row is None
-    was_closed = row is not None and row.status in DISPUTE_CLOSED
-    if row is None:
-        row = Dispute(
-            stripe_dispute_id=str(dispute["id"]),
-            payment=payment,
-            stripe_charge_id=charge_id or "",
-            currency=str(dispute.get("currency") or payment.currency),
-            reason=str(dispute.get("reason") or ""),
-            status=status,
-            status_at=at,
-        )
-    elif row.status not in DISPUTE_CLOSED and (
-        status in DISPUTE_CLOSED
-        or row.status_at is None
-        or at > row.status_at
-        or (at == row.status_at and DISPUTE_RANK.get(status, 0) > DISPUTE_RANK.get(row.status, 0))
-    ):
-        row.status, row.status_at = status, at
+    payment, claims = _locked_claims(_disputed_payment(intent, charge_id))
+    row, created = _dispute_row(dispute, payment, claims, charge_id, at=at)
+    was_closed = not created and row.status in DISPUTE_CLOSED
+    if not created:
+        _advance_dispute(row, str(dispute.get("status") or "needs_response"), at)
     row.amount = int(dispute.get("amount") or row.amount or 0)
     row.tokens = _share(payment, row.amount)
     row.funds_withdrawn = row.funds_withdrawn or event_type.endswith("funds_withdrawn")
@@ -233,6 +238,73 @@ def record_dispute(dispute: shapes.Dispute, *, event_type: str, at: datetime) ->
     )
     refresh(payment, claims)
     payment.save()
+    _announce_dispute(payment, row, created=created, was_closed=was_closed)
+    logger.info(
+        "dispute %s of payment %s: %s (%d tokens held)",
+        row.stripe_dispute_id,
+        payment.pk,
+        row.status,
+        row.tokens,
+    )
+    return row
+
+
+def _disputed_payment(intent: str | None, charge_id: str | None) -> Payment:
+    """The disputed payment, ready for its disputes."""
+    payment = find(intent, charge_id)
+    if payment is None:
+        # A dispute does not say whose charge it is: wait for the payment.
+        raise waiting.Wait(
+            wait_key(intent, charge_id),
+            f"the disputed payment of {intent or charge_id} is not recorded yet",
+        )
+    ready(payment, intent, charge_id)
+    return payment
+
+
+def _dispute_row(
+    dispute: shapes.Dispute,
+    payment: Payment,
+    claims: Claims,
+    charge_id: str | None,
+    *,
+    at: datetime,
+) -> tuple[Dispute, bool]:
+    """The dispute's row (unsaved if new) and whether it is new."""
+    row = next((d for d in claims.disputes if d.stripe_dispute_id == dispute["id"]), None)
+    if row is not None:
+        return row, False
+    row = Dispute(
+        stripe_dispute_id=str(dispute["id"]),
+        payment=payment,
+        stripe_charge_id=charge_id or "",
+        currency=str(dispute.get("currency") or payment.currency),
+        reason=str(dispute.get("reason") or ""),
+        status=str(dispute.get("status") or "needs_response"),
+        status_at=at,
+    )
+    return row, True
+
+
+def _advance_dispute(row: Dispute, status: str, at: datetime) -> None:
+    """Take the event's status unless the row already knows a later one.
+
+    Events arrive out of order: a closed dispute stays closed, and between
+    open statuses the newer event wins (on a tie, the further-along status).
+    """
+    if row.status in DISPUTE_CLOSED:
+        return
+    if (
+        status in DISPUTE_CLOSED
+        or row.status_at is None
+        or at > row.status_at
+        or (at == row.status_at and DISPUTE_RANK.get(status, 0) > DISPUTE_RANK.get(row.status, 0))
+    ):
+        row.status, row.status_at = status, at
+
+
+def _announce_dispute(payment: Payment, row: Dispute, *, created: bool, was_closed: bool) -> None:
+    """Signal a dispute's opening and its closing once each, after the commit."""
     if created:
         signals.send_on_commit(
             signals.payment_disputed,
@@ -251,11 +323,3 @@ def record_dispute(dispute: shapes.Dispute, *, event_type: str, at: datetime) ->
             dispute_id=row.stripe_dispute_id,
             status=row.status,
         )
-    logger.info(
-        "dispute %s of payment %s: %s (%d tokens held)",
-        row.stripe_dispute_id,
-        payment.pk,
-        row.status,
-        row.tokens,
-    )
-    return row
