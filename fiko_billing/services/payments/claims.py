@@ -103,7 +103,8 @@ def _refunded_payment(
             return None
         ready(payment, intent, charge_id)
     except waiting.Wait:
-        # A refund we make ourselves comes back as a webhook, which waits instead.
+        # A refund made here (of a duplicate subscription) is recorded again from
+        # its webhook, which waits for the payment; here nothing need wait.
         if wait:
             raise
         return None
