@@ -39,7 +39,7 @@ from fiko_billing import tokens
 from fiko_billing.access import Denial, require_sync, subscriber_for_request, unresolved
 from fiko_billing.api import Unresolved
 from fiko_billing.exceptions import InsufficientTokens, ReferenceConflict, ReservationExpired
-from fiko_billing.subscribers import ensure_subscriber
+from fiko_billing.subscribers import Subscriber, ensure_subscriber
 
 logger = logging.getLogger("fiko_billing.metering")
 
@@ -108,43 +108,65 @@ def consumes_tokens(
             key = _request_key(request)
             if isinstance(key, Denial):
                 return key.response()
-            try:
-                held = tokens.reserve(
-                    ensure_subscriber(subscriber),
-                    amount,
-                    reference=f"{prefix}:{key}",
-                    description=description or prefix,
-                )
-            except InsufficientTokens as exc:
-                return Denial(
-                    402,
-                    "insufficient_tokens",
-                    _("This needs %(required)d tokens; %(available)d are available.")
-                    % {"required": exc.requested, "available": max(exc.available, 0)},
-                ).response()
-            except ReferenceConflict:
-                held = None
-            if held is None or held.reused:
-                return Denial(
-                    409,
-                    "duplicate_request",
-                    _("A request with this Idempotency-Key was already made."),
-                ).response()
-            try:
-                response = view(request, *args, **kwargs)
-            except BaseException:
-                _close(held, succeeded=False, release_on_failure=release_on_failure)
-                raise
-            _close(
-                held,
-                succeeded=200 <= response.status_code < 300,
-                release_on_failure=release_on_failure,
+            held = _reserve(
+                ensure_subscriber(subscriber),
+                amount,
+                reference=f"{prefix}:{key}",
+                description=description or prefix,
             )
-            return response
+            if isinstance(held, Denial):
+                return held.response()
+            return _run_charged(held, release_on_failure, view, request, *args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _reserve(
+    subscriber: Subscriber, amount: int, *, reference: str, description: str
+) -> tokens.Reservation | Denial:
+    try:
+        held = tokens.reserve(subscriber, amount, reference=reference, description=description)
+    except InsufficientTokens as exc:
+        return Denial(
+            402,
+            "insufficient_tokens",
+            _("This needs %(required)d tokens; %(available)d are available.")
+            % {"required": exc.requested, "available": max(exc.available, 0)},
+        )
+    except ReferenceConflict:
+        held = None
+    if held is None or held.reused:
+        # A reused reference means this Idempotency-Key was seen before: the
+        # first request was charged, the repeat must not run the view again.
+        return Denial(
+            409,
+            "duplicate_request",
+            _("A request with this Idempotency-Key was already made."),
+        )
+    return held
+
+
+def _run_charged(
+    held: tokens.Reservation,
+    release_on_failure: bool,
+    view: Callable[..., HttpResponseBase],
+    request: HttpRequest,
+    *args: Any,
+    **kwargs: Any,
+) -> HttpResponseBase:
+    try:
+        response = view(request, *args, **kwargs)
+    except BaseException:
+        _close(held, succeeded=False, release_on_failure=release_on_failure)
+        raise
+    _close(
+        held,
+        succeeded=200 <= response.status_code < 300,
+        release_on_failure=release_on_failure,
+    )
+    return response
 
 
 def _close(held: tokens.Reservation, *, succeeded: bool, release_on_failure: bool) -> None:

@@ -295,6 +295,19 @@ def _write(
     at: datetime | None,
     reason: str | None = None,
 ) -> Subscription | None:
+    desired = _state_columns(row, states)
+    desired.update(_other_columns(row, other, newest=newest))
+    stamps = [s["at"] for s in states.values() if s.get("at")]
+    newest_at = ts(max(stamps)) if stamps else None
+    if row is None:
+        return _create(subscriber, stripe_id, states, newest_at, desired, reason=reason)
+    _update(row, states, newest_at, desired, reason=reason)
+    return row
+
+
+def _state_columns(
+    row: Subscription | None, states: dict[str, ordering.GroupState]
+) -> dict[str, Any]:
     desired: dict[str, Any] = {}
     known = row.ordering_state if row is not None else {}
     for group, state in states.items():
@@ -304,6 +317,13 @@ def _write(
         if row is not None and group in known and ordering.resolve(known[group]) == value:
             continue  # unchanged: spare the catalogue lookup
         desired.update(_columns(group, value))
+    return desired
+
+
+def _other_columns(
+    row: Subscription | None, other: dict[str, Any], *, newest: bool
+) -> dict[str, Any]:
+    desired: dict[str, Any] = {}
     for name, value in other.items():
         if name == "ended_at":
             current = row.ended_at if row is not None else None
@@ -314,22 +334,41 @@ def _write(
                 desired[name] = value
         elif value is not None or row is None:
             desired[name] = value
-    stamps = [s["at"] for s in states.values() if s.get("at")]
-    newest_at = ts(max(stamps)) if stamps else None
-    if row is None:
-        # Every writer holds the subscriber's ledger lock: no concurrent create.
-        row = Subscription.objects.create(
-            subscriber=as_foreign_key(subscriber),
-            stripe_subscription_id=stripe_id,
-            ordering_state=states,
-            stripe_state_at=newest_at,
-            **desired,
-        )
-        Payment.objects.filter(stripe_subscription_id=stripe_id, subscription__isnull=True).update(
-            subscription=row
-        )
-        _announce(row, before=None, changed=set(desired), reason=reason)
-        return row
+    return desired
+
+
+def _create(
+    subscriber: Subscriber | None,
+    stripe_id: str,
+    states: dict[str, ordering.GroupState],
+    newest_at: datetime | None,
+    desired: dict[str, Any],
+    *,
+    reason: str | None,
+) -> Subscription:
+    # Every writer holds the subscriber's ledger lock: no concurrent create.
+    row = Subscription.objects.create(
+        subscriber=as_foreign_key(subscriber),
+        stripe_subscription_id=stripe_id,
+        ordering_state=states,
+        stripe_state_at=newest_at,
+        **desired,
+    )
+    Payment.objects.filter(stripe_subscription_id=stripe_id, subscription__isnull=True).update(
+        subscription=row
+    )
+    _announce(row, before=None, changed=set(desired), reason=reason)
+    return row
+
+
+def _update(
+    row: Subscription,
+    states: dict[str, ordering.GroupState],
+    newest_at: datetime | None,
+    desired: dict[str, Any],
+    *,
+    reason: str | None,
+) -> None:
     before = {name: getattr(row, name) for name in MIRRORED_FIELDS}
     changed = {name for name, value in desired.items() if name in before and before[name] != value}
     fields = []
@@ -347,7 +386,6 @@ def _write(
         row.save(update_fields=[*fields, "modified"])
     if changed:
         _announce(row, before=before, changed=changed, reason=reason)
-    return row
 
 
 def _announce(

@@ -30,6 +30,31 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     retries it). A ``dead`` event (set aside after too many failures) is
     answered 200 too: retrying cannot help, a person must look at it.
     """
+    refusal = _refuse_unverified(request)
+    if refusal is not None:
+        return refusal
+    payload = request.body
+    try:
+        data = parse_event(payload)
+        if billing_settings.WEBHOOK_PROCESSING == "task":
+            stored = store_event(data)
+        else:
+            outcome = receive(data)
+    except (EventRejected, EventShapeError) as exc:
+        return _record_rejection(payload, exc)
+    if billing_settings.WEBHOOK_PROCESSING == "task":
+        from fiko_billing.tasks import enqueue_event
+
+        if stored.to_process:
+            enqueue_event(stored.event.pk)
+        return JsonResponse({"received": True, "outcome": Outcome.QUEUED})
+    if outcome == Outcome.FAILED:
+        return error_response(500, "processing_failed", "The event could not be processed.")
+    return JsonResponse({"received": True, "outcome": outcome})
+
+
+def _refuse_unverified(request: HttpRequest) -> HttpResponse | None:
+    """The error response for a request that is not a POST signed with our secret."""
     if request.method != "POST":
         response = error_response(
             405, "method_not_allowed", f"{request.method} is not allowed here; use POST."
@@ -42,10 +67,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         return error_response(
             503, "webhook_secret_missing", "The webhook signing secret is not configured."
         )
-    payload = request.body
     try:
         verify(
-            payload,
+            request.body,
             request.headers.get("Stripe-Signature"),
             secrets,
             tolerance=billing_settings.WEBHOOK_TOLERANCE,
@@ -53,34 +77,20 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except WebhookSignatureError as exc:
         logger.warning("webhook rejected: %s", exc)
         return error_response(400, "invalid_signature", str(exc))
-    try:
-        data = parse_event(payload)
-        if billing_settings.WEBHOOK_PROCESSING == "task":
-            stored = store_event(data)
-        else:
-            outcome = receive(data)
-    except (EventRejected, EventShapeError) as exc:
-        # Signed by Stripe, so a retry would bring the same body: answer 2xx.
-        rejection = (
-            exc if isinstance(exc, EventRejected) else EventRejected("invalid_event", str(exc))
-        )
-        record_rejected(payload, rejection)
-        return JsonResponse(
-            {
-                "received": True,
-                "outcome": Outcome.REJECTED,
-                "error": {"code": rejection.code, "message": str(rejection)},
-            }
-        )
-    if billing_settings.WEBHOOK_PROCESSING == "task":
-        from fiko_billing.tasks import enqueue_event
+    return None
 
-        if stored.to_process:
-            enqueue_event(stored.event.pk)
-        return JsonResponse({"received": True, "outcome": Outcome.QUEUED})
-    if outcome == Outcome.FAILED:
-        return error_response(500, "processing_failed", "The event could not be processed.")
-    return JsonResponse({"received": True, "outcome": outcome})
+
+def _record_rejection(payload: bytes, exc: EventRejected | EventShapeError) -> HttpResponse:
+    # Signed by Stripe, so a retry would bring the same body: answer 2xx.
+    rejection = exc if isinstance(exc, EventRejected) else EventRejected("invalid_event", str(exc))
+    record_rejected(payload, rejection)
+    return JsonResponse(
+        {
+            "received": True,
+            "outcome": Outcome.REJECTED,
+            "error": {"code": rejection.code, "message": str(rejection)},
+        }
+    )
 
 
 stripe_webhook.allowed_methods = ("POST",)  # type: ignore[attr-defined]

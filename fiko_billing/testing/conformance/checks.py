@@ -333,54 +333,68 @@ class _ObjectChecker:
             if not (isinstance(node, Scalar) and node.kind == "any"):
                 self.fail(shown, f"null, but {_describe(node)} is required")
             return
-        if isinstance(node, Scalar):
-            ok = {
-                "any": True,
-                "str": isinstance(value, str),
-                "int": isinstance(value, int) and not isinstance(value, bool),
-                "float": isinstance(value, int | float) and not isinstance(value, bool),
-                "decimal": isinstance(value, str | int | float) and not isinstance(value, bool),
-                "bool": isinstance(value, bool),
-            }[node.kind]
-            if not ok:
-                self.fail(shown, f"{_show(value)} is not {_describe(node)}")
-            return
+        if isinstance(node, Scalar | Enum):
+            self._leaf(node, value, shown)
+        elif isinstance(node, Expandable):
+            self._expandable(node, value, shown, logical)
+        elif isinstance(node, OneOf):
+            self._one_of(node, value, shown, logical)
+        elif isinstance(node, Array | Mapping | ListOf):
+            self._collection(node, value, shown, logical)
+        elif isinstance(node, Obj):
+            self._typed_object(node, value, shown, logical)
+        else:
+            self.fail(shown, "unreadable schema")
+
+    def _leaf(self, node: Scalar | Enum, value: Any, shown: str) -> None:
         if isinstance(node, Enum):
             if value not in node.values:
                 self.fail(shown, f"{value!r} is not {_describe(node)}")
             return
-        if isinstance(node, Expandable):
-            if isinstance(value, str):
-                return
-            if logical not in self.expanded:
-                self.fail(shown, "an expanded object where the request did not expand it")
-            if isinstance(value, dict) and value.get("deleted") is True:
-                return
-            self._value(node.target, value, shown, logical)
+        ok = {
+            "any": True,
+            "str": isinstance(value, str),
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, int | float) and not isinstance(value, bool),
+            "decimal": isinstance(value, str | int | float) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
+        }[node.kind]
+        if not ok:
+            self.fail(shown, f"{_show(value)} is not {_describe(node)}")
+
+    def _expandable(self, node: Expandable, value: Any, shown: str, logical: str) -> None:
+        if isinstance(value, str):
             return
-        if isinstance(node, OneOf):
-            trial = [self._fits(option, value, shown, logical) for option in node.options]
-            if not any(trial):
-                self.fail(shown, f"{_show(value)} is not {_describe(node)}")
-            else:
-                chosen = node.options[trial.index(True)]
-                self._value(chosen, value, shown, logical)
+        if logical not in self.expanded:
+            self.fail(shown, "an expanded object where the request did not expand it")
+        if isinstance(value, dict) and value.get("deleted") is True:
             return
+        self._value(node.target, value, shown, logical)
+
+    def _one_of(self, node: OneOf, value: Any, shown: str, logical: str) -> None:
+        trial = [self._fits(option, value, shown, logical) for option in node.options]
+        if not any(trial):
+            self.fail(shown, f"{_show(value)} is not {_describe(node)}")
+        else:
+            chosen = node.options[trial.index(True)]
+            self._value(chosen, value, shown, logical)
+
+    def _collection(
+        self, node: Array | Mapping | ListOf, value: Any, shown: str, logical: str
+    ) -> None:
         if isinstance(node, Array):
             if not isinstance(value, list):
                 self.fail(shown, f"{_show(value)} is not an array")
                 return
             for index, item in enumerate(value):
                 self._value(node.item, item, f"{shown}[{index}]", logical)
-            return
-        if isinstance(node, Mapping):
+        elif isinstance(node, Mapping):
             if not isinstance(value, dict):
                 self.fail(shown, f"{_show(value)} is not a hash")
                 return
             for key, item in value.items():
                 self._value(node.value, item, _join(shown, key), logical)
-            return
-        if isinstance(node, ListOf):
+        else:
             if not isinstance(value, dict) or value.get("object") != "list":
                 self.fail(shown, f"{_show(value)} is not a list object")
                 return
@@ -389,19 +403,17 @@ class _ObjectChecker:
                     self.fail(_join(shown, key), "not a field of a list")
             for index, item in enumerate(value.get("data") or []):
                 self._value(node.item, item, f"{shown}.data[{index}]", logical)
+
+    def _typed_object(self, node: Obj, value: Any, shown: str, logical: str) -> None:
+        if not isinstance(value, dict):
+            self.fail(shown, f"{_show(value)} is not {_describe(node)}")
             return
-        if isinstance(node, Obj):
-            if not isinstance(value, dict):
-                self.fail(shown, f"{_show(value)} is not {_describe(node)}")
+        if node.object_name is not None and "object" in value:
+            actual = resource(str(value["object"]))
+            if actual is not None and actual is not node:
+                self.fail(shown, f"a {value['object']} where a {node.name} belongs")
                 return
-            if node.object_name is not None and "object" in value:
-                actual = resource(str(value["object"]))
-                if actual is not None and actual is not node:
-                    self.fail(shown, f"a {value['object']} where a {node.name} belongs")
-                    return
-            self._object(node, value, shown, logical)
-            return
-        self.fail(shown, "unreadable schema")
+        self._object(node, value, shown, logical)
 
     def _fits(self, node: Node, value: Any, shown: str, logical: str) -> bool:
         trial: list[Violation] = []
