@@ -28,14 +28,12 @@ from fiko_billing.models import (
     TERMINAL_STATUSES,
     Payment,
     Subscription,
-    SubscriptionStatus,
 )
 from fiko_billing.services import ordering
-from fiko_billing.services.catalogue_lookup import item_for
-from fiko_billing.services.stripe_data import metadata, object_id, subscription_period, ts
+from fiko_billing.services.stripe_data import ts
+from fiko_billing.services.subscription_groups import GROUPS, group_columns, merged, stamp
 from fiko_billing.services.subscription_lock import locked_row as lock_subscription_row
 from fiko_billing.subscribers import Subscriber, as_foreign_key
-from fiko_billing.vocabulary import ITEM_METADATA_KEY
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -55,92 +53,6 @@ MIRRORED_FIELDS = (
     "customer_id",
     "livemode",
 )
-
-
-def _merged(data: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, Any]:
-    """The object as it was before the event: ``previous_attributes`` laid over it."""
-    old = dict(data)
-    for name, value in previous.items():
-        if isinstance(value, dict) and isinstance(old.get(name), dict):
-            old[name] = _merged(old[name], value)
-        else:
-            old[name] = value
-    return old
-
-
-def _first_item(data: shapes.Subscription) -> shapes.SubscriptionItem:
-    items = (data.get("items") or {}).get("data") or []
-    return items[0] if items and isinstance(items[0], dict) else {}
-
-
-def _status(data: shapes.Subscription) -> str:
-    return data.get("status") or SubscriptionStatus.INCOMPLETE
-
-
-def _cancel(data: shapes.Subscription) -> dict[str, bool | int | None]:
-    return {
-        "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
-        "cancel_at": data.get("cancel_at"),
-        "canceled_at": data.get("canceled_at"),
-    }
-
-
-def _plan(data: shapes.Subscription) -> dict[str, str | int | None]:
-    item = _first_item(data)
-    price = item.get("price")
-    product = price.get("product") if isinstance(price, dict) else None
-    return {
-        "price": object_id(price),
-        "product": object_id(product),
-        "item": metadata(data).get(ITEM_METADATA_KEY),
-        "quantity": int(item.get("quantity") or 1),
-    }
-
-
-def _period(data: shapes.Subscription) -> dict[str, int | None]:
-    start, end = subscription_period(data)
-    return {
-        "start": int(start.timestamp()) if start else None,
-        "end": int(end.timestamp()) if end else None,
-    }
-
-
-#: Groups of fields that one kind of change writes together.
-GROUPS: dict[str, Callable[[shapes.Subscription], object]] = {
-    "status": _status,
-    "cancel": _cancel,
-    "plan": _plan,
-    "period": _period,
-}
-
-
-def _columns(group: str, value: Any) -> dict[str, Any]:
-    if group == "status":
-        return {"status": value}
-    if group == "cancel":
-        return {
-            "cancel_at_period_end": bool(value["cancel_at_period_end"]),
-            "cancel_at": ts(value["cancel_at"]),
-            "canceled_at": ts(value["canceled_at"]),
-        }
-    if group == "plan":
-        item, price = item_for(
-            price_id=value["price"],
-            product_id=value["product"],
-            metadata={ITEM_METADATA_KEY: value["item"]} if value["item"] else None,
-        )
-        columns: dict[str, Any] = {
-            "product_id": item.pk if item is not None else None,
-            "quantity": value["quantity"],
-        }
-        if price is not None or item is not None:
-            columns["price_id"] = price.pk if price is not None else None
-        return columns
-    return {"current_period_start": ts(value["start"]), "current_period_end": ts(value["end"])}
-
-
-def _stamp(at: datetime | None) -> int | None:
-    return None if at is None else int(at.timestamp())
 
 
 def mirror_subscription(
@@ -169,8 +81,8 @@ def mirror_subscription(
     if row is None and subscriber is None:
         logger.warning("subscription %s belongs to no known subscriber; skipped", stripe_id)
         return None
-    at = _stamp(state_at)
-    old = cast(shapes.Subscription, _merged(data, previous)) if previous else None
+    at = stamp(state_at)
+    old = cast(shapes.Subscription, merged(data, previous)) if previous else None
     states = copy.deepcopy(row.ordering_state) if row is not None else {}
     for group, read in GROUPS.items():
         before = read(old) if old is not None else ordering.MISSING
@@ -187,7 +99,7 @@ def mirror_subscription(
     }
     if customer is not None:
         other["customer_id"] = customer.pk
-    stored_at = _stamp(row.stripe_state_at) if row is not None else None
+    stored_at = stamp(row.stripe_state_at) if row is not None else None
     newest = at is not None and (stored_at is None or at >= stored_at)
     return _write(row, subscriber, stripe_id, states, other=other, newest=newest, at=state_at)
 
@@ -266,7 +178,7 @@ def record_status(
     states = copy.deepcopy(row.ordering_state) if row is not None else {}
     updated = _observe(
         states.get("status"),
-        _stamp(at),
+        stamp(at),
         status,
         before if before is not None else ordering.MISSING,
         "event",
@@ -275,7 +187,7 @@ def record_status(
     if updated is not None:
         states["status"] = updated
     if ordering.resolve(states.get("status")) is ordering.AMBIGUOUS:
-        states = _settle(stripe_id, states, _stamp(at), None)
+        states = _settle(stripe_id, states, stamp(at), None)
     initial = create() if row is None and create is not None else {}
     if ended_at is not None:
         initial["ended_at"] = ended_at
@@ -316,7 +228,7 @@ def _state_columns(
             continue
         if row is not None and group in known and ordering.resolve(known[group]) == value:
             continue  # unchanged: spare the catalogue lookup
-        desired.update(_columns(group, value))
+        desired.update(group_columns(group, value))
     return desired
 
 
