@@ -116,6 +116,19 @@ def backoff(retry: int) -> float:
     return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not a secret
 
 
+def retry_delay(
+    exc: stripe.StripeError, retries: int, max_retries: int, deadline: float
+) -> float | None:
+    """The pause before another attempt, or ``None`` when ``exc`` ends the call."""
+    if retries >= max_retries or not should_retry(exc):
+        return None
+    delay = backoff(retries + 1)
+    # A retry that cannot finish within the budget would only postpone the timeout.
+    if time.monotonic() + delay + MIN_ATTEMPT_SECONDS >= deadline:
+        return None
+    return delay
+
+
 def timed_out(exc: stripe.StripeError) -> bool:
     return isinstance(exc, stripe.APIConnectionError) and isinstance(
         exc.__cause__, requests.exceptions.Timeout

@@ -15,21 +15,51 @@ from fiko_billing.gateway.budget import (
     MIN_ATTEMPT_SECONDS,
     BudgetedSession,
     attempt_timeout,
-    backoff,
     call_deadline,
-    should_retry,
+    retry_delay,
     timed_out,
 )
 from fiko_billing.gateway.errors import (
     StripeDisabled,
     StripeTimeout,
     StripeUnavailable,
-    translate_error,
+    logged_failure,
 )
 
 logger = logging.getLogger("fiko_billing.stripe")
 
 StripeDict = dict[str, Any]
+
+
+def _call_params(
+    method: str, path: str, params: Mapping[str, Any] | None, idempotency_key: str | None
+) -> dict[str, Any]:
+    # Without a key a retried POST could act twice.
+    if method == "post" and idempotency_key is None:
+        raise ValueError(f"POST {path} needs an idempotency key")
+    call_params: dict[str, Any] = dict(params or {})
+    if idempotency_key is not None:
+        call_params["idempotency_key"] = idempotency_key
+    return call_params
+
+
+def _answer(
+    response: stripe.StripeResponse, method: str, path: str, started: float, retries: int
+) -> StripeDict:
+    """The answer's JSON object, logged with what identifies the call at Stripe."""
+    logger.info(
+        "stripe %s %s status=%s request_id=%s duration_ms=%.1f%s",
+        method.upper(),
+        path,
+        response.code,
+        response.request_id,
+        (time.monotonic() - started) * 1000,
+        f" retries={retries}" if retries else "",
+    )
+    data = response.data
+    if not isinstance(data, dict):
+        raise StripeUnavailable(f"Stripe answered {path} with a non-object body")
+    return data
 
 
 class StripeGateway:
@@ -89,11 +119,7 @@ class StripeGateway:
         long as the time budget leaves room for the backoff and an attempt.
         """
         method = method.lower()
-        if method == "post" and idempotency_key is None:
-            raise ValueError(f"POST {path} needs an idempotency key")
-        call_params: dict[str, Any] = dict(params or {})
-        if idempotency_key is not None:
-            call_params["idempotency_key"] = idempotency_key
+        call_params = _call_params(method, path, params, idempotency_key)
         started = time.monotonic()
         deadline, budget = call_deadline()
         retries = 0
@@ -105,50 +131,26 @@ class StripeGateway:
             try:
                 response = self._client.raw_request(method, path, **call_params)
             except stripe.StripeError as exc:
-                if retries < self.max_network_retries and should_retry(exc):
-                    delay = backoff(retries + 1)
-                    if time.monotonic() + delay + MIN_ATTEMPT_SECONDS < deadline:
-                        retries += 1
-                        logger.info(
-                            "stripe %s %s: retry %d in %.2f s after status=%s",
-                            method.upper(),
-                            path,
-                            retries,
-                            delay,
-                            exc.http_status,
-                        )
-                        time.sleep(delay)
-                        continue
+                delay = retry_delay(exc, retries, self.max_network_retries, deadline)
+                if delay is not None:
+                    retries += 1
+                    logger.info(
+                        "stripe %s %s: retry %d in %.2f s after status=%s",
+                        method.upper(),
+                        path,
+                        retries,
+                        delay,
+                        exc.http_status,
+                    )
+                    time.sleep(delay)
+                    continue
                 if timed_out(exc):
                     raise self._out_of_time(method, path, budget, started, retries) from exc
-                error = translate_error(exc)
-                logger.warning(
-                    "stripe %s %s failed status=%s code=%s request_id=%s duration_ms=%.1f: %s",
-                    method.upper(),
-                    path,
-                    exc.http_status,
-                    exc.code,
-                    exc.request_id,
-                    (time.monotonic() - started) * 1000,
-                    error.__class__.__name__,
-                )
-                raise error from exc
+                raise logged_failure(exc, method, path, started) from exc
             finally:
                 attempt_timeout.reset(token)
             break
-        logger.info(
-            "stripe %s %s status=%s request_id=%s duration_ms=%.1f%s",
-            method.upper(),
-            path,
-            response.code,
-            response.request_id,
-            (time.monotonic() - started) * 1000,
-            f" retries={retries}" if retries else "",
-        )
-        data = response.data
-        if not isinstance(data, dict):
-            raise StripeUnavailable(f"Stripe answered {path} with a non-object body")
-        return data
+        return _answer(response, method, path, started, retries)
 
     @staticmethod
     def _out_of_time(

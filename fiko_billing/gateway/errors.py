@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from typing import Any
 
@@ -9,6 +11,8 @@ import stripe
 from django.utils.translation import gettext_noop
 
 from fiko_billing.exceptions import BillingError
+
+logger = logging.getLogger("fiko_billing.stripe")
 
 
 class StripeGatewayError(BillingError):
@@ -113,3 +117,21 @@ def new_idempotency_key(prefix: str) -> str:
     later attempt for 24 hours.
     """
     return f"fiko:{prefix}:{uuid.uuid4().hex}"
+
+
+def logged_failure(
+    exc: stripe.StripeError, method: str, path: str, started: float
+) -> StripeGatewayError:
+    """``exc`` translated, logged with what identifies the call at Stripe."""
+    error = translate_error(exc)
+    logger.warning(
+        "stripe %s %s failed status=%s code=%s request_id=%s duration_ms=%.1f: %s",
+        method.upper(),
+        path,
+        exc.http_status,
+        exc.code,
+        exc.request_id,
+        (time.monotonic() - started) * 1000,
+        error.__class__.__name__,
+    )
+    return error

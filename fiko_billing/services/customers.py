@@ -127,9 +127,7 @@ def ensure_customer(
     failure: StripeUnavailable | None = None
     with transaction.atomic():
         row = _locked_row(subscriber)
-        stale = row.stripe_customer_id is not None and (
-            row.stripe_customer_id == replace or row.livemode != _live_key()
-        )
+        stale = _is_stale(row, replace)
         if row.stripe_customer_id and not stale:
             return row
         if stale:
@@ -140,52 +138,79 @@ def ensure_customer(
                 subscriber.pk,
             )
         params = _customer_params(subscriber)
-        created: shapes.Customer | None = None
-        if row.creation_attempted_at is not None:
-            created = _created_by_failed_attempt(row, subscriber, params, gateway)
-            if created is not None:
-                logger.info(
-                    "stripe customer %s, created by an unanswered attempt, adopted for "
-                    "subscriber %s",
-                    created["id"],
-                    subscriber.pk,
-                )
+        created = _adopted_customer(row, subscriber, params, gateway)
         if created is None:
-            started = timezone.now()
             try:
-                created = gateway.create_customer(
-                    params,
-                    idempotency_key=new_idempotency_key(
-                        f"customer:{subscriber_model_label()}:{subscriber.pk}"
-                    ),
-                )
+                created = _create_customer(row, subscriber, params, gateway)
             except StripeUnavailable as exc:
-                # Recorded, not rolled back: the next attempt must know to look.
-                if row.creation_attempted_at is None:
-                    row.creation_attempted_at = started
-                    row.save(update_fields=["creation_attempted_at", "modified"])
+                # Raised once the block has committed, so the recorded attempt survives.
                 failure = exc
-            else:
-                logger.info(
-                    "stripe customer %s created for subscriber %s", created["id"], subscriber.pk
-                )
         if created is not None:
-            row.stripe_customer_id = created["id"]
-            row.livemode = bool(created.get("livemode", False))
-            row.deleted_at = None
-            row.creation_attempted_at = None
-            row.save(
-                update_fields=[
-                    "stripe_customer_id",
-                    "livemode",
-                    "deleted_at",
-                    "creation_attempted_at",
-                    "modified",
-                ]
-            )
+            _store_customer(row, created)
     if failure is not None:
         raise failure
     return row
+
+
+def _is_stale(row: Customer, replace: str | None) -> bool:
+    """Whether the stored customer must be replaced: Stripe lost it, or it is of the other mode."""
+    return row.stripe_customer_id is not None and (
+        row.stripe_customer_id == replace or row.livemode != _live_key()
+    )
+
+
+def _adopted_customer(
+    row: Customer, subscriber: Subscriber, params: dict[str, Any], gateway: StripeGateway
+) -> shapes.Customer | None:
+    """The customer an unanswered earlier attempt created, if there was one."""
+    if row.creation_attempted_at is None:
+        return None
+    created = _created_by_failed_attempt(row, subscriber, params, gateway)
+    if created is not None:
+        logger.info(
+            "stripe customer %s, created by an unanswered attempt, adopted for subscriber %s",
+            created["id"],
+            subscriber.pk,
+        )
+    return created
+
+
+def _create_customer(
+    row: Customer, subscriber: Subscriber, params: dict[str, Any], gateway: StripeGateway
+) -> shapes.Customer:
+    """A new Stripe customer; when Stripe leaves the outcome unknown, the attempt is recorded."""
+    started = timezone.now()
+    try:
+        created = gateway.create_customer(
+            params,
+            idempotency_key=new_idempotency_key(
+                f"customer:{subscriber_model_label()}:{subscriber.pk}"
+            ),
+        )
+    except StripeUnavailable:
+        # Recorded, not rolled back: the next attempt must know to look.
+        if row.creation_attempted_at is None:
+            row.creation_attempted_at = started
+            row.save(update_fields=["creation_attempted_at", "modified"])
+        raise
+    logger.info("stripe customer %s created for subscriber %s", created["id"], subscriber.pk)
+    return created
+
+
+def _store_customer(row: Customer, created: shapes.Customer) -> None:
+    row.stripe_customer_id = created["id"]
+    row.livemode = bool(created.get("livemode", False))
+    row.deleted_at = None
+    row.creation_attempted_at = None
+    row.save(
+        update_fields=[
+            "stripe_customer_id",
+            "livemode",
+            "deleted_at",
+            "creation_attempted_at",
+            "modified",
+        ]
+    )
 
 
 def customer_of(subscriber: Subscriber) -> Customer | None:
