@@ -82,7 +82,7 @@ def _sdk_endpoints_read() -> None:
     It takes seconds; read inside a request it would eat that request's Stripe
     time budget and turn a conformance check into a ``stripe_timeout``.
     """
-    from fiko_billing.testing.conformance.schema import endpoints
+    from fiko_billing.testing.conformance.endpoints import endpoints
 
     endpoints()
 

@@ -10,16 +10,16 @@ collects what they find, so a test fails on the first departure.
 
 from __future__ import annotations
 
-from fiko_billing.testing.conformance.checks import (
+from fiko_billing.testing.conformance.checks import Violation, check_request
+from fiko_billing.testing.conformance.endpoints import endpoint_for
+from fiko_billing.testing.conformance.log import ConformanceLog
+from fiko_billing.testing.conformance.object_checks import (
     Reads,
-    Violation,
     check_event,
     check_object,
-    check_request,
     expanded_paths,
 )
-from fiko_billing.testing.conformance.log import ConformanceLog
-from fiko_billing.testing.conformance.schema import INCLUDABLE, SDK_API_VERSION, endpoint_for
+from fiko_billing.testing.conformance.schema import INCLUDABLE, SDK_API_VERSION
 
 __all__ = [
     "INCLUDABLE",

@@ -7,13 +7,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from fiko_billing.testing.conformance.checks import (
-    Reads,
-    Violation,
-    check_event,
-    check_object,
-    check_request,
-)
+from fiko_billing.testing.conformance.checks import Violation, check_request
+from fiko_billing.testing.conformance.object_checks import Reads, check_event, check_object
 
 if TYPE_CHECKING:
     from fiko_billing.emulator import Emulator
