@@ -108,4 +108,5 @@ def stripe_stub(settings: Any, stripe_conformance: ConformanceLog) -> Any:
         }
         yield stub
         assert not stub.unexpected, f"unexpected Stripe calls: {stub.unexpected}"
+    stub.check_conformance()
     stripe_conformance.assert_clean()

@@ -46,10 +46,6 @@ def api(client: Any, settings: Any, stripe_stub: Any) -> Any:
         "STRIPE_TIMEOUT": 30,
         "STRIPE_MAX_NETWORK_RETRIES": 2,
     }
-    # These tests time the budget to fractions of a second; the stub's first
-    # conformance check of a route compiles the SDK's types and would eat it.
-    # The same calls are checked for conformance by the checkout and portal tests.
-    stripe_stub.conformance = None
     client.customer = customer
     return client
 
