@@ -225,7 +225,7 @@ def test_each_call_budget_and_nesting_never_extends(stripe_stub, settings):
     with (
         gw.time_budget(0.2),
         gw.time_budget(60, each_call=True),
-        pytest.raises(gw.StripeTimeout),
+        pytest.raises(gw.StripeTimeout, match=r"within the time budget \(0\.2 s\)"),
     ):
         gateway.retrieve_customer("cus_1")  # bounded by the outer 0.2 s
     assert len(stripe_stub.requests) == 4
