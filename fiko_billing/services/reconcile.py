@@ -28,7 +28,7 @@ from fiko_billing.models import (
     WebhookEvent,
 )
 from fiko_billing.services.events import handled_event_types, process_event, store_event
-from fiko_billing.services.stripe_data import state_time
+from fiko_billing.services.stripe_data import state_time, subscription_period
 from fiko_billing.services.subscription_state import mirror_subscription, record_status
 
 logger = logging.getLogger("fiko_billing.reconcile")
@@ -120,9 +120,8 @@ def _renewed_remotely(remote: shapes.Subscription | None, cutoff: datetime) -> b
     """Whether Stripe has the subscription entitled, with a period past the cutoff."""
     if remote is None or remote.get("status") not in ENTITLED_STATUSES:
         return False
-    items = (remote.get("items") or {}).get("data") or []
-    ends = [item.get("current_period_end") or 0 for item in items]
-    return bool(ends) and max(ends) > cutoff.timestamp()
+    _start, end = subscription_period(remote)
+    return end is not None and end > cutoff
 
 
 @dataclass

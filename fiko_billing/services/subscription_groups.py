@@ -15,7 +15,13 @@ from typing import Any
 from fiko_billing import stripe_shapes as shapes
 from fiko_billing.models import SubscriptionStatus
 from fiko_billing.services.catalogue_lookup import item_for
-from fiko_billing.services.stripe_data import metadata, object_id, subscription_period, ts
+from fiko_billing.services.stripe_data import (
+    first_item,
+    metadata,
+    object_id,
+    subscription_period,
+    ts,
+)
 from fiko_billing.vocabulary import ITEM_METADATA_KEY
 
 
@@ -28,11 +34,6 @@ def merged(data: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, An
         else:
             old[name] = value
     return old
-
-
-def _first_item(data: shapes.Subscription) -> shapes.SubscriptionItem:
-    items = (data.get("items") or {}).get("data") or []
-    return items[0] if items and isinstance(items[0], dict) else {}
 
 
 def _status(data: shapes.Subscription) -> str:
@@ -48,7 +49,7 @@ def _cancel(data: shapes.Subscription) -> dict[str, bool | int | None]:
 
 
 def _plan(data: shapes.Subscription) -> dict[str, str | int | None]:
-    item = _first_item(data)
+    item = first_item(data) or {}
     price = item.get("price")
     product = price.get("product") if isinstance(price, dict) else None
     return {
