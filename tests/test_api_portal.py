@@ -79,7 +79,7 @@ def test_a_flow_opens_the_portal_on_it_and_comes_back_to_the_return_url(api, str
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("flow", ["subscription_cancel", "", 5, ["payment_method_update"]])
+@pytest.mark.parametrize("flow", ["subscription_cancel", "", 5, None, ["payment_method_update"]])
 def test_a_flow_we_do_not_offer_is_400_without_calling_stripe(api, stripe_stub, flow):
     response = post(api, {"flow": flow})
     assert response.status_code == 400
