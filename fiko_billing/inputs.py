@@ -258,7 +258,7 @@ class InputForm(forms.Form):
         cleaned = dict(form.cleaned_data)
         for name, default in form.defaults.items():
             if cleaned.get(name) is None:
-                cleaned[name] = default() if callable(default) else default
+                cleaned[name] = default
         return cleaned
 
     def first_error(self) -> InvalidInput:
