@@ -75,8 +75,6 @@ class KindRules:
     may_be_free: bool
     #: The least number of tokens one unit grants.
     min_tokens: int
-    #: What a customer calls it, in messages.
-    noun: Promise
     #: The message for an id that names no active product of the kind.
     not_found: Promise
 
@@ -105,7 +103,6 @@ RULES: dict[ProductKind, KindRules] = {
         tokens_expire=True,
         may_be_free=True,
         min_tokens=0,
-        noun=_("subscription plan"),
         not_found=_("No active plan with id %(id)d."),
     ),
     ProductKind.TOKEN: KindRules(
@@ -116,7 +113,6 @@ RULES: dict[ProductKind, KindRules] = {
         tokens_expire=False,
         may_be_free=False,
         min_tokens=1,
-        noun=_("token package"),
         not_found=_("No active token package with id %(id)d."),
     ),
 }

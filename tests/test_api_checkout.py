@@ -15,6 +15,7 @@ from tests.factories import (
     PlanPriceFactory,
     SubscriberFactory,
     SubscriptionFactory,
+    TokenPackageFactory,
 )
 from tests.resolvers import bearer_client
 
@@ -183,6 +184,21 @@ def test_active_plan_subscription_is_a_conflict(user_client, stripe_stub, plan_p
     assert response.json()["error"]["code"] == "already_subscribed"
     assert stripe_stub.requests == []
     assert Payment.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_only_ones_own_plan_subscription_is_a_conflict(user_client, stripe_stub, plan_price):
+    # A subscription to a recurring token package is no plan, and another
+    # subscriber's plan is not this subscriber's.
+    recurring_package = TokenPackageFactory(interval="month")
+    SubscriptionFactory(
+        customer__subscriber=user_client.subscriber, plan=None, package=recurring_package
+    )
+    SubscriptionFactory(plan=plan_price.plan)
+    route_customer_and_session(stripe_stub)
+    response = post(user_client, {"plan_type": "full", "plan_id": plan_price.plan_id})
+    assert response.status_code == 200, response.content
+    assert Payment.objects.get().kind == PaymentKind.SUBSCRIPTION
 
 
 @pytest.mark.django_db

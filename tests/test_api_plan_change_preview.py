@@ -17,8 +17,8 @@ from fiko_billing.models import Payment, PaymentKind, Subscription
 from fiko_billing.services.catalog_sync import sync_catalogue
 from fiko_billing.testing.fixtures import deliver_webhooks
 from fiko_billing.testing.hosted import CARD_SUCCEEDS, pay_checkout
-from tests.factories import PlanPriceFactory, SubscriberFactory
-from tests.resolvers import bearer_client
+from tests.factories import PackagePriceFactory, PlanPriceFactory, SubscriberFactory
+from tests.resolvers import bearer, bearer_client
 from tests.test_openapi import documented
 
 PREVIEW = "/billing/subscription/change/preview/"
@@ -109,6 +109,26 @@ def test_what_cannot_be_switched_cannot_be_previewed(shop: Any) -> None:
     assert (missing.status_code, documented(missing)["error"]["code"]) == (400, "missing_field")
     wrong = shop.get(PREVIEW)
     assert wrong.status_code == 405
+
+
+def test_only_a_plan_can_be_previewed_and_only_for_ones_own_subscription(shop: Any) -> None:
+    subscribe_monthly(shop)
+    # A recurring token package, synced and sold in the subscription's currency, is no plan.
+    package = PackagePriceFactory(
+        package__interval="month", unit_amount=700, stripe_price_id="price_pack"
+    ).package
+    response = post(shop, PREVIEW, {"plan_id": package.pk})
+    assert (response.status_code, documented(response)["error"]["code"]) == (
+        404,
+        "plan_not_found",
+    )
+    # Another subscriber previews nothing of the first one's subscription.
+    shop.defaults["HTTP_AUTHORIZATION"] = bearer(SubscriberFactory())
+    stranger = post(shop, PREVIEW, {"plan_id": shop.plans["Yearly"].pk})
+    assert (stranger.status_code, documented(stranger)["error"]["code"]) == (
+        404,
+        "no_subscription",
+    )
 
 
 def test_query_budget(shop: Any, django_assert_num_queries: Any) -> None:

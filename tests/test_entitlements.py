@@ -90,6 +90,19 @@ def test_a_recurring_token_package_is_not_a_plan():
     assert not has_active_plan(subscriber)
 
 
+def test_a_recurring_token_package_ending_later_does_not_hide_the_plan():
+    subscriber, plan_row = subscribed(current_period_end=datetime(2026, 3, 1, tzinfo=UTC))
+    SubscriptionFactory(
+        customer=plan_row.customer,
+        subscriber=subscriber,
+        plan=None,
+        package=TokenPackageFactory(interval="month"),
+        current_period_end=END,
+    )
+
+    assert entitlement(subscriber).subscription == plan_row
+
+
 def test_a_scheduled_cancellation_still_entitles_until_the_period_end():
     by_flag, _ = subscribed(cancel_at_period_end=True)
     by_date, _ = subscribed(cancel_at=END)

@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from fiko_billing import signals, tokens
 from fiko_billing.gateway import get_gateway
 from fiko_billing.models import TokenPackage
-from fiko_billing.services import checkout, customers, erasure, subscriptions
+from fiko_billing.services import checkout, customers, erasure, plan_change_preview, subscriptions
 from fiko_billing.subscribers import get_subscriber_model
 from fiko_billing.testing import payloads
 from tests.factories import (
@@ -94,6 +94,9 @@ CALLS: dict[str, Callable[[Any, Any], Any]] = {
     "subscriptions.resume": lambda x, _t: subscriptions.resume(x, gateway=get_gateway()),
     "subscriptions.change_plan": lambda x, _t: subscriptions.change_plan(
         x, plan_id=1, gateway=get_gateway()
+    ),
+    "plan_change_preview.preview_plan_change": lambda x, _t: (
+        plan_change_preview.preview_plan_change(x, plan_id=1, gateway=get_gateway())
     ),
     "subscriptions.mirror_subscription": lambda x, t: subscriptions.mirror_subscription(
         payloads.subscription(

@@ -56,6 +56,8 @@ def time_budget(seconds: float, *, each_call: bool = False) -> Iterator[None]:
     deadline = None if each_call else time.monotonic() + seconds
     per_call = seconds
     if outer is not None:
+        # What StripeTimeout names: the tighter of the two.
+        seconds = min(seconds, outer.seconds)
         per_call = min(per_call, outer.per_call)
         if outer.deadline is not None:
             deadline = outer.deadline if deadline is None else min(deadline, outer.deadline)

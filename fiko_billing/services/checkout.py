@@ -56,7 +56,7 @@ from fiko_billing.gateway import (
 from fiko_billing.models import Customer, Payment, PaymentStatus, Price, Product, Subscription
 from fiko_billing.services.customers import ensure_customer, subscriber_metadata
 from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
-from fiko_billing.vocabulary import PLAN_KINDS, ProductKind, StripeMode
+from fiko_billing.vocabulary import PLAN_KINDS, ProductKind
 
 logger = logging.getLogger("fiko_billing.checkout")
 
@@ -124,7 +124,6 @@ def _session_params(
     subscriber: Subscriber, price: Price, quantity: int, customer_id: str
 ) -> dict[str, Any]:
     product = price.product
-    recurring = product.stripe_mode == StripeMode.SUBSCRIPTION
     metadata = {
         **subscriber_metadata(subscriber),
         **product.metadata,
@@ -141,7 +140,7 @@ def _session_params(
         "allow_promotion_codes": billing_settings.ALLOW_PROMOTION_CODES,
         "metadata": metadata,
     }
-    if recurring:
+    if product.recurring:
         params["subscription_data"] = {"metadata": metadata}
     else:
         params["payment_intent_data"] = {"metadata": metadata}
@@ -184,7 +183,7 @@ def start_checkout(
     price = find_price(plan_type, plan_id, currency)
     gateway = gateway or get_gateway()
     customer = ensure_customer(subscriber, gateway)
-    if price.product.stripe_mode != StripeMode.SUBSCRIPTION:
+    if not price.product.recurring:
         return _open_session(subscriber, price, quantity, customer, gateway)
     outcome: CheckoutStarted | BillingError
     with transaction.atomic():

@@ -212,6 +212,7 @@ def _write(
     stamps = [s["at"] for s in states.values() if s.get("at")]
     newest_at = ts(max(stamps)) if stamps else None
     if row is None:
+        assert subscriber is not None  # noqa: S101 - both callers return before, without one
         return _create(subscriber, stripe_id, states, newest_at, desired, reason=reason)
     _update(row, states, newest_at, desired, reason=reason)
     return row
@@ -250,7 +251,7 @@ def _other_columns(
 
 
 def _create(
-    subscriber: Subscriber | None,
+    subscriber: Subscriber,
     stripe_id: str,
     states: dict[str, ordering.GroupState],
     newest_at: datetime | None,

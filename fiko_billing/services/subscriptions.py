@@ -23,7 +23,7 @@ from fiko_billing.services.checkout import not_synced_message
 from fiko_billing.services.stripe_data import first_item, state_time
 from fiko_billing.services.subscription_state import mirror_subscription
 from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
-from fiko_billing.vocabulary import PLAN_KINDS
+from fiko_billing.vocabulary import PLAN_KINDS, ProductKind
 
 logger = logging.getLogger("fiko_billing.subscriptions")
 
@@ -141,7 +141,7 @@ def target_price(row: Subscription, plan_id: int) -> tuple[Plan, Price]:
     plan = Plan.objects.filter(pk=plan_id, active=True).first()
     if plan is None:
         raise NotFound(
-            _("No active plan with id %(id)d.") % {"id": plan_id}, code="plan_not_found"
+            str(ProductKind.FULL.rules.not_found) % {"id": plan_id}, code="plan_not_found"
         )
     if plan.pk == row.product_id:
         raise Conflict(_("You are already on %(plan)s.") % {"plan": plan.name}, code="same_plan")
