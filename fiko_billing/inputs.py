@@ -126,7 +126,8 @@ class JSONField(forms.Field):
     """A member of a JSON object, taken as it is (no conversion between types).
 
     Absent and ``null`` both count as missing, unless ``null_allowed`` is
-    false: then ``null`` is a value of the wrong type.
+    false: then ``null`` is a value of the wrong type. So ``to_python`` never
+    sees an absent member, and sees ``null`` only to refuse it.
     """
 
     widget = JSONValue
@@ -153,9 +154,7 @@ class IntegerInput(JSONField):
         self.minimum = minimum
         self.maximum = maximum
 
-    def to_python(self, value: Any) -> int | None:
-        if value is None:
-            return None
+    def to_python(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError(_("Must be an integer."), code="integer")
         if not self.minimum <= value <= self.maximum:
@@ -171,9 +170,7 @@ class IntegerInput(JSONField):
 class QueryIntegerInput(IntegerInput):
     """A whole number in the query string (digits only: no sign, no decimals)."""
 
-    def to_python(self, value: Any) -> int | None:
-        if value is None:
-            return None
+    def to_python(self, value: Any) -> int:
         if not (value.isascii() and value.isdigit()) or len(value) > 12:
             number = None
         else:
@@ -193,9 +190,7 @@ class ChoiceInput(JSONField):
         super().__init__(**kwargs)
         self.choices = choices
 
-    def to_python(self, value: Any) -> str | None:
-        if value is None:
-            return None
+    def to_python(self, value: Any) -> str:
         if not isinstance(value, str) or value not in self.choices:
             options = {"options": ", ".join(self.choices)}
             raise ValidationError(_("Must be one of: %(options)s."), code="choice", params=options)
@@ -207,9 +202,7 @@ class TextInput(JSONField):
         super().__init__(**kwargs)
         self.max_length = max_length
 
-    def to_python(self, value: Any) -> str | None:
-        if value is None:
-            return None
+    def to_python(self, value: Any) -> str:
         if not isinstance(value, str) or not value or len(value) > self.max_length:
             raise ValidationError(
                 _("Must be a non-empty string."),
@@ -265,7 +258,7 @@ class InputForm(forms.Form):
         cleaned = dict(form.cleaned_data)
         for name, default in form.defaults.items():
             if cleaned.get(name) is None:
-                cleaned[name] = default() if callable(default) else default
+                cleaned[name] = default
         return cleaned
 
     def first_error(self) -> InvalidInput:

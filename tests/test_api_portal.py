@@ -64,6 +64,31 @@ def test_each_portal_request_is_a_new_stripe_request(api, stripe_stub):
 
 
 @pytest.mark.django_db
+def test_a_flow_opens_the_portal_on_it_and_comes_back_to_the_return_url(api, stripe_stub):
+    route_portal(stripe_stub)
+    response = post(api, {"flow": "payment_method_update"})
+    assert response.status_code == 200, response.content
+    (call,) = stripe_stub.requests
+    assert call.params == {
+        "customer": "cus_portal",
+        "return_url": DEFAULT_RETURN_URL,
+        "flow_data[type]": "payment_method_update",
+        "flow_data[after_completion][type]": "redirect",
+        "flow_data[after_completion][redirect][return_url]": DEFAULT_RETURN_URL,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("flow", ["subscription_cancel", "", 5, None, ["payment_method_update"]])
+def test_a_flow_we_do_not_offer_is_400_without_calling_stripe(api, stripe_stub, flow):
+    response = post(api, {"flow": flow})
+    assert response.status_code == 400
+    error = documented(response)["error"]
+    assert (error["code"], list(error["fields"])) == ("invalid_input", ["flow"])
+    assert stripe_stub.requests == []
+
+
+@pytest.mark.django_db
 def test_default_return_url_follows_the_setting(api, stripe_stub, settings):
     settings.FIKO_BILLING = {
         **settings.FIKO_BILLING,

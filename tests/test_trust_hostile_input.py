@@ -38,6 +38,7 @@ JSON_POSTS = [
     "/billing/subscription/cancel/",
     "/billing/subscription/resume/",
     "/billing/subscription/change/",
+    "/billing/subscription/change/preview/",
 ]
 
 
@@ -97,7 +98,8 @@ def test_a_timestamp_that_is_not_a_unix_time_is_400(timestamp: str) -> None:
 def test_hostile_json_is_a_400(api: Client, url: str, body: bytes) -> None:
     response = api.post(url, data=body, content_type="application/json")
     assert response.status_code == 400
-    assert documented(response)["error"]["code"] in ("invalid_json", "invalid_input")
+    # Refused by the parser, not by a field that happened to see the wrong type.
+    assert documented(response)["error"]["code"] == "invalid_json"
 
 
 @pytest.mark.parametrize("url", JSON_POSTS)

@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.test.client import MULTIPART_CONTENT, encode_multipart
 
-from fiko_billing import tokens
+from fiko_billing import tokens, urls
 from fiko_billing.models import Subscription
 from fiko_billing.subscribers import get_subscriber_model
 from tests.factories import (
@@ -41,6 +41,7 @@ POSTS = [
     (CANCEL, {}),
     ("/billing/subscription/resume/", {}),
     ("/billing/subscription/change/", {"plan_id": 1}),
+    ("/billing/subscription/change/preview/", {"plan_id": 1}),
 ]
 #: ``Authorization`` values a browser may send by itself, or an attacker's page may add.
 AMBIENT_AUTHORIZATION = [
@@ -66,6 +67,19 @@ def post_json(client: Client, url: str, body: Any, **extra: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- CSRF
+
+
+def test_posts_lists_every_json_endpoint_that_takes_a_post() -> None:
+    """A new POST endpoint is covered by the CSRF and media-type tests below."""
+    endpoints = [
+        pattern
+        for pattern in urls.urlpatterns
+        if hasattr(pattern.callback, "input_form")  # made by @endpoint
+        and "POST" in pattern.callback.allowed_methods
+    ]
+    assert sorted(f"/billing/{pattern.pattern}" for pattern in endpoints) == sorted(
+        url for url, _body in POSTS
+    )
 
 
 @pytest.mark.parametrize("authorization", AMBIENT_AUTHORIZATION)
