@@ -175,9 +175,9 @@ def test_cancel_at_period_end(api, stripe_stub, row, monthly, django_assert_num_
         stripe_subscription(monthly, cancel_at_period_end=True, cancel_at=int(END.timestamp())),
     )
     # resolver, current subscription; mirror: savepoint, row and subscriber, the
-    # subscriber's ledger lock (its row made the first time: 3 more), row lock,
-    # price, update, release; the answer: subscription, balance
-    with django_assert_num_queries(14):
+    # subscriber's ledger lock (one upsert, which also makes its row the first time),
+    # row lock, price, update, release; the answer: subscription, balance
+    with django_assert_num_queries(11):
         response = post(api, CANCEL)
     assert response.status_code == 200, response.content
     assert documented(response) == account(monthly, cancel_at_period_end=True)
@@ -272,7 +272,7 @@ def test_resume_when_not_canceling_is_409(api, stripe_stub, row):
 def test_resume_undoes_the_cancellation(api, stripe_stub, row, monthly, django_assert_num_queries):
     Subscription.objects.filter(pk=row.pk).update(cancel_at_period_end=True, cancel_at=END)
     stripe_stub.on("POST", SUB_PATH, stripe_subscription(monthly))
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(11):
         response = post(api, RESUME)
     assert response.status_code == 200, response.content
     assert documented(response) == account(monthly)
@@ -329,10 +329,10 @@ def test_change_switches_the_price_with_proration(
     item_id = current["items"]["data"][0]["id"]
     stripe_stub.on("GET", SUB_PATH, current)
     stripe_stub.on("POST", SUB_PATH, stripe_subscription(pro))
-    # resolver, current subscription, plan, price; mirror: savepoint, row lock, price,
-    # customer, update, subscriber (for the signals), release; the answer: subscription,
-    # balance
-    with django_assert_num_queries(16):
+    # resolver, current subscription, plan, price; mirror: savepoint, customer, the
+    # ledger lock (one upsert, which makes its row the first time), row lock, price,
+    # update, release; the answer: subscription, balance
+    with django_assert_num_queries(13):
         response = post(api, CHANGE, {"plan_id": pro.plan_id})
     assert response.status_code == 200, response.content
     assert documented(response) == account(pro)

@@ -33,11 +33,14 @@ DAY = timedelta(days=1)
 
 BAD_AMOUNTS = [0, -1, -100, 1.0, 2.5, True, False, "5", None]
 
-# Statements of one operation in the common case, the transaction's two
-# included (a SAVEPOINT and its RELEASE inside the test's transaction). On
-# PostgreSQL a consume and a credit are one statement each.
+# Statements of one operation in the common case, inside the test's transaction.
+# On PostgreSQL a consume and a credit are one statement each. A consume is
+# wrapped in a savepoint (its SAVEPOINT and RELEASE counted), which undoes it
+# when it finds more than the common case; a credit writes nothing unless it
+# writes everything, so it needs none (two statements on SQLite: the entry,
+# then the balance).
 ONE_STATEMENT = connection.vendor == "postgresql"
-CREDIT_QUERIES = 3 if ONE_STATEMENT else 4
+CREDIT_QUERIES = 1 if ONE_STATEMENT else 2
 CONSUME_QUERIES = 3 if ONE_STATEMENT else 5
 RESERVE_QUERIES = 7
 SETTLE_QUERIES = 6
@@ -973,6 +976,35 @@ def test_credit_query_budget(subscriber, django_assert_num_queries):
     tokens.credit(subscriber, 100, kind="purchase", reference="cs_0")
     with django_assert_num_queries(CREDIT_QUERIES):
         tokens.credit(subscriber, 100, kind="purchase", reference="cs_1")
+
+
+def test_credit_at_a_used_reference_writes_nothing_and_leaves_the_transaction_usable(
+    subscriber,
+):
+    tokens.credit(subscriber, 100, kind="purchase", reference="cs_1")
+    with transaction.atomic():
+        # The common case finds the reference used and writes nothing, without a
+        # savepoint: no balance moved ahead of an entry, nothing to roll back.
+        again = tokens.credit(subscriber, 100, kind="purchase", reference="cs_1")
+        with pytest.raises(ReferenceConflict):
+            tokens.credit(subscriber, 50, kind="purchase", reference="cs_1")
+        assert stored_balance(subscriber) == 100
+        tokens.credit(subscriber, 7, kind="grant", reference="in_1")
+    assert again.balance_after == 100
+    assert stored_balance(subscriber) == 107
+    assert_ledger_consistent(subscriber)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_credit_outside_a_transaction_is_its_own_transaction(django_assert_num_queries):
+    subscriber = SubscriberFactory()
+    tokens.credit(subscriber, 100, kind="purchase", reference="cs_0")
+    with django_assert_num_queries(CREDIT_QUERIES + 2) as captured:
+        entry = tokens.credit(subscriber, 100, kind="purchase", reference="cs_1")
+    sql = [query["sql"] for query in captured.captured_queries]
+    assert (sql[0], sql[-1]) == ("BEGIN", "COMMIT")
+    assert entry.balance_after == 200
+    assert_ledger_consistent(subscriber)
 
 
 def test_consume_query_budget(subscriber, django_assert_num_queries):

@@ -165,6 +165,60 @@ def test_one_credit_reference_from_many_threads_credits_once():
     assert_ledger_consistent(subscriber)
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_credits_chain_their_balances():
+    """Credits waiting on the account's lock read its latest balance once they get it:
+    every entry's ``balance_after`` follows the one committed before it."""
+    subscriber = SubscriberFactory()
+    tokens.credit(subscriber, 1, kind="grant", reference="seed")
+
+    outcomes = run_together(
+        lambda i: [
+            tokens.credit(subscriber, 10 + i, kind="purchase", reference=f"cs_{i}_{n}").pk
+            for n in range(5)
+        ]
+    )
+
+    assert [o.errors for o in outcomes] == [[]] * THREADS
+    assert TokenEntry.objects.count() == 1 + 5 * THREADS
+    assert tokens.balance(subscriber) == 1 + 5 * sum(10 + i for i in range(THREADS))
+    assert_ledger_consistent(subscriber)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_credit_waiting_for_the_lock_adds_to_the_balance_committed_meanwhile():
+    """The credit's statement takes its snapshot before it waits for the lock, held by
+    a transaction that credits and commits meanwhile: it must add to that balance."""
+    from django.db import transaction
+
+    subscriber = SubscriberFactory()
+    tokens.credit(subscriber, 1, kind="grant", reference="seed")
+    locked, waiting = threading.Event(), threading.Event()
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                tokens.lock_account(subscriber)
+                tokens.credit(subscriber, 10, kind="purchase", reference="cs_first")
+                locked.set()
+                waiting.wait(timeout=1)  # the credit below is waiting on the lock
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert locked.wait(timeout=30)
+    threading.Timer(0.5, waiting.set).start()
+    entry = tokens.credit(subscriber, 5, kind="purchase", reference="cs_second")
+    holder.join()
+
+    assert entry.balance_after == 16
+    assert tokens.balance(subscriber) == 16
+    assert_ledger_consistent(subscriber)
+
+
 # --------------------------------------------------------------------------- reservations
 
 

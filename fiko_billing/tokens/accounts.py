@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -61,19 +61,23 @@ def locked_account(subscriber_pk: Any) -> TokenAccount:
     of waiting. Writing first takes SQLite's write lock at once (waiting up to
     the connection's timeout), and on other databases it takes the row lock.
     """
-    for _attempt in range(2):
-        touched = TokenAccount.objects.filter(subscriber_id=subscriber_pk).update(
-            updated=timezone.now()
-        )
-        if touched:
-            return TokenAccount.objects.get(subscriber_id=subscriber_pk)
-        try:
-            with transaction.atomic():
-                return TokenAccount.objects.create(subscriber_id=subscriber_pk)
-        except IntegrityError:
-            # Another transaction created it first; the loop now locks that row.
-            continue
-    raise RuntimeError("could not create or lock the token account")  # pragma: no cover
+    _touch_or_create(subscriber_pk)
+    return TokenAccount.objects.get(subscriber_id=subscriber_pk)
+
+
+def _touch_or_create(subscriber_pk: Any) -> None:
+    """Create the account or, when it exists, write to it: either way it is locked.
+
+    One upsert (``INSERT ... ON CONFLICT (subscriber_id) DO UPDATE``): a
+    concurrent creator is waited for, not raced, and the common case (the row
+    exists) costs the same single statement as an ``UPDATE``.
+    """
+    TokenAccount.objects.bulk_create(
+        [TokenAccount(subscriber_id=subscriber_pk)],
+        update_conflicts=True,
+        unique_fields=["subscriber"],
+        update_fields=["updated"],
+    )
 
 
 def entry_by_reference(account: TokenAccount, reference: str | None) -> TokenEntry | None:
@@ -150,14 +154,4 @@ def lock_account(subscriber: Subscriber) -> None:
     one subscriber queue up instead of deadlocking. Must run in a transaction.
     """
     ensure_subscriber(subscriber)
-    touched = TokenAccount.objects.filter(subscriber_id=subscriber.pk).update(
-        updated=timezone.now()
-    )
-    if touched:
-        return
-    try:
-        with transaction.atomic():
-            TokenAccount.objects.create(subscriber_id=subscriber.pk)
-    except IntegrityError:
-        # Created by a concurrent transaction: wait for its lock like everyone else.
-        TokenAccount.objects.filter(subscriber_id=subscriber.pk).update(updated=timezone.now())
+    _touch_or_create(subscriber.pk)

@@ -161,11 +161,14 @@ def credit(
     now: datetime,
     ceiling: int,
 ) -> TokenEntry | None:
-    """Lock and credit the account, insert the entry; ``COMMIT``.
+    """Lock and credit the account, insert the entry.
 
-    Three statements on PostgreSQL (the work is one), four on SQLite.
+    One statement on PostgreSQL, two on SQLite (plus ``BEGIN`` and ``COMMIT``
+    when no transaction is open). It writes nothing unless it does it all, so
+    inside a transaction it needs no savepoint.
     """
-
+    if not statements.supported():
+        return None
     values: dict[str, Any] = {
         "kind": kind,
         "amount": amount,
@@ -173,41 +176,20 @@ def credit(
         "description": description,
         "expires_at": expires_at,
     }
-
-    def run_in_one() -> TokenEntry:
-        done = one_statement.credit_in_one(subscriber_pk, now=now, ceiling=ceiling, **values)
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            done = one_statement.credit_in_one(subscriber_pk, now=now, ceiling=ceiling, **values)
+        else:
+            done = statements.insert_credit(subscriber_pk, now=now, ceiling=ceiling, **values)
+            if done is not None:
+                statements.set_balance(done[1], done[2], now)
         if done is None:
-            raise _NotCommon
+            return None
         pk, account_pk, balance, remaining = done
         account = _account(account_pk, subscriber_pk, balance)
         return _entry(
             account, pk, balance_after=balance, remaining=remaining, created=now, **values
         )
-
-    def run() -> TokenEntry:
-        locked = statements.lock_and_move(
-            subscriber_pk, amount, now, floor=-_UNBOUNDED, ceiling=ceiling
-        )
-        if locked is None:
-            raise _NotCommon
-        account = _account(locked[0], subscriber_pk, locked[1])
-        # Tokens first pay off a debt; only the rest can be spent later.
-        remaining = max(0, amount - max(0, amount - account.balance))
-        pk = statements.insert_entry(
-            account.pk, balance_after=account.balance, remaining=remaining, now=now, **values
-        )
-        if pk is None:
-            raise _NotCommon
-        return _entry(
-            account,
-            pk,
-            balance_after=account.balance,
-            remaining=remaining,
-            created=now,
-            **values,
-        )
-
-    return _attempt(run_in_one if connection.vendor == "postgresql" else run)
 
 
 def reserve(

@@ -94,23 +94,37 @@ def consume_in_one(
     return int(account_pk), int(balance), int(entry_pk)
 
 
+# PostgreSQL only: a whole credit in one statement. The account is read FOR
+# UPDATE (its lock, and its latest committed version), the entry inserted from
+# it, and the balance moved only to the entry's ``balance_after``, only if the
+# entry was inserted: when the reference is used, or the account is missing or
+# not in the common case, the statement writes nothing, so the caller needs no
+# savepoint to undo it.
 CREDIT_SQL = """
     WITH acct AS (
-        UPDATE {account} SET balance = balance + %(amount)s, updated = %(now)s
+        SELECT id, balance + %(amount)s AS balance FROM {account}
         WHERE subscriber_id = %(subscriber)s AND balance + %(amount)s <= %(ceiling)s
           AND {common_case}
-        RETURNING id, balance
+        FOR UPDATE
+    ),
+    written AS (
+        INSERT INTO {entry}
+            (account_id, kind, amount, balance_after, reference, grant_id, expires_at,
+             remaining, description, created)
+        SELECT id, %(kind)s, %(amount)s, balance, %(reference)s, NULL, %(expires_at)s,
+               CASE WHEN balance < 0 THEN 0 WHEN balance < %(amount)s THEN balance
+                    ELSE %(amount)s END,
+               %(description)s, %(now)s
+        FROM acct
+        ON CONFLICT (account_id, reference) WHERE reference IS NOT NULL DO NOTHING
+        RETURNING id, account_id, balance_after, remaining
+    ),
+    moved AS (
+        UPDATE {account} SET balance = written.balance_after, updated = %(now)s
+        FROM written WHERE {account}.id = written.account_id
+        RETURNING {account}.id
     )
-    INSERT INTO {entry}
-        (account_id, kind, amount, balance_after, reference, grant_id, expires_at,
-         remaining, description, created)
-    SELECT id, %(kind)s, %(amount)s, balance, %(reference)s, NULL, %(expires_at)s,
-           CASE WHEN balance < 0 THEN 0 WHEN balance < %(amount)s THEN balance
-                ELSE %(amount)s END,
-           %(description)s, %(now)s
-    FROM acct
-    ON CONFLICT (account_id, reference) WHERE reference IS NOT NULL DO NOTHING
-    RETURNING id, account_id, balance_after, remaining
+    SELECT written.* FROM written JOIN moved ON moved.id = written.account_id
 """
 
 
@@ -128,7 +142,7 @@ def credit_in_one(
     """PostgreSQL: lock, credit and entry in one statement (tokens first pay a debt).
 
     Returns the entry's pk, the account's pk, the new balance and the entry's
-    ``remaining``; ``None`` when there is no entry (then the caller rolls back).
+    ``remaining``; ``None`` when it wrote nothing (the caller takes the general path).
     """
     params = {
         "amount": amount,

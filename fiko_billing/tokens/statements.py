@@ -162,6 +162,71 @@ def insert_entry(
     return int(found[0][0]) if found else None
 
 
+# A credit's entry, inserted from the account row only in the common case and
+# only for a new reference; the balance follows with ``set_balance``. Written
+# in this order, a credit that cannot take the common case writes nothing, so
+# it needs no savepoint to be undone. The entry's ``remaining`` is what is left
+# of ``amount`` after paying a debt.
+_CREDIT_ENTRY = """
+    INSERT INTO {entry}
+        (account_id, kind, amount, balance_after, reference, grant_id, expires_at,
+         remaining, description, created)
+    SELECT id, %(kind)s, %(amount)s, balance + %(amount)s, %(reference)s, NULL, %(expires_at)s,
+           CASE WHEN balance + %(amount)s < 0 THEN 0 WHEN balance < 0 THEN balance + %(amount)s
+                ELSE %(amount)s END,
+           %(description)s, %(now)s
+    FROM {account}
+    WHERE subscriber_id = %(subscriber)s AND balance + %(amount)s <= %(ceiling)s
+      AND {common_case}
+    ON CONFLICT (account_id, reference) WHERE reference IS NOT NULL DO NOTHING
+    RETURNING id, account_id, balance_after, remaining
+"""
+
+
+def insert_credit(
+    subscriber_pk: Any,
+    amount: int,
+    *,
+    kind: str,
+    reference: str | None,
+    expires_at: datetime | None,
+    description: str,
+    now: datetime,
+    ceiling: int,
+) -> tuple[int, int, int, int] | None:
+    """The credit's entry; its pk, the account's pk, its new balance and ``remaining``.
+
+    ``None`` (nothing written) when the account is missing, not in the common
+    case, or the reference is used. The caller then sets the account's balance
+    (``set_balance``) in the same transaction.
+    """
+    params = {
+        "amount": amount,
+        "now": timestamp(now),
+        "subscriber": subscriber_pk,
+        "ceiling": ceiling,
+        "kind": kind,
+        "reference": reference,
+        "expires_at": timestamp(expires_at),
+        "description": description,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(render_named(_CREDIT_ENTRY), params)
+        found = list(cursor.fetchall())
+    if not found:
+        return None
+    entry_pk, account_pk, balance, remaining = found[0]
+    return int(entry_pk), int(account_pk), int(balance), int(remaining)
+
+
+_SET_BALANCE = "UPDATE {account} SET balance = %s, updated = %s WHERE id = %s"
+
+
+def set_balance(account_pk: int, balance: int, now: datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(render(_SET_BALANCE), [balance, timestamp(now), account_pk])
+
+
 # The live credits in the order debits draw from them (earliest expiry first,
 # never-expiring last), each with what ``%s`` tokens take from it.
 DRAWN = """
