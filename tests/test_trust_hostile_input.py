@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fiko_billing.models import RejectedEvent, Subscription, WebhookEvent
-from fiko_billing.models.fields import ESCAPE, decode_nul, encode_nul
+from fiko_billing.models.fields import ESCAPE, _may_need_escaping, decode_nul, encode_nul
 from fiko_billing.testing import payloads
 from fiko_billing.testing.webhooks import post_event, signed_headers
 from fiko_billing.webhooks.signature import sign
@@ -258,6 +258,22 @@ def test_nul_escaping_round_trips_any_json_value(value: Any) -> None:
     stored = encode_nul(value)
     assert "\x00" not in json.dumps(stored, ensure_ascii=False)
     assert decode_nul(stored) == value
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(codec="utf-8")),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.text(alphabet=st.characters(codec="utf-8")), inner, max_size=4)
+        ),
+        max_leaves=20,
+    )
+)
+def test_the_quick_check_never_misses_a_value_that_needs_escaping(value: Any) -> None:
+    # The field skips the walk when the check says no: that must never lose an escape.
+    if encode_nul(value) != value:
+        assert _may_need_escaping(value, None)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -65,6 +66,23 @@ def decode_nul(value: Any) -> Any:
     return _transform(value, _decode_text)
 
 
+def _may_need_escaping(value: Any, encoder: Any) -> bool:
+    """Whether ``value`` may hold U+0000 or U+E000 in a key or string.
+
+    Serialising in C and searching the text is far cheaper than walking a
+    large payload (an event is thousands of strings) in Python. ASCII-only
+    JSON writes both characters as escapes; a literal backslash before ``u``
+    makes a false alarm at worst, never a miss.
+    """
+    if value is None or isinstance(value, bool | int | float):
+        return False
+    try:
+        text = json.dumps(value, cls=encoder, ensure_ascii=True)
+    except (TypeError, ValueError):
+        return True  # let the walk and the field's own encoder say what is wrong
+    return "\\u0000" in text or "\\ue000" in text
+
+
 class NulSafeJSONField(models.JSONField):
     """A ``JSONField`` that stores strings holding U+0000, which PostgreSQL's ``jsonb`` refuses.
 
@@ -77,7 +95,9 @@ class NulSafeJSONField(models.JSONField):
     """
 
     def get_prep_value(self, value: Any) -> Any:
-        return super().get_prep_value(encode_nul(value))
+        if _may_need_escaping(value, self.encoder):
+            value = encode_nul(value)
+        return super().get_prep_value(value)
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         loaded = super().from_db_value(value, expression, connection)
