@@ -42,9 +42,9 @@ BAD_AMOUNTS = [0, -1, -100, 1.0, 2.5, True, False, "5", None]
 ONE_STATEMENT = connection.vendor == "postgresql"
 CREDIT_QUERIES = 1 if ONE_STATEMENT else 2
 CONSUME_QUERIES = 3 if ONE_STATEMENT else 5
-RESERVE_QUERIES = 7
-SETTLE_QUERIES = 6
-SETTLE_IN_FULL_QUERIES = 4
+RESERVE_QUERIES = 3 if ONE_STATEMENT else 7
+SETTLE_QUERIES = 3 if ONE_STATEMENT else 6
+SETTLE_IN_FULL_QUERIES = 3 if ONE_STATEMENT else 4
 
 
 # --------------------------------------------------------------------------- helpers

@@ -235,6 +235,10 @@ def test_parallel_reserve_and_settle_keep_the_invariants():
         rng = random.Random(1000 + i)
         charged = 0
         for n in range(rounds):
+            # Credits, consumes and give-backs between the holds all race the
+            # one-statement draws for the same credit rows.
+            tokens.credit(subscriber, 3, kind="purchase", reference=f"cs-{i}-{n}")
+            charged -= 3
             try:
                 held = tokens.reserve(subscriber, rng.randint(1, 12), reference=f"job-{i}-{n}")
             except InsufficientTokens:
@@ -245,16 +249,15 @@ def test_parallel_reserve_and_settle_keep_the_invariants():
             except InsufficientTokens:
                 row = held.release()
             charged += row.settled_amount or 0
-            if n % 3 == 0:
-                with contextlib.suppress(InsufficientTokens):
-                    charged += -tokens.consume(subscriber, rng.randint(1, 4)).amount
+            with contextlib.suppress(InsufficientTokens):
+                charged += -tokens.consume(subscriber, rng.randint(1, 4)).amount
         return charged
 
     outcomes = run_together(work)
 
     assert [o.errors for o in outcomes] == [[]] * THREADS
     charged = sum(o.results[0] for o in outcomes)
-    assert charged > 0
+    assert TokenReservation.objects.filter(status=ReservationStatus.SETTLED).exists()
     assert tokens.balance(subscriber) == initial - charged
     assert TokenEntry.objects.filter(balance_after__lt=0).count() == 0
     assert TokenReservation.objects.filter(status=ReservationStatus.HELD).count() == 0
@@ -332,4 +335,93 @@ def test_a_consume_waiting_for_the_lock_sees_the_credit_committed_meanwhile():
     granted = TokenEntry.objects.get(reference="in_1")
     purchase.refresh_from_db()
     assert (granted.remaining, purchase.remaining) == (0, 18)
+    assert_ledger_consistent(subscriber)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_reserve_waiting_for_the_lock_draws_from_the_credit_committed_meanwhile():
+    """As for a consume: the hold must draw from (and allocate to) the earlier-expiring
+    credit committed while it waited, though its statement's snapshot predates it."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from fiko_billing.models import TokenAllocation
+
+    subscriber = SubscriberFactory()
+    purchase = tokens.credit(subscriber, 20, kind="purchase", reference="cs_1")
+    locked, waiting = threading.Event(), threading.Event()
+
+    def grant() -> None:
+        try:
+            with transaction.atomic():
+                tokens.lock_account(subscriber)
+                tokens.credit(
+                    subscriber,
+                    10,
+                    kind="grant",
+                    reference="in_1",
+                    expires_at=timezone.now() + timedelta(days=1),
+                )
+                locked.set()
+                waiting.wait(timeout=1)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=grant)
+    holder.start()
+    assert locked.wait(timeout=30)
+    threading.Timer(0.5, waiting.set).start()
+    held = tokens.reserve(subscriber, 12)
+    holder.join()
+
+    granted = TokenEntry.objects.get(reference="in_1")
+    purchase.refresh_from_db()
+    assert (granted.remaining, purchase.remaining) == (0, 18)
+    allocations = TokenAllocation.objects.filter(debit__reservation__pk=held.pk)
+    assert sorted(allocations.values_list("grant_id", "amount")) == sorted(
+        [(granted.pk, 10), (purchase.pk, 2)]
+    )
+    assert_ledger_consistent(subscriber)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_settle_waiting_for_the_lock_finds_the_hold_closed_meanwhile():
+    """A settle whose statement's snapshot still shows the hold open, while another
+    transaction holding the lock settles it and commits: the hold is given back once."""
+    from django.db import transaction
+
+    from fiko_billing.exceptions import ReservationClosed
+    from fiko_billing.models import ReservationStatus, TokenReservation
+
+    subscriber = SubscriberFactory()
+    tokens.credit(subscriber, 100, kind="purchase", reference="cs_1")
+    held = tokens.reserve(subscriber, 40)
+    locked, waiting = threading.Event(), threading.Event()
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                tokens.lock_account(subscriber)
+                tokens.settle(held, 10)
+                locked.set()
+                waiting.wait(timeout=1)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert locked.wait(timeout=30)
+    threading.Timer(0.5, waiting.set).start()
+    with pytest.raises(ReservationClosed):
+        tokens.settle(held, 0)
+    holder.join()
+
+    row = TokenReservation.objects.get(pk=held.pk)
+    assert (row.status, row.settled_amount) == (ReservationStatus.SETTLED, 10)
+    assert tokens.balance(subscriber) == 90
+    assert TokenEntry.objects.filter(kind="release").count() == 1
     assert_ledger_consistent(subscriber)

@@ -25,8 +25,9 @@ from fiko_billing.models import (
     TokenEntry,
     TokenReservation,
 )
-from fiko_billing.tokens import hold_statements, one_statement, statements
+from fiko_billing.tokens import hold_statements, holds_in_one, one_statement, statements
 from fiko_billing.tokens.accounts import announce
+from fiko_billing.tokens.validation import RELEASE_DESCRIPTION
 
 T = TypeVar("T")
 
@@ -202,10 +203,39 @@ def reserve(
     now: datetime,
     expires_at: datetime,
 ) -> int | None:
-    """Five statements and ``COMMIT``: lock and debit, entry, allocations, draw, hold.
+    """Lock and debit, entry, allocations, draw, hold; ``COMMIT``.
 
+    Three statements on PostgreSQL (the work is one), seven on SQLite.
     Returns the reservation's pk.
     """
+    if connection.vendor == "postgresql":
+
+        def run_in_one() -> int:
+            done = holds_in_one.reserve_in_one(
+                subscriber_pk,
+                amount,
+                reference=reference,
+                entry_reference=entry_reference,
+                description=description,
+                now=now,
+                expires_at=expires_at,
+            )
+            if done is None:
+                raise _NotCommon  # the debit may be written: roll it back
+            account_pk, balance, entry_pk, hold_pk = done
+            _entry(
+                _account(account_pk, subscriber_pk, balance),
+                entry_pk,
+                kind=EntryKind.RESERVE,
+                amount=-amount,
+                balance_after=balance,
+                reference=entry_reference,
+                description=description,
+                created=now,
+            )
+            return hold_pk
+
+        return _attempt(run_in_one)
 
     def run() -> int:
         entry = _debit(
@@ -239,10 +269,42 @@ def settle(
 ) -> TokenReservation | None:
     """Settle a hold of at least ``actual`` tokens that is still open.
 
-    Three statements and ``COMMIT`` when ``actual`` is what was held; five when
-    some goes back (put back into its credits, and a release entry).
+    Three statements on PostgreSQL (the work is one). On SQLite, three and
+    ``COMMIT`` when ``actual`` is what was held; five when some goes back (put
+    back into its credits, and a release entry).
     """
     status = ReservationStatus.RELEASED if actual == 0 else ReservationStatus.SETTLED
+    release_reference = f"release:{reservation_pk}"
+
+    def run_in_one() -> TokenReservation:
+        done = holds_in_one.settle_in_one(
+            subscriber_pk,
+            reservation_pk,
+            actual,
+            status=status,
+            release_reference=release_reference,
+            release_description=RELEASE_DESCRIPTION,
+            now=now,
+        )
+        if done is None:
+            raise _NotCommon  # the ORM path says how
+        if done.release_pk is not None:
+            _entry(
+                _account(done.account_pk, subscriber_pk, done.balance),
+                done.release_pk,
+                kind=EntryKind.RELEASE,
+                amount=done.back,
+                balance_after=done.balance,
+                reference=release_reference,
+                description=done.release_description,
+                created=now,
+            )
+        row = [reservation_pk, done.account_pk, done.amount, actual, status, done.reference]
+        row += [done.entry_pk, done.description, now]
+        return TokenReservation.from_db(connection.alias, _CLOSED_FIELDS, row)
+
+    if connection.vendor == "postgresql":
+        return _attempt(run_in_one)
 
     def run() -> TokenReservation:
         locked = hold_statements.lock_and_give_back(subscriber_pk, reservation_pk, actual, now)
@@ -264,8 +326,8 @@ def settle(
                 "kind": EntryKind.RELEASE,
                 "amount": back,
                 "balance_after": balance,
-                "reference": f"release:{reservation_pk}",
-                "description": description or "Unused part of a reservation",
+                "reference": release_reference,
+                "description": description or RELEASE_DESCRIPTION,
             }
             account = _account(account_pk, subscriber_pk, balance)
             pk = statements.insert_entry(account_pk, now=now, **values)

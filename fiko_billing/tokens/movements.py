@@ -22,7 +22,7 @@ from fiko_billing.models import (
     TokenReservation,
 )
 from fiko_billing.tokens.accounts import announce, save_account
-from fiko_billing.tokens.validation import max_balance
+from fiko_billing.tokens.validation import RELEASE_DESCRIPTION, max_balance
 
 logger = logging.getLogger("fiko_billing.tokens")
 
@@ -201,7 +201,7 @@ def put_back(
         amount=amount,
         balance_after=account.balance,
         reference=f"release:{held.pk}",
-        description=held.description or "Unused part of a reservation",
+        description=held.description or RELEASE_DESCRIPTION,
     )
     announce(entry, account)
     # A credit that expired while its tokens were held expires now.

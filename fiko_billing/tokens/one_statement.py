@@ -3,7 +3,7 @@
 PostgreSQL can write inside ``WITH``, so the account's lock, the debit, the
 draw from the credits and the entry fit in one statement, as many round trips
 as a bare ``UPDATE``. SQLite cannot; there ``statements`` does the same work in
-a few statements.
+a few statements. ``holds_in_one`` does the same for ``reserve`` and ``settle``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import connection
 
+from fiko_billing.models import EntryKind
 from fiko_billing.tokens.statements import render_named, timestamp
 
 # PostgreSQL only: a whole consume in one statement. Its snapshot is taken
@@ -21,9 +22,9 @@ from fiko_billing.tokens.statements import render_named, timestamp
 # snapshot would still be missed, so the draw and the entry happen only if the
 # credits seen add up to the balance before the debit, as live credits always
 # do while the balance is not negative.
-CONSUME_SQL = """
+DEBIT_AND_DRAW = """
     WITH acct AS (
-        UPDATE {account} SET balance = balance - %(amount)s, updated = %(now)s
+        UPDATE {account} SET balance = balance - %(amount)s, updated = %(now)s{hold}
         WHERE subscriber_id = %(subscriber)s AND balance >= %(amount)s AND {common_case}
         RETURNING id, balance
     ),
@@ -38,8 +39,8 @@ CONSUME_SQL = """
         WHERE balance + %(amount)s = (SELECT COALESCE(SUM(remaining), 0) FROM live)
     ),
     drawn AS (
-        SELECT id, CASE WHEN remaining < %(amount)s - before THEN remaining
-                        ELSE %(amount)s - before END AS part
+        SELECT id, remaining, CASE WHEN remaining < %(amount)s - before THEN remaining
+                                   ELSE %(amount)s - before END AS part
         FROM (
             SELECT id, remaining, SUM(remaining) OVER (
                        ORDER BY (expires_at IS NULL), expires_at, id
@@ -50,22 +51,32 @@ CONSUME_SQL = """
         WHERE before < %(amount)s AND EXISTS (SELECT 1 FROM checked)
     ),
     taken AS (
-        UPDATE {entry} SET remaining = {entry}.remaining - drawn.part
-        FROM drawn WHERE {entry}.id = drawn.id
+        -- From the value read FOR UPDATE, and only where the row still holds it:
+        -- under concurrent give-backs this UPDATE has been seen to find another
+        -- version than the one locked above; the caller compares the rows
+        -- drawn and taken, and rolls back when they differ.
+        UPDATE {entry} SET remaining = drawn.remaining - drawn.part
+        FROM drawn WHERE {entry}.id = drawn.id AND {entry}.remaining = drawn.remaining
         RETURNING {entry}.id
     ),
     written AS (
         INSERT INTO {entry}
             (account_id, kind, amount, balance_after, reference, grant_id, expires_at,
              remaining, description, created)
-        SELECT id, 'consume', -%(amount)s, balance, %(reference)s, NULL, NULL, 0,
+        SELECT id, %(kind)s, -%(amount)s, balance, %(reference)s, NULL, NULL, 0,
                %(description)s, %(now)s
         FROM checked
         ON CONFLICT (account_id, reference) WHERE reference IS NOT NULL DO NOTHING
-        RETURNING id
-    )
-    SELECT (SELECT id FROM acct), (SELECT balance FROM acct), (SELECT id FROM written)
+        RETURNING id, account_id
+    )"""
+
+CONSUME_SQL = (
+    DEBIT_AND_DRAW.replace("{hold}", "")  # noqa: S608 - constant SQL, bound values
+    + """
+    SELECT (SELECT id FROM acct), (SELECT balance FROM acct), (SELECT id FROM written),
+           (SELECT count(*) FROM drawn) = (SELECT count(*) FROM taken)
 """
+)
 
 
 def consume_in_one(
@@ -83,13 +94,14 @@ def consume_in_one(
         "amount": amount,
         "now": stamp,
         "subscriber": subscriber_pk,
+        "kind": EntryKind.CONSUME.value,
         "reference": reference,
         "description": description,
     }
     with connection.cursor() as cursor:
         cursor.execute(render_named(CONSUME_SQL), params)
-        account_pk, balance, entry_pk = cursor.fetchone()
-    if entry_pk is None:
+        account_pk, balance, entry_pk, all_taken = cursor.fetchone()
+    if entry_pk is None or not all_taken:
         return None
     return int(account_pk), int(balance), int(entry_pk)
 
@@ -124,7 +136,7 @@ CREDIT_SQL = """
         FROM written WHERE {account}.id = written.account_id
         RETURNING {account}.id
     )
-    SELECT written.* FROM written JOIN moved ON moved.id = written.account_id
+    SELECT written.*, (SELECT count(*) FROM moved) FROM written
 """
 
 
@@ -159,5 +171,9 @@ def credit_in_one(
         row = cursor.fetchone()
     if row is None:
         return None
-    entry_pk, account_pk, balance, remaining = row
+    entry_pk, account_pk, balance, remaining, moved = row
+    if moved != 1:
+        # An entry without its balance must never commit; without a savepoint
+        # to undo it, the error makes the caller's transaction roll back.
+        raise RuntimeError(f"credit entry {entry_pk} was written without its balance")
     return int(entry_pk), int(account_pk), int(balance), int(remaining)

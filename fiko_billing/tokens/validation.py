@@ -15,6 +15,8 @@ REVOCABLE_KINDS = frozenset({EntryKind.REFUND, EntryKind.ADJUSTMENT})
 #: Debits that take back tokens because the money that bought them went back.
 CLAIM_KINDS = frozenset({EntryKind.REFUND, EntryKind.DISPUTE})
 RESERVE_PREFIX = "reserve:"
+#: The description of a release entry when its hold has none.
+RELEASE_DESCRIPTION = "Unused part of a reservation"
 
 #: The most tokens one operation may move. Far beyond any real purchase, it
 #: keeps every sum of amounts far below the 64-bit limit of the columns.
