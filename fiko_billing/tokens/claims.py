@@ -239,5 +239,7 @@ def _locked_claim(
     source = entry_by_reference(account, check_reference(source_reference))
     if source is None or source.kind not in set(kinds):
         return account, None, None, now
-    expire_due_locked(account, now)
+    if expire_due_locked(account, now):
+        # Saved now: a claim with nothing left to take writes nothing else.
+        save_account(account)
     return account, None, source, now
