@@ -262,8 +262,9 @@ STORIES: list[tuple[Callable[[Any, Any], list[Any]], list[str]]] = [
     (expiring_later, ["refund:re_1", "refund:re_2"]),
     (a_debt, []),
     (a_hold_past_its_expiry, []),
-    (repeated, ["refund:re_1"]),
-    (reference_used_elsewhere, []),
+    # A repeat is answered from its entry by the attempt, without the general path.
+    (repeated, ["refund:re_1"] * 3),
+    (reference_used_elsewhere, ["refund:re_1"]),
     (no_such_credit, []),
     (dispute_won_then_refunded, ["dispute:dp_1"]),
     (dispute_then_partial_refund, ["dispute:dp_1", "refund:re_1"]),

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 
-from fiko_billing.models import CREDIT_KINDS, EntryKind
+from fiko_billing.models import CREDIT_KINDS, EntryKind, TokenEntry
 from fiko_billing.tokens.statements import render, timestamp
 from fiko_billing.tokens.validation import CLAIM_KINDS
 
@@ -137,9 +137,9 @@ TAKE_BACK_SQL = """
         SELECT id, grant_id, part FROM written
         RETURNING id
     )
-    SELECT acct.id, acct.balance, acct.due, acct.credit_id,
-           (SELECT id FROM written), (SELECT COUNT(*) FROM allocated)
-    FROM acct
+    SELECT (SELECT id FROM acct), (SELECT balance FROM acct), (SELECT due FROM acct),
+           (SELECT credit_id FROM acct), (SELECT id FROM written),
+           (SELECT COUNT(*) FROM allocated), ({used})
 """
 
 # SQLite: the first statement locks, checks and debits the account; RETURNING
@@ -151,6 +151,11 @@ LOCK_AND_TAKE_SQL = """
         SELECT 1 FROM due WHERE {guards}
     )
     RETURNING id, balance, (SELECT due FROM due), (SELECT id FROM due)
+"""
+# PostgreSQL: the entry a take-back with this reference already wrote (a repeat).
+_USED = """
+    SELECT used.id FROM {entry} AS used JOIN {account} ON {account}.id = used.account_id
+    WHERE {account}.subscriber_id = %(subscriber)s AND used.reference = %(reference)s
 """
 _TAKE_FROM_CREDIT = """
     UPDATE {entry} SET remaining = remaining - %(due)s
@@ -171,13 +176,23 @@ _INSERT_ALLOCATION = """
 """
 
 
+class Taken(NamedTuple):
+    """What a take-back in the common case wrote."""
+
+    account_pk: int
+    balance: int
+    tokens: int
+    credit_pk: int
+    entry_pk: int
+
+
 class Inconsistent(RuntimeError):
     """A write after the guarded one did not match: the transaction must not commit."""
 
 
 def _named(template: str) -> str:
     """``template`` rendered, the common case's two timestamps named ``now``."""
-    whole = template.replace("{due}", _DUE).replace("{guards}", _GUARDS)
+    whole = template.replace("{due}", _DUE).replace("{guards}", _GUARDS).replace("{used}", _USED)
     return render(whole, **_KINDS).replace("%s", "%(now)s")
 
 
@@ -200,14 +215,16 @@ def take_from_credit(
     forgive_spent: bool,
     description: str,
     now: datetime,
-) -> tuple[int, int, int, int, int] | None:
+) -> Taken | TokenEntry | None:
     """Lock the account and take what is due out of the credit, in the common case only.
 
-    Returns the account's pk, its new balance, the tokens taken, the credit's
-    pk and the new entry's pk; ``None`` when nothing was written (not the
-    common case, or nothing due: the general path says what to do).
-    Raises ``Inconsistent`` if a write after the guarded one found the rows
-    other than the guard did; the caller's transaction must then roll back.
+    Returns what was taken; the entry an earlier take-back with ``reference``
+    wrote (nothing is written then: entries never change, so it is returned
+    as it is, as the general path would); or ``None`` when nothing
+    was written for another reason (not the common case, or nothing due: the
+    general path says what to do). Raises ``Inconsistent`` if a write after
+    the guarded one found the rows other than the guard did; the caller's
+    transaction must then roll back.
     """
     params: dict[str, Any] = {
         "subscriber": subscriber_pk,
@@ -221,15 +238,18 @@ def take_from_credit(
     }
     if connection.vendor == "postgresql":
         row = _one(_named(TAKE_BACK_SQL), params)
-        if row is None:
-            return None
-        account_pk, balance, due, credit_pk, entry_pk, allocations = row
+        assert row is not None  # noqa: S101 - a SELECT of scalars returns its one row
+        account_pk, balance, due, credit_pk, entry_pk, allocations, used = row
+        if account_pk is None:
+            return None if used is None else TokenEntry.objects.get(pk=used)
         if entry_pk is None or allocations != 1:
             raise Inconsistent(f"take-back {reference!r}: the credit changed under the lock")
-        return int(account_pk), int(balance), int(due), int(credit_pk), int(entry_pk)
+        return Taken(int(account_pk), int(balance), int(due), int(credit_pk), int(entry_pk))
     row = _one(_named(LOCK_AND_TAKE_SQL), params)
     if row is None:
-        return None
+        return TokenEntry.objects.filter(
+            account__subscriber_id=subscriber_pk, reference=reference
+        ).first()
     account_pk, balance, due, credit_pk = (int(value) for value in row)
     params.update(account=account_pk, balance=balance, due=due, credit=credit_pk)
     if _one(render(_TAKE_FROM_CREDIT), params) is None:
@@ -239,4 +259,4 @@ def take_from_credit(
         raise Inconsistent(f"take-back {reference!r}: no entry written")
     params["entry"] = int(written[0])
     _one(render(_INSERT_ALLOCATION), params)
-    return account_pk, balance, due, credit_pk, params["entry"]
+    return Taken(account_pk, balance, due, credit_pk, params["entry"])

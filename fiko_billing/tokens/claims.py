@@ -133,9 +133,10 @@ def _take_from_credit(
 ) -> TokenEntry | None:
     """The common case of ``take_back`` in set-based statements; ``None`` if it wrote nothing.
 
-    Everything is taken from the credit itself (``claim_statements``). The
-    attempt writes nothing unless it does the whole take-back, so it needs no
-    savepoint inside a caller's transaction.
+    Everything is taken from the credit itself (``claim_statements``), or the
+    reference was used and its entry is returned, as the general path would.
+    The attempt writes nothing unless it does the whole take-back, so it needs
+    no savepoint inside a caller's transaction.
     """
     if reference is None or not statements.supported():
         return None
@@ -160,6 +161,8 @@ def _take_from_credit(
         )
         if done is None:
             return None
+        if isinstance(done, TokenEntry):
+            return done  # a repeat
         account_pk, balance, due, credit_pk, entry_pk = done
         account = TokenAccount.from_db(
             connection.alias,
