@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from fiko_billing.models import CREDIT_KINDS, EntryKind, TokenAccount, TokenAllocation, TokenEntry
 from fiko_billing.subscribers import Subscriber, ensure_subscriber
+from fiko_billing.tokens import claim_statements, statements
 from fiko_billing.tokens.accounts import announce, entry_by_reference, locked_account, save_account
 from fiko_billing.tokens.movements import debit_locked, expire_due_locked
 from fiko_billing.tokens.validation import CLAIM_KINDS, check_amount, check_reference
@@ -79,6 +81,18 @@ def take_back(
     if isinstance(claimed_before, bool) or not isinstance(claimed_before, int):
         raise ValueError(f"claimed_before must be an int, not {claimed_before!r}")
     checked_reference = check_reference(reference)
+    done = _take_from_credit(
+        subscriber.pk,
+        tokens,
+        credit_reference=credit_reference,
+        reference=checked_reference,
+        claimed_before=claimed_before,
+        kind=kind,
+        forgive_spent=forgive_spent,
+        description=description,
+    )
+    if done is not None:
+        return done
     with transaction.atomic():
         account, existing, credit_entry, now = _locked_claim(
             subscriber, checked_reference, credit_reference, CREDIT_KINDS
@@ -103,6 +117,73 @@ def take_back(
         TokenAllocation.objects.bulk_create(
             TokenAllocation(debit=entry, grant=grant, amount=part) for grant, part in taken
         )
+    return entry
+
+
+def _take_from_credit(
+    subscriber_pk: Any,
+    tokens: int,
+    *,
+    credit_reference: str,
+    reference: str | None,
+    claimed_before: int,
+    kind: str,
+    forgive_spent: bool,
+    description: str,
+) -> TokenEntry | None:
+    """The common case of ``take_back`` in set-based statements; ``None`` if it wrote nothing.
+
+    Everything is taken from the credit itself (``claim_statements``), or the
+    reference was used and its entry is returned, as the general path would.
+    The attempt writes nothing unless it does the whole take-back, so it needs
+    no savepoint inside a caller's transaction.
+    """
+    if reference is None or not statements.supported():
+        return None
+    try:
+        source = check_reference(credit_reference)
+    except ValueError:
+        return None  # the general path decides (a repeat still returns its entry)
+    if source is None:
+        return None
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        done = claim_statements.take_from_credit(
+            subscriber_pk,
+            tokens,
+            credit_reference=source,
+            reference=reference,
+            claimed_before=claimed_before,
+            kind=kind,
+            forgive_spent=forgive_spent,
+            description=description,
+            now=now,
+        )
+        if done is None:
+            return None
+        if isinstance(done, TokenEntry):
+            return done  # a repeat
+        account_pk, balance, due, credit_pk, entry_pk = done
+        account = TokenAccount.from_db(
+            connection.alias,
+            ["id", "subscriber_id", "balance"],
+            [account_pk, subscriber_pk, balance],
+        )
+        values = {
+            "id": entry_pk,
+            "account_id": account_pk,
+            "kind": kind,
+            "amount": -due,
+            "balance_after": balance,
+            "reference": reference,
+            "grant_id": credit_pk,
+            "expires_at": None,
+            "remaining": 0,
+            "description": description,
+            "created": now,
+        }
+        entry = TokenEntry.from_db(connection.alias, list(values), list(values.values()))
+        announce(entry, account)
     return entry
 
 
@@ -161,5 +242,7 @@ def _locked_claim(
     source = entry_by_reference(account, check_reference(source_reference))
     if source is None or source.kind not in set(kinds):
         return account, None, None, now
-    expire_due_locked(account, now)
+    if expire_due_locked(account, now):
+        # Saved now: a claim with nothing left to take writes nothing else.
+        save_account(account)
     return account, None, source, now

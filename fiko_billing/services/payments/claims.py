@@ -65,8 +65,11 @@ def record_refund(
     _settle_rest(payment, claims)
     before = payment.amount_refunded
     refresh(payment, claims)
-    payment.stripe_charge_id = payment.stripe_charge_id or charge_id
-    payment.save()
+    fields = ["amount_refunded", "status", "modified"]
+    if not payment.stripe_charge_id and charge_id:
+        payment.stripe_charge_id = charge_id
+        fields.append("stripe_charge_id")
+    payment.save(update_fields=fields)
     if created or payment.amount_refunded != before:
         signals.send_on_commit(
             signals.payment_refunded,
@@ -238,7 +241,7 @@ def record_dispute(dispute: shapes.Dispute, *, event_type: str, at: datetime) ->
         given_back=row.status if row.status in DISPUTE_RELEASED else None,
     )
     refresh(payment, claims)
-    payment.save()
+    payment.save(update_fields=["amount_refunded", "status", "modified"])
     _announce_dispute(payment, row, created=created, was_closed=was_closed)
     logger.info(
         "dispute %s of payment %s: %s (%d tokens held)",
