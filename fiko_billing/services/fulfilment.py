@@ -22,7 +22,6 @@ from django.utils.translation import gettext as _
 
 from fiko_billing import signals, tokens
 from fiko_billing import stripe_shapes as shapes
-from fiko_billing.conf import billing_settings
 from fiko_billing.models import (
     Customer,
     EntryKind,
@@ -33,19 +32,26 @@ from fiko_billing.models import (
     SubscriptionStatus,
 )
 from fiko_billing.services import payments, waiting
-from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
+from fiko_billing.services.checkout_payment import (
+    PaidSession,
+    locked_payment,
+    recorded_charge,
+    waited_for,
+)
 from fiko_billing.services.stripe_data import (
     expanded,
     invoice_subscription_id,
-    metadata,
     object_id,
     state_time,
 )
 from fiko_billing.services.subscription_state import mirror_subscription, record_status
-from fiko_billing.subscribers import Subscriber, as_foreign_key
+from fiko_billing.subscribers import Subscriber
 from fiko_billing.vocabulary import StripeMode
 
 logger = logging.getLogger("fiko_billing.fulfilment")
+
+#: Payment statuses of a session whose checkout is paid for.
+PAID = ("paid", "no_payment_required")
 
 
 class FulfilmentOutcome(StrEnum):
@@ -68,45 +74,6 @@ class Fulfilment:
     outcome: FulfilmentOutcome
 
 
-def _payment_for(session: shapes.CheckoutSession) -> Payment | None:
-    """The session's payment row, locked (after its subscriber's ledger lock)."""
-    session_id = session["id"]
-    payment = (
-        Payment.objects.select_related("subscriber")
-        .filter(stripe_checkout_session_id=session_id)
-        .first()
-    )
-    if payment is not None:
-        if payment.subscriber_id is None:
-            return None  # the subscriber's billing data was erased
-        tokens.lock_account(cast(Subscriber, payment.subscriber))
-        locked = Payment.objects.select_for_update().get(pk=payment.pk)
-        locked.subscriber = payment.subscriber
-        return locked
-    # A session created outside our endpoint (another server, the dashboard)
-    # still leads back to us through the metadata we put on it.
-    meta = metadata(session)
-    subscriber = subscriber_for(customer_id=object_id(session.get("customer")), metadata=meta)
-    item, _price = item_for(price_id=None, product_id=None, metadata=meta)
-    if subscriber is None or item is None:
-        return None
-    quantity = int(meta.get("fiko_quantity") or 1)
-    tokens.lock_account(subscriber)
-    payment, _created = Payment.objects.get_or_create(
-        stripe_checkout_session_id=session_id,
-        defaults={
-            "subscriber": as_foreign_key(subscriber),
-            "kind": item.product_kind.rules.first_payment,
-            "product": item,
-            "quantity": quantity,
-            "amount": int(session.get("amount_total") or 0),
-            "currency": str(session.get("currency") or billing_settings.CURRENCY),
-            "tokens": item.tokens_for(quantity),
-        },
-    )
-    return Payment.objects.select_for_update().get(pk=payment.pk)
-
-
 def fulfil_checkout_session(
     session: shapes.CheckoutSession, *, state_at: datetime | None = None
 ) -> Fulfilment:
@@ -117,21 +84,23 @@ def fulfil_checkout_session(
     subscription's details and the period's tokens then arrive with the
     ``customer.subscription.*`` and ``invoice.paid`` events.
     """
-    with transaction.atomic():
-        payment = _payment_for(session)
+    status = session.get("status")
+    paid = status == "complete" and session.get("payment_status") in PAID
+    # No savepoint: nothing here fails on purpose, and whatever fails fails
+    # the caller's transaction too (the webhook's or the status request's).
+    with transaction.atomic(savepoint=False):
+        payment = locked_payment(session, paid=PaidSession.of(session) if paid else None)
         if payment is None:
             logger.info("checkout session %s is not one of ours", session.get("id"))
             return Fulfilment(None, FulfilmentOutcome.UNKNOWN)
         if payment.fulfilled_at is not None:
             return Fulfilment(payment, FulfilmentOutcome.ALREADY_FULFILLED)
-        status = session.get("status")
-        paid = session.get("payment_status") in ("paid", "no_payment_required")
         if status == "expired":
             if payment.status == PaymentStatus.PENDING:
                 payment.status = PaymentStatus.EXPIRED
                 payment.save(update_fields=["status", "modified"])
             return Fulfilment(payment, FulfilmentOutcome.EXPIRED)
-        if status != "complete" or not paid:
+        if not paid:
             return Fulfilment(payment, FulfilmentOutcome.PENDING)
         payment = _fulfil(payment, session, state_at=state_at or state_time())
         return Fulfilment(payment, FulfilmentOutcome.FULFILLED)
@@ -139,8 +108,8 @@ def fulfil_checkout_session(
 
 def fail_checkout_session(session: shapes.CheckoutSession, *, reason: str) -> Fulfilment:
     """A delayed payment method failed after the session completed."""
-    with transaction.atomic():
-        payment = _payment_for(session)
+    with transaction.atomic(savepoint=False):
+        payment = locked_payment(session)
         if payment is None:
             return Fulfilment(None, FulfilmentOutcome.UNKNOWN)
         if payment.fulfilled_at is not None:
@@ -159,6 +128,27 @@ def fail_checkout_session(session: shapes.CheckoutSession, *, reason: str) -> Fu
         return Fulfilment(payment, FulfilmentOutcome.FAILED)
 
 
+#: What fulfilment writes to the payment row (a subscription's first invoice
+#: may have become the row: ``_subscription_paid``).
+FULFILLED_FIELDS = [
+    "stripe_checkout_session_id",
+    "kind",
+    "product",
+    "quantity",
+    "subscription",
+    "amount",
+    "amount_discount",
+    "status",
+    "stripe_payment_intent_id",
+    "stripe_charge_id",
+    "stripe_invoice_id",
+    "stripe_subscription_id",
+    "credited_at",
+    "fulfilled_at",
+    "modified",
+]
+
+
 def _purchase_description(payment: Payment) -> str:
     """The package's name, with the quantity in front when more than one was bought."""
     name = str(payment.product) if payment.product else _("Token package")
@@ -175,6 +165,7 @@ def _fulfil(payment: Payment, session: shapes.CheckoutSession, *, state_at: date
     payment.amount_discount = int(discount) if discount else payment.amount_discount
     if session.get("mode") == StripeMode.PAYMENT:
         payment.stripe_payment_intent_id = object_id(session.get("payment_intent"))
+        payment.stripe_charge_id = payment.stripe_charge_id or recorded_charge(payment)
         tokens.credit(
             subscriber,
             payment.tokens,
@@ -183,7 +174,6 @@ def _fulfil(payment: Payment, session: shapes.CheckoutSession, *, state_at: date
             description=_purchase_description(payment),
         )
         payment.credited_at = payment.credited_at or state_at
-        payments.link_ids(payment)
     else:
         payment = _subscription_paid(payment, session, state_at=state_at)
     first_time = payment.fulfilled_at is None
@@ -191,12 +181,13 @@ def _fulfil(payment: Payment, session: shapes.CheckoutSession, *, state_at: date
     if not payments.is_paid(payment):
         payment.status = PaymentStatus.SUCCEEDED
     payments.refresh(payment)
-    payment.save()
+    payment.save(update_fields=FULFILLED_FIELDS)
     if first_time:
         signals.send_on_commit(
             signals.payment_succeeded, Payment, subscriber=subscriber, payment=payment
         )
-    waiting.recorded(payments.wake_keys(payment))
+    if waited_for(payment):
+        waiting.recorded(payments.wake_keys(payment))
     logger.info(
         "checkout session %s fulfilled for subscriber %s (%s)",
         session["id"],
