@@ -194,6 +194,58 @@ def test_token_package_event_budgets(event_type, budget, django_assert_num_queri
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("before", "budget"),
+    # A subscription checkout completed (its webhook names the subscription and the
+    # invoice by id): the event's insert, the ledger lock found through the payment,
+    # the payment locked and read with all fulfilment needs; the subscription marked
+    # active (its row read and locked, and updated; or made, its payments linked and
+    # the one-plan check), the payment's update. A first account costs 2 more (see the
+    # package's); an invoice recorded first has its own row, which takes the session's
+    # over (read, locked, the checkout's row deleted, its subscriber's row and the
+    # invoice's PaymentIntent read, events waiting for it released).
+    [
+        ("the subscription recorded", 9),
+        ("nothing recorded", 10),
+        ("nothing recorded, a first account", 12),
+        ("the subscription and its first invoice recorded", 15),
+    ],
+)
+def test_subscription_checkout_completed_budgets(before, budget, django_assert_num_queries):
+    world = World()
+    PaymentFactory(
+        subscriber=world.subscriber,
+        kind="subscription",
+        package=None,
+        plan=world.price.plan,
+        tokens=1_000,
+        stripe_checkout_session_id="cs_s",
+    )
+    if before.startswith("the subscription"):
+        post_event(world.subscription_event("created", at=world.t0))
+    if before.endswith("first invoice recorded"):
+        paid = world.invoice_event(
+            "paid", "in_s", start=world.t0, reason="subscription_create", at=world.t0
+        )
+        post_event(paid)
+    if before == "nothing recorded":
+        with transaction.atomic():
+            tokens.lock_account(world.subscriber)
+    session = payloads.checkout_session(
+        id="cs_s",
+        mode="subscription",
+        status="complete",
+        payment_status="paid",
+        customer_id=world.customer_id,
+        subscription=world.subscription_id,
+        invoice="in_s",
+    )
+    with django_assert_num_queries(budget):
+        event = payloads.event("checkout.session.completed", session)
+        assert post_event(event).json()["outcome"] == "processed"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("before", "budget"),
     # The package path's 10, plus: the active-plan check, and (in a transaction of its
     # own) the customer row's lock and the open subscription checkouts; then an
     # expired payment's update, or no insert when the open session is reused.

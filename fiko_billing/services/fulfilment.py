@@ -32,12 +32,7 @@ from fiko_billing.models import (
     SubscriptionStatus,
 )
 from fiko_billing.services import payments, waiting
-from fiko_billing.services.checkout_payment import (
-    PaidSession,
-    locked_payment,
-    recorded_charge,
-    waited_for,
-)
+from fiko_billing.services.checkout_payment import Found, PaidSession, found_with, locked_payment
 from fiko_billing.services.stripe_data import (
     expanded,
     invoice_subscription_id,
@@ -163,9 +158,9 @@ def _fulfil(payment: Payment, session: shapes.CheckoutSession, *, state_at: date
     payment.amount = int(total) if total is not None else payment.amount
     discount = (session.get("total_details") or {}).get("amount_discount")
     payment.amount_discount = int(discount) if discount else payment.amount_discount
+    found = found_with(payment)
     if session.get("mode") == StripeMode.PAYMENT:
         payment.stripe_payment_intent_id = object_id(session.get("payment_intent"))
-        payment.stripe_charge_id = payment.stripe_charge_id or recorded_charge(payment)
         tokens.credit(
             subscriber,
             payment.tokens,
@@ -174,8 +169,9 @@ def _fulfil(payment: Payment, session: shapes.CheckoutSession, *, state_at: date
             description=_purchase_description(payment),
         )
         payment.credited_at = payment.credited_at or state_at
+        _link_ids(payment, found)
     else:
-        payment = _subscription_paid(payment, session, state_at=state_at)
+        payment, found = _subscription_paid(payment, session, found, state_at=state_at)
     first_time = payment.fulfilled_at is None
     payment.fulfilled_at = payment.fulfilled_at or timezone.now()
     if not payments.is_paid(payment):
@@ -186,7 +182,7 @@ def _fulfil(payment: Payment, session: shapes.CheckoutSession, *, state_at: date
         signals.send_on_commit(
             signals.payment_succeeded, Payment, subscriber=subscriber, payment=payment
         )
-    if waited_for(payment):
+    if found is None or found.waited_for:
         waiting.recorded(payments.wake_keys(payment))
     logger.info(
         "checkout session %s fulfilled for subscriber %s (%s)",
@@ -198,22 +194,27 @@ def _fulfil(payment: Payment, session: shapes.CheckoutSession, *, state_at: date
 
 
 def _subscription_paid(
-    payment: Payment, session: shapes.CheckoutSession, *, state_at: datetime
-) -> Payment:
+    payment: Payment, session: shapes.CheckoutSession, found: Found | None, *, state_at: datetime
+) -> tuple[Payment, Found | None]:
     """A paid subscription checkout: its first invoice's payment, and an active subscription.
 
     ``invoice.paid`` of the first invoice may have been recorded already, as a
     payment of its own; the two are one payment, kept on the invoice's row.
+    Returns the payment, and what the locked read found if that still holds
+    (not once the invoice's row took over, or the invoice was recorded here).
     """
     invoice_id = object_id(session.get("invoice"))
     subscription_id = object_id(session.get("subscription"))
+    read = found  # the customer row is the subscriber's, whichever row is the payment
     if invoice_id:
-        recorded = (
-            Payment.objects.select_for_update()
-            .filter(stripe_invoice_id=invoice_id)
-            .exclude(pk=payment.pk)
-            .first()
-        )
+        recorded = None
+        if found is None or found.invoice_payment is not None:
+            recorded = (
+                Payment.objects.select_for_update()
+                .filter(stripe_invoice_id=invoice_id)
+                .exclude(pk=payment.pk)
+                .first()
+            )
         if recorded is not None:
             session_id = payment.stripe_checkout_session_id
             product_id, quantity = payment.product_id, payment.quantity
@@ -222,7 +223,9 @@ def _subscription_paid(
             recorded.kind = PaymentKind.SUBSCRIPTION
             recorded.product_id = recorded.product_id or product_id
             recorded.quantity = quantity
-            payment = recorded
+            if recorded.subscriber_id == payment.subscriber_id:
+                recorded.subscriber = payment.subscriber  # loaded already
+            payment, found = recorded, None
         payment.stripe_invoice_id = invoice_id
     if subscription_id:
         payment.stripe_subscription_id = subscription_id
@@ -232,25 +235,46 @@ def _subscription_paid(
             subscription_data, state_at=state_time(), role="anchor", subscriber=payment.subscriber
         )
     elif subscription_id:
-        payment.subscription = _mark_subscription_paid(payment, subscription_id, state_at)
-    payments.link_ids(payment)
+        payment.subscription = _mark_subscription_paid(payment, subscription_id, state_at, read)
+    _link_ids(payment, found)
     invoice = expanded(session.get("invoice"))
     if invoice is not None and invoice_subscription_id(invoice):
         payment.save()
         payments.record_invoice(invoice, outcome=payments.InvoiceOutcome.PAID, at=state_at)
         payment.refresh_from_db()
-    return payment
+        found = None
+    return payment, found
+
+
+def _link_ids(payment: Payment, found: Found | None) -> None:
+    """``payments.link_ids``, from what the locked read found when there is that."""
+    if found is None:
+        payments.link_ids(payment)
+        return
+    if payment.stripe_payment_intent_id is None:
+        payment.stripe_payment_intent_id = found.payment_intent
+    if (
+        payment.stripe_charge_id is None
+        and payment.stripe_payment_intent_id == found.payment_intent
+    ):
+        payment.stripe_charge_id = found.charge
 
 
 def _mark_subscription_paid(
-    payment: Payment, subscription_id: str, at: datetime
+    payment: Payment, subscription_id: str, at: datetime, found: Found | None
 ) -> Subscription | None:
     """The subscription of a paid checkout is active, whether or not its events came yet.
 
     Written as what it is, a status learnt from the checkout (incomplete →
     active at the session's time); the subscription's own events fill in the rest.
     """
-    customer = Customer.objects.filter(subscriber=payment.subscriber).first()
+
+    def customer_pk() -> int | None:
+        if found is not None:
+            return found.customer
+        row = Customer.objects.filter(subscriber=payment.subscriber).first()
+        return row.pk if row is not None else None
+
     return record_status(
         subscription_id,
         status=SubscriptionStatus.ACTIVE,
@@ -260,7 +284,8 @@ def _mark_subscription_paid(
         create=lambda: {
             "product_id": payment.product_id,
             "quantity": payment.quantity,
-            "customer_id": customer.pk if customer is not None else None,
+            "customer_id": customer_pk(),
             "livemode": payment.livemode,
         },
+        lock_held=True,  # fulfilment holds the subscriber's ledger lock
     )
