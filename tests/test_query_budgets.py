@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from fiko_billing import tokens
@@ -86,8 +86,13 @@ def test_checkout_status_until_and_after_fulfilment(api, stripe_stub, django_ass
             payment_intent="pi_q",
         ),
     )
-    # The subscriber's ledger lock is taken first (and its row made, the first time).
-    with django_assert_num_queries(11 + LEDGER_CREDIT):
+    # The resolver's user and the endpoint's read of the payment; then fulfilment: the
+    # subscriber's ledger lock found through the payment (none yet: a first purchase),
+    # the payment's subscriber, the account made and locked in one statement, the
+    # payment locked and read with all fulfilment needs, the credit, the payment's
+    # update; the balance. Inside the test's transaction fulfilment opens none: a
+    # server sends its BEGIN and COMMIT too (2 more).
+    with django_assert_num_queries(8 + LEDGER_CREDIT):
         assert api.get("/billing/stripe/checkout-session/cs_test_q/").json()["fulfilled"]
     with django_assert_num_queries(3):
         assert api.get("/billing/stripe/checkout-session/cs_test_q/").json()["fulfilled"]
@@ -138,11 +143,18 @@ def test_webhook_event_budgets(event_type, budget, django_assert_num_queries):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("event_type", "budget"),
-    # The ledger's credit of the purchase, the take-back of the refund or dispute; the
-    # claims' 9: BEGIN, the event, the payment found, the subscriber's lock, the payment's row
-    # and its claims (two reads), the refund or dispute written, the payment's update, COMMIT.
+    # The ledger's credit of the purchase, the take-back of the refund or dispute.
+    # A completed checkout: the event's insert, the subscriber's ledger lock (found through
+    # the payment), the payment locked and read with its subscriber, product, recorded
+    # charge and whether events wait for it; the credit; the payment's update. On a first
+    # purchase the subscriber has no ledger account yet: the lock finds none, the payment's
+    # subscriber is read and the account made and locked in one statement (2 more).
+    # The claims' 9: BEGIN, the event, the payment found, the subscriber's lock, the
+    # payment's row and its claims (two reads), the refund or dispute written, the
+    # payment's update, COMMIT.
     [
-        ("checkout.session.completed", 12 + LEDGER_CREDIT),
+        ("checkout.session.completed", 8 + LEDGER_CREDIT),
+        ("checkout.session.completed (account made before)", 6 + LEDGER_CREDIT),
         ("refund.created", 9 + LEDGER_TAKE_BACK),
         ("charge.dispute.created", 9 + LEDGER_TAKE_BACK),
         # The dispute's tokens were taken when it opened: this finds their entry.
@@ -154,7 +166,11 @@ def test_token_package_event_budgets(event_type, budget, django_assert_num_queri
     world = World()
     package = PackagePriceFactory(stripe_price_id="price_pack", package__tokens=250).package
     bought = {"subscriber": world.subscriber, "kind": "token_package", "package": package}
-    if event_type == "checkout.session.completed":
+    if event_type.startswith("checkout.session.completed"):
+        if event_type.endswith("(account made before)"):
+            with transaction.atomic():
+                tokens.lock_account(world.subscriber)
+        event_type = "checkout.session.completed"
         PaymentFactory(**bought, amount=500, tokens=250, stripe_checkout_session_id="cs_1")
         session = payloads.checkout_session(
             id="cs_1",
@@ -190,6 +206,58 @@ def test_token_package_event_budgets(event_type, budget, django_assert_num_queri
                 post_event(payloads.event("charge.dispute.created", dispute))
             event = payloads.event(event_type, dispute)
     with django_assert_num_queries(budget):
+        assert post_event(event).json()["outcome"] == "processed"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("before", "budget"),
+    # A subscription checkout completed (its webhook names the subscription and the
+    # invoice by id): the event's insert, the ledger lock found through the payment,
+    # the payment locked and read with all fulfilment needs; the subscription marked
+    # active (its row read and locked, and updated; or made, its payments linked and
+    # the one-plan check), the payment's update. A first account costs 2 more (see the
+    # package's); an invoice recorded first has its own row, which takes the session's
+    # over (read, locked, the checkout's row deleted, its subscriber's row and the
+    # invoice's PaymentIntent read, events waiting for it released).
+    [
+        ("the subscription recorded", 9),
+        ("nothing recorded", 10),
+        ("nothing recorded, a first account", 12),
+        ("the subscription and its first invoice recorded", 15),
+    ],
+)
+def test_subscription_checkout_completed_budgets(before, budget, django_assert_num_queries):
+    world = World()
+    PaymentFactory(
+        subscriber=world.subscriber,
+        kind="subscription",
+        package=None,
+        plan=world.price.plan,
+        tokens=1_000,
+        stripe_checkout_session_id="cs_s",
+    )
+    if before.startswith("the subscription"):
+        post_event(world.subscription_event("created", at=world.t0))
+    if before.endswith("first invoice recorded"):
+        paid = world.invoice_event(
+            "paid", "in_s", start=world.t0, reason="subscription_create", at=world.t0
+        )
+        post_event(paid)
+    if before == "nothing recorded":
+        with transaction.atomic():
+            tokens.lock_account(world.subscriber)
+    session = payloads.checkout_session(
+        id="cs_s",
+        mode="subscription",
+        status="complete",
+        payment_status="paid",
+        customer_id=world.customer_id,
+        subscription=world.subscription_id,
+        invoice="in_s",
+    )
+    with django_assert_num_queries(budget):
+        event = payloads.event("checkout.session.completed", session)
         assert post_event(event).json()["outcome"] == "processed"
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
+from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -155,3 +155,18 @@ def lock_account(subscriber: Subscriber) -> None:
     """
     ensure_subscriber(subscriber)
     _touch_or_create(subscriber.pk)
+
+
+def lock_account_of(subscriber_ids: QuerySet[Any]) -> bool:
+    """Take the ledger lock of the subscriber that ``subscriber_ids`` names (a one-column query).
+
+    For a caller that knows a row of the subscriber's (a payment) but not the
+    subscriber: finding the subscriber and locking its account is one
+    ``UPDATE``, still the first lock the transaction takes. ``False`` when the
+    query names no subscriber with an account yet: nothing is locked then, and
+    the caller reads the subscriber and calls ``lock_account``, which makes it.
+    """
+    touched = TokenAccount.objects.filter(subscriber_id__in=subscriber_ids).update(
+        updated=timezone.now()
+    )
+    return bool(touched)
