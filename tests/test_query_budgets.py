@@ -107,7 +107,10 @@ def test_checkout_status_until_and_after_fulfilment(api, stripe_stub, django_ass
     # deployment sees. The event row is inserted once, in its final state; a
     # duplicate is that insert (finding the row) and one locked read of it.
     [
-        ("customer.subscription.created", 9),
+        # The customer (and the row, not there yet), the lock, the row looked for
+        # again under it (a concurrent delivery may have made it), the price, the
+        # insert, its payments linked, the one-plan check.
+        ("customer.subscription.created", 10),
         ("customer.subscription.updated", 7),
         ("invoice.paid", 8 + LEDGER_CREDIT),
         ("invoice.payment_failed", 11),

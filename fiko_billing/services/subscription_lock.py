@@ -95,7 +95,20 @@ def _by_customer(
     subscriber = customer.subscriber
     tokens.lock_account(subscriber)
     if row_pk is None:
-        return None, subscriber, customer
+        # Not there before the lock; a delivery about the same subscription that
+        # held the lock meanwhile (``created`` and ``updated`` come together) may
+        # have made it, and this one must update it, not insert it again.
+        made = (
+            Subscription.objects.select_for_update()
+            .filter(stripe_subscription_id=stripe_id)
+            .first()
+        )
+        if made is None:
+            return None, subscriber, customer
+        if made.subscriber_id != subscriber.pk:
+            return None  # not this customer's row after all: locked_row looks further
+        made.subscriber = subscriber
+        return made, subscriber, customer if made.customer_id is None else None
     row = Subscription.objects.select_for_update().get(pk=row_pk)
     row.subscriber = subscriber
     # A row that names its customer keeps it.
