@@ -1007,6 +1007,23 @@ def test_credit_outside_a_transaction_is_its_own_transaction(django_assert_num_q
     assert_ledger_consistent(subscriber)
 
 
+@pytest.mark.postgres
+def test_the_ledger_lock_travels_with_the_statement_that_does_the_work(
+    subscriber, django_assert_num_queries
+):
+    # Two statements, so the work's snapshot is taken after the lock is held, in one
+    # round trip (Django's default client-side binding).
+    tokens.credit(subscriber, 100, kind="purchase", reference="cs_1")
+    with django_assert_num_queries(CONSUME_QUERIES) as captured:
+        tokens.consume(subscriber, 10)
+    work = [q["sql"] for q in captured.captured_queries if "FOR UPDATE;" in q["sql"]]
+    assert len(work) == 1
+    lock, statement = work[0].split(";\n", 1)
+    assert lock.startswith("SELECT id FROM")
+    assert lock.endswith("FOR UPDATE")
+    assert statement.lstrip().startswith("WITH acct AS")
+
+
 def test_consume_query_budget(subscriber, django_assert_num_queries):
     tokens.credit(subscriber, 100, kind="purchase", reference="cs_1")
     with django_assert_num_queries(CONSUME_QUERIES):

@@ -1,9 +1,10 @@
-"""PostgreSQL only: a whole ``reserve`` or ``settle`` in one statement.
+"""PostgreSQL only: a whole ``reserve`` or ``settle`` in one statement after the lock.
 
-As ``one_statement`` does for a consume and a credit: the account's lock and
-every row a hold writes (the debit, the allocations to the credits drawn, the
-hold; on settle, the hold closed, the unused part given back to its credits
-and the release entry) in one statement between ``BEGIN`` and ``COMMIT``.
+As ``one_statement`` does for a consume and a credit: after the account's
+lock (in the same round trip), every row a hold writes (the debit, the
+allocations to the credits drawn, the hold; on settle, the hold closed, the
+unused part given back to its credits and the release entry) in one statement
+between ``BEGIN`` and ``COMMIT``.
 Whatever the result shows out of the ordinary, the caller rolls back and
 takes the general path.
 """
@@ -18,7 +19,7 @@ from django.db import connection
 
 from fiko_billing.models import EntryKind
 from fiko_billing.tokens.one_statement import DEBIT_AND_DRAW
-from fiko_billing.tokens.statements import render_named, timestamp
+from fiko_billing.tokens.statements import execute_locked, render_named, timestamp
 
 # A reserve is a consume that also lowers the account's first hold expiry to
 # the hold's, records what it drew from each credit (the allocations a settle
@@ -63,7 +64,7 @@ def reserve_in_one(
     now: datetime,
     expires_at: datetime,
 ) -> tuple[int, int, int, int] | None:
-    """PostgreSQL: lock, debit, draw with allocations, the entry and the hold in one statement.
+    """PostgreSQL: the lock, then debit, draw, allocations, entry and hold in one statement.
 
     Returns the account's pk, its new balance, the entry's pk and the hold's;
     ``None`` when it wrote nothing or something the caller must roll back.
@@ -79,7 +80,7 @@ def reserve_in_one(
         "description": description,
     }
     with connection.cursor() as cursor:
-        cursor.execute(render_named(RESERVE_SQL), params)
+        execute_locked(cursor, render_named(RESERVE_SQL), params)
         account_pk, balance, entry_pk, hold_pk, all_taken = cursor.fetchone()
     if entry_pk is None or hold_pk is None or not all_taken:
         return None
@@ -191,7 +192,7 @@ def settle_in_one(
     release_description: str,
     now: datetime,
 ) -> Settled | None:
-    """PostgreSQL: lock, close the hold, give the rest back with its entry, in one statement.
+    """PostgreSQL: the lock, then close the hold and give the rest back, in one statement.
 
     ``None`` when it wrote nothing or something the caller must roll back: the
     hold closed or changed meanwhile, a credit given back to that expired
@@ -209,7 +210,7 @@ def settle_in_one(
         "release_description": release_description,
     }
     with connection.cursor() as cursor:
-        cursor.execute(render_named(SETTLE_SQL), params)
+        execute_locked(cursor, render_named(SETTLE_SQL), params)
         row = cursor.fetchone()
     account_pk, balance, back, amount, entry_pk, description, reference = row[:7]
     release_pk, written_description, expired, all_returned = row[7:]

@@ -116,7 +116,8 @@ def consume(
 ) -> TokenEntry | None:
     """Lock and debit the account, draw from credits, insert the entry; ``COMMIT``.
 
-    Three statements on PostgreSQL (the work is one), five on SQLite.
+    On PostgreSQL ``BEGIN``, the lock with the work (two statements, one round
+    trip) and ``COMMIT``; five statements on SQLite.
     """
     if connection.vendor != "postgresql":
         return _attempt(
@@ -164,9 +165,10 @@ def credit(
 ) -> TokenEntry | None:
     """Lock and credit the account, insert the entry.
 
-    One statement on PostgreSQL, two on SQLite (plus ``BEGIN`` and ``COMMIT``
-    when no transaction is open). It writes nothing unless it does it all, so
-    inside a transaction it needs no savepoint.
+    The lock and the work on PostgreSQL (one round trip), two statements on
+    SQLite (plus ``BEGIN`` and ``COMMIT`` when no transaction is open). It
+    writes nothing unless it does it all, so inside a transaction it needs no
+    savepoint.
     """
     if not statements.supported():
         return None
@@ -205,7 +207,8 @@ def reserve(
 ) -> int | None:
     """Lock and debit, entry, allocations, draw, hold; ``COMMIT``.
 
-    Three statements on PostgreSQL (the work is one), seven on SQLite.
+    On PostgreSQL ``BEGIN``, the lock with the work (one round trip) and
+    ``COMMIT``; seven statements on SQLite.
     Returns the reservation's pk.
     """
     if connection.vendor == "postgresql":
@@ -269,7 +272,8 @@ def settle(
 ) -> TokenReservation | None:
     """Settle a hold of at least ``actual`` tokens that is still open.
 
-    Three statements on PostgreSQL (the work is one). On SQLite, three and
+    On PostgreSQL ``BEGIN``, the lock with the work (one round trip) and
+    ``COMMIT``. On SQLite, three and
     ``COMMIT`` when ``actual`` is what was held; five when some goes back (put
     back into its credits, and a release entry).
     """

@@ -1,9 +1,11 @@
-"""PostgreSQL only: a whole ``consume`` or ``credit`` in one statement.
+"""PostgreSQL only: a whole ``consume`` or ``credit`` in one statement after the lock.
 
-PostgreSQL can write inside ``WITH``, so the account's lock, the debit, the
-draw from the credits and the entry fit in one statement, as many round trips
-as a bare ``UPDATE``. SQLite cannot; there ``statements`` does the same work in
-a few statements. ``holds_in_one`` does the same for ``reserve`` and ``settle``.
+PostgreSQL can write inside ``WITH``, so the debit, the draw from the credits
+and the entry fit in one statement. It follows the account's lock, a statement
+of its own sent in the same round trip (``statements.execute_locked``), so the
+round trips are as many as a bare ``UPDATE``'s. SQLite cannot write inside
+``WITH``; there ``statements`` does the same work in a few statements.
+``holds_in_one`` does the same for ``reserve`` and ``settle``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from typing import Any
 from django.db import connection
 
 from fiko_billing.models import EntryKind
-from fiko_billing.tokens.statements import render_named, timestamp
+from fiko_billing.tokens.statements import execute_locked, render_named, timestamp
 
-# PostgreSQL only: a whole consume in one statement. Its snapshot is taken
-# before it waits for the account's lock, so the credits are read FOR UPDATE,
-# which returns their latest committed versions; a credit inserted after the
-# snapshot would still be missed, so the draw and the entry happen only if the
-# credits seen add up to the balance before the debit, as live credits always
-# do while the balance is not negative.
+# PostgreSQL only: a whole consume in one statement, run once the account's
+# lock is held (``execute_locked``), so its snapshot shows every ledger row of
+# the subscriber as it is. The checks stay as a second line: the credits are
+# read FOR UPDATE, the draw and the entry happen only if the credits seen add
+# up to the balance before the debit (as live credits always do while the
+# balance is not negative), and the caller rolls back unless every credit
+# drawn was written.
 DEBIT_AND_DRAW = """
     WITH acct AS (
         UPDATE {account} SET balance = balance - %(amount)s, updated = %(now)s{hold}
@@ -82,7 +85,7 @@ CONSUME_SQL = (
 def consume_in_one(
     subscriber_pk: Any, amount: int, *, reference: str | None, description: str, now: datetime
 ) -> tuple[int, int, int] | None:
-    """PostgreSQL: lock, debit, draw and entry in one statement.
+    """PostgreSQL: the lock, then debit, draw and entry in one statement.
 
     Returns the account's pk, its new balance and the entry's pk; ``None``
     when it wrote nothing, or something the caller must roll back (the
@@ -99,15 +102,15 @@ def consume_in_one(
         "description": description,
     }
     with connection.cursor() as cursor:
-        cursor.execute(render_named(CONSUME_SQL), params)
+        execute_locked(cursor, render_named(CONSUME_SQL), params)
         account_pk, balance, entry_pk, all_taken = cursor.fetchone()
     if entry_pk is None or not all_taken:
         return None
     return int(account_pk), int(balance), int(entry_pk)
 
 
-# PostgreSQL only: a whole credit in one statement. The account is read FOR
-# UPDATE (its lock, and its latest committed version), the entry inserted from
+# PostgreSQL only: a whole credit in one statement, after the lock. The account
+# is read (FOR UPDATE, as a second line), the entry inserted from
 # it, and the balance moved only to the entry's ``balance_after``, only if the
 # entry was inserted: when the reference is used, or the account is missing or
 # not in the common case, the statement writes nothing, so the caller needs no
@@ -151,7 +154,7 @@ def credit_in_one(
     now: datetime,
     ceiling: int,
 ) -> tuple[int, int, int, int] | None:
-    """PostgreSQL: lock, credit and entry in one statement (tokens first pay a debt).
+    """PostgreSQL: the lock, then credit and entry in one statement (tokens first pay a debt).
 
     Returns the entry's pk, the account's pk, the new balance and the entry's
     ``remaining``; ``None`` when it wrote nothing (the caller takes the general path).
@@ -167,7 +170,7 @@ def credit_in_one(
         "description": description,
     }
     with connection.cursor() as cursor:
-        cursor.execute(render_named(CREDIT_SQL), params)
+        execute_locked(cursor, render_named(CREDIT_SQL), params)
         row = cursor.fetchone()
     if row is None:
         return None

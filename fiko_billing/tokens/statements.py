@@ -7,7 +7,8 @@ no hold past its expiry, no debt) the same work fits in a few statements,
 written here once for PostgreSQL and SQLite alike: both have ``RETURNING``,
 ``ON CONFLICT`` on a partial unique index, window functions and ``WITH``
 before ``UPDATE``/``INSERT``. ``hold_statements`` has those of reservations;
-``one_statement`` fits a consume or a credit in one statement on PostgreSQL.
+``one_statement`` fits a consume or a credit in one statement (after the
+lock) on PostgreSQL.
 
 Each statement's first guard is the account row itself: ``lock_and_move``
 changes the balance only if every condition of the common case holds, and
@@ -70,6 +71,39 @@ def rows(template: str, params: list[Any], **parts: str) -> list[tuple[Any, ...]
         cursor.execute(render(template, **parts), params)
         # Fetch every row: SQLite finishes a RETURNING statement only then.
         return list(cursor.fetchall())
+
+
+_LOCK = "SELECT id FROM {account} WHERE subscriber_id = %(subscriber)s FOR UPDATE"
+
+
+def execute_locked(cursor: Any, sql: str, params: dict[str, Any]) -> None:
+    """PostgreSQL: take the account's row lock, then run ``sql`` as a statement of its own.
+
+    A statement's snapshot is taken before it waits for a lock; rows that
+    other transactions changed meanwhile are then seen, by the updates of
+    that same statement, in versions other than the ones its ``FOR UPDATE``
+    reads returned (seen under concurrent give-backs: draws skipped or
+    computed from an older ``remaining``). Locking in a statement of its own
+    means the one that does the work starts after the wait, with a snapshot
+    in which every ledger row of the subscriber is current. With psycopg's
+    client-side binding (Django's default) both statements travel in one
+    round trip; ``params`` must name the subscriber ``subscriber``.
+    """
+    lock = render_named(_LOCK)
+    if _client_side_binding(cursor.cursor):
+        cursor.execute(f"{lock};\n{sql}", params)
+        cursor.cursor.nextset()  # the second statement's rows
+    else:
+        cursor.execute(lock, params)
+        cursor.execute(sql, params)
+
+
+def _client_side_binding(raw: Any) -> bool:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg2 binds server-side only in name
+        return False
+    return isinstance(raw, psycopg.ClientCursor)
 
 
 # The common case: no hold past its expiry (``holds_expire_at`` is never later
