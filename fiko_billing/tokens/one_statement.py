@@ -20,11 +20,13 @@ from fiko_billing.tokens.statements import execute_locked, render_named, timesta
 
 # PostgreSQL only: a whole consume in one statement, run once the account's
 # lock is held (``execute_locked``), so its snapshot shows every ledger row of
-# the subscriber as it is. The checks stay as a second line: the credits are
-# read FOR UPDATE, the draw and the entry happen only if the credits seen add
-# up to the balance before the debit (as live credits always do while the
-# balance is not negative), and the caller rolls back unless every credit
-# drawn was written.
+# the subscriber as it is, and no credit changes until the commit: the credits
+# are read without locking each one (a consume from an account of hundreds of
+# small credits would otherwise write a lock on every one). The checks stay as
+# a second line: the draw and the entry happen only if the credits seen add up
+# to the balance before the debit (as live credits always do while the balance
+# is not negative), and the caller rolls back unless every credit drawn was
+# written.
 DEBIT_AND_DRAW = """
     WITH acct AS (
         UPDATE {account} SET balance = balance - %(amount)s, updated = %(now)s{hold}
@@ -35,7 +37,6 @@ DEBIT_AND_DRAW = """
         SELECT id, remaining, expires_at FROM {entry}
         WHERE account_id = (SELECT id FROM acct) AND remaining > 0
           AND (expires_at IS NULL OR expires_at > %(now)s)
-        FOR UPDATE
     ),
     checked AS (
         SELECT id, balance FROM acct
@@ -54,10 +55,10 @@ DEBIT_AND_DRAW = """
         WHERE before < %(amount)s AND EXISTS (SELECT 1 FROM checked)
     ),
     taken AS (
-        -- From the value read FOR UPDATE, and only where the row still holds it:
-        -- under concurrent give-backs this UPDATE has been seen to find another
-        -- version than the one locked above; the caller compares the rows
-        -- drawn and taken, and rolls back when they differ.
+        -- From the value read, and only where the row still holds it (a second
+        -- line: a statement that waited for a lock inside itself was seen to
+        -- find other versions here); the caller compares the rows drawn and
+        -- taken, and rolls back when they differ.
         UPDATE {entry} SET remaining = drawn.remaining - drawn.part
         FROM drawn WHERE {entry}.id = drawn.id AND {entry}.remaining = drawn.remaining
         RETURNING {entry}.id
