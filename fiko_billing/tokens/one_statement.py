@@ -21,12 +21,12 @@ from fiko_billing.tokens.statements import execute_locked, render_named, timesta
 # PostgreSQL only: a whole consume in one statement, run once the account's
 # lock is held (``execute_locked``), so its snapshot shows every ledger row of
 # the subscriber as it is, and no credit changes until the commit: the credits
-# are read without locking each one (a consume from an account of hundreds of
-# small credits would otherwise write a lock on every one). The checks stay as
-# a second line: the draw and the entry happen only if the credits seen add up
-# to the balance before the debit (as live credits always do while the balance
-# is not negative), and the caller rolls back unless every credit drawn was
-# written.
+# are read without locking each one, and only as many as the draw can need (a
+# consume from an account of hundreds of small credits would otherwise read
+# and lock every one). The checks stay as a second line: the draw and the
+# entry happen only if the credits read cover the amount (as live credits
+# always do while the balance covers it), and the caller rolls back unless
+# every credit drawn was written.
 DEBIT_AND_DRAW = """
     WITH acct AS (
         UPDATE {account} SET balance = balance - %(amount)s, updated = %(now)s{hold}
@@ -34,13 +34,18 @@ DEBIT_AND_DRAW = """
         RETURNING id, balance
     ),
     live AS (
+        -- Each live credit holds at least one token, so the first ``amount`` in
+        -- drawing order are all a draw can need (the index on live credits
+        -- gives them in order without reading the rest).
         SELECT id, remaining, expires_at FROM {entry}
         WHERE account_id = (SELECT id FROM acct) AND remaining > 0
           AND (expires_at IS NULL OR expires_at > %(now)s)
+        ORDER BY expires_at NULLS LAST, id
+        LIMIT %(amount)s
     ),
     checked AS (
         SELECT id, balance FROM acct
-        WHERE balance + %(amount)s = (SELECT COALESCE(SUM(remaining), 0) FROM live)
+        WHERE (SELECT COALESCE(SUM(remaining), 0) FROM live) >= %(amount)s
     ),
     drawn AS (
         SELECT id, remaining, CASE WHEN remaining < %(amount)s - before THEN remaining
