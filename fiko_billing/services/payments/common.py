@@ -209,7 +209,10 @@ def _claim_rows(payment_pk: int) -> list[tuple[Any, ...]]:
         )
     )
     names = ["c_claim", *(f"c_{name}" for name in _CLAIM_COLUMNS)]
-    return list(disputes.values_list(*names).union(refunds.values_list(*names), all=True))
+    # The union itself must not be ordered: Django 6 would order it by the
+    # models' default ordering, whose columns the union does not return.
+    claims = disputes.values_list(*names).union(refunds.values_list(*names), all=True)
+    return list(claims.order_by())
 
 
 def refresh(payment: Payment, claims: Claims | None = None) -> None:
