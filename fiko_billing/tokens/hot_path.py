@@ -179,11 +179,12 @@ def credit(
         "description": description,
         "expires_at": expires_at,
     }
+    params = statements.credit_params(subscriber_pk, now=now, ceiling=ceiling, **values)
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            done = one_statement.credit_in_one(subscriber_pk, now=now, ceiling=ceiling, **values)
+            done = one_statement.credit_in_one(params)
         else:
-            done = statements.insert_credit(subscriber_pk, now=now, ceiling=ceiling, **values)
+            done = statements.insert_credit(params)
             if done is not None:
                 statements.set_balance(done[1], done[2], now)
         if done is None:

@@ -149,32 +149,13 @@ CREDIT_SQL = """
 """
 
 
-def credit_in_one(
-    subscriber_pk: Any,
-    amount: int,
-    *,
-    kind: str,
-    reference: str | None,
-    expires_at: datetime | None,
-    description: str,
-    now: datetime,
-    ceiling: int,
-) -> tuple[int, int, int, int] | None:
+def credit_in_one(params: dict[str, Any]) -> tuple[int, int, int, int] | None:
     """PostgreSQL: the lock, then credit and entry in one statement (tokens first pay a debt).
 
-    Returns the entry's pk, the account's pk, the new balance and the entry's
-    ``remaining``; ``None`` when it wrote nothing (the caller takes the general path).
+    ``params`` come from ``statements.credit_params``. Returns the entry's pk,
+    the account's pk, the new balance and the entry's ``remaining``; ``None``
+    when it wrote nothing (the caller takes the general path).
     """
-    params = {
-        "amount": amount,
-        "now": timestamp(now),
-        "subscriber": subscriber_pk,
-        "ceiling": ceiling,
-        "kind": kind,
-        "reference": reference,
-        "expires_at": timestamp(expires_at),
-        "description": description,
-    }
     with connection.cursor() as cursor:
         execute_locked(cursor, render_named(CREDIT_SQL), params)
         row = cursor.fetchone()

@@ -217,7 +217,7 @@ _CREDIT_ENTRY = """
 """
 
 
-def insert_credit(
+def credit_params(
     subscriber_pk: Any,
     amount: int,
     *,
@@ -227,14 +227,9 @@ def insert_credit(
     description: str,
     now: datetime,
     ceiling: int,
-) -> tuple[int, int, int, int] | None:
-    """The credit's entry; its pk, the account's pk, its new balance and ``remaining``.
-
-    ``None`` (nothing written) when the account is missing, not in the common
-    case, or the reference is used. The caller then sets the account's balance
-    (``set_balance``) in the same transaction.
-    """
-    params = {
+) -> dict[str, Any]:
+    """The named parameters of a credit's statements, here and in ``one_statement``."""
+    return {
         "amount": amount,
         "now": timestamp(now),
         "subscriber": subscriber_pk,
@@ -244,6 +239,16 @@ def insert_credit(
         "expires_at": timestamp(expires_at),
         "description": description,
     }
+
+
+def insert_credit(params: dict[str, Any]) -> tuple[int, int, int, int] | None:
+    """The credit's entry (``params`` from ``credit_params``); its pk, the account's pk,
+    its new balance and ``remaining``.
+
+    ``None`` (nothing written) when the account is missing, not in the common
+    case, or the reference is used. The caller then sets the account's balance
+    (``set_balance``) in the same transaction.
+    """
     with connection.cursor() as cursor:
         cursor.execute(render_named(_CREDIT_ENTRY), params)
         found = list(cursor.fetchall())
