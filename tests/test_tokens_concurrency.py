@@ -13,7 +13,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from django.conf import settings
@@ -31,6 +31,8 @@ from fiko_billing.models import (
     TokenReservation,
 )
 from tests.factories import SubscriberFactory
+
+T = TypeVar("T")
 
 THREADS = 8
 CONSUMES_PER_THREAD = 50
@@ -67,6 +69,54 @@ def run_together(work: Callable[[int], Any], threads: int = THREADS) -> list[Out
         thread.join(timeout=120)
     assert [t.name for t in started if t.is_alive()] == []
     return outcomes
+
+
+def while_another_holds_the_lock(
+    subscriber: Any, holder_work: Callable[[], object], waiter: Callable[[], T]
+) -> T:
+    """``waiter()``, run while another transaction holds ``subscriber``'s ledger lock.
+
+    The other transaction takes the lock, runs ``holder_work`` and commits
+    about half a second after ``waiter`` started, long enough for it to be
+    waiting on the lock, so the waiter's first statement predates the commit.
+    """
+    from django.db import transaction
+
+    locked, waiting = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                tokens.lock_account(subscriber)
+                holder_work()
+                locked.set()
+                waiting.wait(timeout=1)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(timeout=30)
+    threading.Timer(0.5, waiting.set).start()
+    try:
+        return waiter()
+    finally:
+        holder.join()
+
+
+def grant_expiring(subscriber: Any) -> None:
+    """A grant of 10 tokens that expires tomorrow: drawn before a purchase."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    tokens.credit(
+        subscriber,
+        10,
+        kind="grant",
+        reference="in_1",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
 
 
 def assert_ledger_consistent(subscriber: Any) -> None:
@@ -191,28 +241,14 @@ def test_parallel_credits_chain_their_balances():
 def test_a_credit_waiting_for_the_lock_adds_to_the_balance_committed_meanwhile():
     """The credit's statement takes its snapshot before it waits for the lock, held by
     a transaction that credits and commits meanwhile: it must add to that balance."""
-    from django.db import transaction
-
     subscriber = SubscriberFactory()
     tokens.credit(subscriber, 1, kind="grant", reference="seed")
-    locked, waiting = threading.Event(), threading.Event()
 
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                tokens.lock_account(subscriber)
-                tokens.credit(subscriber, 10, kind="purchase", reference="cs_first")
-                locked.set()
-                waiting.wait(timeout=1)  # the credit below is waiting on the lock
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=first)
-    holder.start()
-    assert locked.wait(timeout=30)
-    threading.Timer(0.5, waiting.set).start()
-    entry = tokens.credit(subscriber, 5, kind="purchase", reference="cs_second")
-    holder.join()
+    entry = while_another_holds_the_lock(
+        subscriber,
+        lambda: tokens.credit(subscriber, 10, kind="purchase", reference="cs_first"),
+        lambda: tokens.credit(subscriber, 5, kind="purchase", reference="cs_second"),
+    )
 
     assert entry.balance_after == 16
     assert tokens.balance(subscriber) == 16
@@ -297,39 +333,12 @@ def test_a_consume_waiting_for_the_lock_sees_the_credit_committed_meanwhile():
     """The consume's statement starts (and takes its snapshot) while another
     transaction holding the lock adds an earlier-expiring credit: it must still
     draw from that credit first."""
-    from datetime import timedelta
-
-    from django.db import transaction
-    from django.utils import timezone
-
     subscriber = SubscriberFactory()
     # Enough before the grant too, so the consume's statement does wait for the lock.
     purchase = tokens.credit(subscriber, 20, kind="purchase", reference="cs_1")
-    locked, waiting = threading.Event(), threading.Event()
-
-    def grant() -> None:
-        try:
-            with transaction.atomic():
-                tokens.lock_account(subscriber)
-                tokens.credit(
-                    subscriber,
-                    10,
-                    kind="grant",
-                    reference="in_1",
-                    expires_at=timezone.now() + timedelta(days=1),
-                )
-                locked.set()
-                # Long enough for the consume below to be waiting on the lock.
-                waiting.wait(timeout=1)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=grant)
-    holder.start()
-    assert locked.wait(timeout=30)
-    threading.Timer(0.5, waiting.set).start()
-    entry = tokens.consume(subscriber, 12)
-    holder.join()
+    entry = while_another_holds_the_lock(
+        subscriber, lambda: grant_expiring(subscriber), lambda: tokens.consume(subscriber, 12)
+    )
 
     assert entry.balance_after == 18
     granted = TokenEntry.objects.get(reference="in_1")
@@ -343,39 +352,13 @@ def test_a_consume_waiting_for_the_lock_sees_the_credit_committed_meanwhile():
 def test_a_reserve_waiting_for_the_lock_draws_from_the_credit_committed_meanwhile():
     """As for a consume: the hold must draw from (and allocate to) the earlier-expiring
     credit committed while it waited, though its statement's snapshot predates it."""
-    from datetime import timedelta
-
-    from django.db import transaction
-    from django.utils import timezone
-
     from fiko_billing.models import TokenAllocation
 
     subscriber = SubscriberFactory()
     purchase = tokens.credit(subscriber, 20, kind="purchase", reference="cs_1")
-    locked, waiting = threading.Event(), threading.Event()
-
-    def grant() -> None:
-        try:
-            with transaction.atomic():
-                tokens.lock_account(subscriber)
-                tokens.credit(
-                    subscriber,
-                    10,
-                    kind="grant",
-                    reference="in_1",
-                    expires_at=timezone.now() + timedelta(days=1),
-                )
-                locked.set()
-                waiting.wait(timeout=1)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=grant)
-    holder.start()
-    assert locked.wait(timeout=30)
-    threading.Timer(0.5, waiting.set).start()
-    held = tokens.reserve(subscriber, 12)
-    holder.join()
+    held = while_another_holds_the_lock(
+        subscriber, lambda: grant_expiring(subscriber), lambda: tokens.reserve(subscriber, 12)
+    )
 
     granted = TokenEntry.objects.get(reference="in_1")
     purchase.refresh_from_db()
@@ -392,33 +375,16 @@ def test_a_reserve_waiting_for_the_lock_draws_from_the_credit_committed_meanwhil
 def test_a_settle_waiting_for_the_lock_finds_the_hold_closed_meanwhile():
     """A settle whose statement's snapshot still shows the hold open, while another
     transaction holding the lock settles it and commits: the hold is given back once."""
-    from django.db import transaction
-
     from fiko_billing.exceptions import ReservationClosed
     from fiko_billing.models import ReservationStatus, TokenReservation
 
     subscriber = SubscriberFactory()
     tokens.credit(subscriber, 100, kind="purchase", reference="cs_1")
     held = tokens.reserve(subscriber, 40)
-    locked, waiting = threading.Event(), threading.Event()
-
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                tokens.lock_account(subscriber)
-                tokens.settle(held, 10)
-                locked.set()
-                waiting.wait(timeout=1)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=first)
-    holder.start()
-    assert locked.wait(timeout=30)
-    threading.Timer(0.5, waiting.set).start()
     with pytest.raises(ReservationClosed):
-        tokens.settle(held, 0)
-    holder.join()
+        while_another_holds_the_lock(
+            subscriber, lambda: tokens.settle(held, 10), lambda: tokens.settle(held, 0)
+        )
 
     row = TokenReservation.objects.get(pk=held.pk)
     assert (row.status, row.settled_amount) == (ReservationStatus.SETTLED, 10)
