@@ -34,7 +34,8 @@ def draw_for(entry_pk: int, account_pk: int, amount: int, now: datetime) -> None
     """As ``draw``, recording what was taken from each credit as allocations of ``entry_pk``."""
     with connection.cursor() as cursor:
         cursor.execute(
-            render(_ALLOCATE), [account_pk, timestamp(now), amount, amount, amount, entry_pk]
+            render(_ALLOCATE),
+            [account_pk, timestamp(now), amount, amount, amount, amount, entry_pk],
         )
     rows(_DRAW_ALLOCATED, [entry_pk, entry_pk])
 
