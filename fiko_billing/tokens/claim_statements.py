@@ -61,7 +61,9 @@ _DUE = """
           AND {entry}.reference = %(credit_reference)s
           AND {entry}.kind IN ({credit_kinds})
     ),
-    totals AS (
+    totals AS MATERIALIZED (
+        -- Computed once: inlined, each of its subqueries would be planned again
+        -- wherever ``due`` is used (PostgreSQL took milliseconds to plan that).
         SELECT id, account_id, amount, remaining,
             -CAST(COALESCE((
                 SELECT SUM(amount) FROM {entry} AS expiry
@@ -84,7 +86,7 @@ _DUE = """
                CASE WHEN amount < %(claimed)s THEN amount ELSE %(claimed)s END AS asked
         FROM totals
     ),
-    due AS (
+    due AS MATERIALIZED (
         SELECT id, account_id, remaining,
             CASE WHEN %(claimed)s < there THEN %(claimed)s ELSE there END
             + CASE WHEN %(forgive)s = 1 OR asked - there - expired <= 0 THEN 0
