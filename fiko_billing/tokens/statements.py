@@ -75,6 +75,22 @@ def rows(template: str, params: list[Any], **parts: str) -> list[tuple[Any, ...]
 
 _LOCK = "SELECT id FROM {account} WHERE subscriber_id = %(subscriber)s FOR UPDATE"
 
+# The account created, or written to when it exists: locked either way (the row
+# lock on PostgreSQL, the write lock on SQLite), a concurrent creator waited
+# for, not raced.
+_UPSERT_ACCOUNT = """
+    INSERT INTO {account} (subscriber_id, balance, holds_expire_at, updated)
+    VALUES (%s, 0, NULL, %s)
+    ON CONFLICT (subscriber_id) DO UPDATE SET updated = excluded.updated
+    RETURNING id
+"""
+
+
+def upsert_account(subscriber_pk: Any, now: datetime) -> int:
+    """Create or touch the subscriber's account, so it is locked; its pk."""
+    (found,) = rows(_UPSERT_ACCOUNT, [subscriber_pk, timestamp(now)])
+    return int(found[0])
+
 
 def execute_locked(cursor: Any, sql: str, params: dict[str, Any]) -> None:
     """PostgreSQL: take the account's row lock, then run ``sql`` as a statement of its own.
