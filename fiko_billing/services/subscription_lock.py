@@ -7,14 +7,22 @@ Stripe customer, or our metadata), takes that lock, then locks the row.
 
 from __future__ import annotations
 
-from django.db.models import Subquery
+from typing import Any, cast
+
+from django.db.models import QuerySet, Subquery
 
 from fiko_billing import stripe_shapes as shapes
 from fiko_billing import tokens
+from fiko_billing.compiled_query import CompiledQuery, columns, instance
 from fiko_billing.models import Customer, Subscription
 from fiko_billing.services.catalogue_lookup import subscriber_for
 from fiko_billing.services.stripe_data import metadata, object_id
-from fiko_billing.subscribers import Subscriber, as_foreign_key, ensure_subscriber
+from fiko_billing.subscribers import (
+    Subscriber,
+    as_foreign_key,
+    ensure_subscriber,
+    get_subscriber_model,
+)
 
 
 def locked_row(
@@ -67,6 +75,52 @@ def locked_row(
     return row, subscriber, customer
 
 
+def _customer_and_row(customer_id: str, stripe_id: str) -> QuerySet[Customer, dict[str, Any]]:
+    """The customer, its subscriber and what the subscription's row (if any) names.
+
+    At most one row: Stripe ids are unique."""
+    rows = Subscription.objects.filter(stripe_subscription_id=stripe_id).order_by()
+    return cast(  # the plugin types .values() of unpacked names as Any
+        "QuerySet[Customer, dict[str, Any]]",
+        Customer.objects.filter(stripe_customer_id=customer_id)
+        .annotate(
+            row_pk=Subquery(rows.values("pk")[:1]),
+            row_subscriber=Subquery(rows.values("subscriber_id")[:1]),
+            row_customer=Subquery(rows.values("customer_id")[:1]),
+        )
+        .values(
+            *columns(Customer),
+            *columns(get_subscriber_model(), "subscriber__"),
+            "row_pk",
+            "row_subscriber",
+            "row_customer",
+        ),
+    )
+
+
+# Read on every subscription event: compiled once (see ``compiled_query``).
+_CUSTOMER_AND_ROW = CompiledQuery(_customer_and_row, customer_id=str, stripe_id=str)
+_LOCKED_BY_STRIPE_ID = CompiledQuery(
+    lambda stripe_id: (
+        Subscription.objects.select_for_update()
+        .filter(stripe_subscription_id=stripe_id)
+        .values(*columns(Subscription))
+    ),
+    stripe_id=str,
+)
+_LOCKED = CompiledQuery(
+    lambda pk: (
+        Subscription.objects.select_for_update().filter(pk=pk).values(*columns(Subscription))
+    ),
+    pk=int,
+)
+
+
+def _locked(query: CompiledQuery, **values: Any) -> Subscription | None:
+    row = query.first(**values)
+    return None if row is None else instance(Subscription, row, using=query.db)
+
+
 def _by_customer(
     stripe_id: str, data: shapes.Subscription
 ) -> tuple[Subscription | None, Subscriber | None, Customer | None] | None:
@@ -76,40 +130,32 @@ def _by_customer(
     customer_id = object_id(data.get("customer"))
     if not customer_id:
         return None
-    rows = Subscription.objects.filter(stripe_subscription_id=stripe_id).order_by()
-    customer = (
-        Customer.objects.filter(stripe_customer_id=customer_id)
-        .select_related("subscriber")
-        .annotate(
-            row_pk=Subquery(rows.values("pk")[:1]),
-            row_subscriber=Subquery(rows.values("subscriber_id")[:1]),
-            row_customer=Subquery(rows.values("customer_id")[:1]),
-        )
-        .first()
-    )
-    if customer is None or customer.subscriber is None:
+    found = _CUSTOMER_AND_ROW.first(customer_id=customer_id, stripe_id=stripe_id)
+    if found is None:
         return None
-    row_pk = customer.row_pk
-    if row_pk is not None and customer.row_subscriber != customer.subscriber_id:
+    customer = instance(Customer, found, using=_CUSTOMER_AND_ROW.db)
+    subscriber = instance(get_subscriber_model(), found, "subscriber__", _CUSTOMER_AND_ROW.db)
+    if customer is None or subscriber is None:
         return None
-    subscriber = customer.subscriber
+    customer.subscriber = as_foreign_key(subscriber)
+    row_pk = found["row_pk"]
+    if row_pk is not None and found["row_subscriber"] != customer.subscriber_id:
+        return None
     tokens.lock_account(subscriber)
     if row_pk is None:
         # Not there before the lock; a delivery about the same subscription that
         # held the lock meanwhile (``created`` and ``updated`` come together) may
         # have made it, and this one must update it, not insert it again.
-        made = (
-            Subscription.objects.select_for_update()
-            .filter(stripe_subscription_id=stripe_id)
-            .first()
-        )
+        made = _locked(_LOCKED_BY_STRIPE_ID, stripe_id=stripe_id)
         if made is None:
             return None, subscriber, customer
         if made.subscriber_id != subscriber.pk:
             return None  # not this customer's row after all: locked_row looks further
-        made.subscriber = subscriber
+        made.subscriber = as_foreign_key(subscriber)
         return made, subscriber, customer if made.customer_id is None else None
-    row = Subscription.objects.select_for_update().get(pk=row_pk)
-    row.subscriber = subscriber
+    row = _locked(_LOCKED, pk=row_pk)
+    if row is None:  # pragma: no cover - subscription rows are never deleted
+        raise Subscription.DoesNotExist(f"subscription {row_pk} vanished under the lock")
+    row.subscriber = as_foreign_key(subscriber)
     # A row that names its customer keeps it.
-    return row, subscriber, customer if customer.row_customer is None else None
+    return row, subscriber, customer if found["row_customer"] is None else None

@@ -5,7 +5,7 @@ row (if any), its subscription's row, the PaymentIntent that paid it, whether
 a credited period of the subscription overlaps its own (then one allowance
 ends the other), and whether any event waits for it. Each would be a round
 trip of its own; here they are subqueries of one ``SELECT`` on the
-subscriber's row, read after the subscriber's ledger lock is taken, so no
+subscriber's token account, read after the subscriber's ledger lock is taken, so no
 other recording of this subscriber's invoices runs in between.
 
 The last two are hints that let the common case skip a query: when they say
@@ -18,14 +18,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Exists, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 
-from fiko_billing.models import EventStatus, InvoicePayment, Payment, Subscription, WebhookEvent
+from fiko_billing.compiled_query import CompiledQuery
+from fiko_billing.models import (
+    EventStatus,
+    InvoicePayment,
+    Payment,
+    Subscription,
+    TokenAccount,
+    WebhookEvent,
+)
 from fiko_billing.services import waiting
 from fiko_billing.services.allowance import credited_periods
-from fiko_billing.subscribers import Subscriber
 
 
 @dataclass(frozen=True)
@@ -50,14 +58,14 @@ def _overlapping(
     return credited
 
 
-def invoice_facts(
-    subscriber: Subscriber,
+def _facts(
+    account: int,
     invoice_id: str,
+    invoice_key: str,
     subscription_id: str,
-    *,
-    period: tuple[datetime | None, datetime | None] = (None, None),
-) -> InvoiceFacts:
-    """The facts of ``invoice_id`` (of ``subscription_id``), for the locked ``subscriber``."""
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[Any, Any]:
     intents = InvoicePayment.objects.filter(
         stripe_invoice_id=invoice_id, status="paid", stripe_payment_intent_id__isnull=False
     )
@@ -65,13 +73,12 @@ def invoice_facts(
         key=Concat(Value(waiting.payment_intent_key("")), "stripe_payment_intent_id")
     ).values("key")
     waiters = WebhookEvent.objects.filter(status=EventStatus.PENDING).filter(
-        Q(waiting_for=waiting.invoice_key(invoice_id))
+        Q(waiting_for=invoice_key)
         | Q(waiting_for__in=intent_keys)
         | Q(waiting_for__startswith=waiting.charge_key(""))
     )
-    row = (
-        type(subscriber)
-        ._default_manager.filter(pk=subscriber.pk)
+    return (
+        TokenAccount.objects.filter(pk=account)
         .annotate(
             payment_pk=Subquery(
                 Payment.objects.filter(stripe_invoice_id=invoice_id).order_by().values("pk")[:1]
@@ -82,10 +89,43 @@ def invoice_facts(
                 ]
             ),
             paid_intent=Subquery(intents.order_by("pk").values("stripe_payment_intent_id")[:1]),
-            overlapping=Exists(_overlapping(invoice_id, subscription_id, *period)),
+            overlapping=Exists(_overlapping(invoice_id, subscription_id, start, end)),
             waited_for=Exists(waiters),
         )
         .values("payment_pk", "subscription_pk", "paid_intent", "overlapping", "waited_for")
-        .get()
     )
+
+
+_NAMES = {"account": int, "invoice_id": str, "invoice_key": str, "subscription_id": str}
+
+# One compiled read for each of the four shapes a period gives the query (a
+# start, an end, both, neither); see ``compiled_query``.
+_READS = {
+    (False, False): CompiledQuery(_facts, **_NAMES),
+    (True, False): CompiledQuery(_facts, **_NAMES, start=datetime),
+    (False, True): CompiledQuery(_facts, **_NAMES, end=datetime),
+    (True, True): CompiledQuery(_facts, **_NAMES, start=datetime, end=datetime),
+}
+
+
+def invoice_facts(
+    account: int,
+    invoice_id: str,
+    subscription_id: str,
+    *,
+    period: tuple[datetime | None, datetime | None] = (None, None),
+) -> InvoiceFacts:
+    """The facts of ``invoice_id`` (of ``subscription_id``), read once the subscriber's
+    ledger lock is held (``account``: the pk ``tokens.lock_account`` returned)."""
+    start, end = period
+    bounds = {name: value for name, value in (("start", start), ("end", end)) if value is not None}
+    row = _READS[start is not None, end is not None].first(
+        account=account,
+        invoice_id=invoice_id,
+        invoice_key=waiting.invoice_key(invoice_id),
+        subscription_id=subscription_id,
+        **bounds,
+    )
+    if row is None:
+        raise TokenAccount.DoesNotExist(f"no token account {account}: lock it first")
     return InvoiceFacts(**row)

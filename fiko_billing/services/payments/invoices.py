@@ -146,9 +146,9 @@ def record_invoice(
     if subscriber is None:
         logger.info("invoice %s belongs to no known subscriber; skipped", invoice["id"])
         return None
-    tokens.lock_account(subscriber)
+    account = tokens.lock_account(subscriber)
     known = invoice_facts(
-        subscriber, invoice["id"], subscription_id, period=allowance.line_period(invoice)
+        account, invoice["id"], subscription_id, period=allowance.line_period(invoice)
     )
     bought = allowance.allowance_for(invoice)
     if known.payment_pk is None:
