@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.core.exceptions import ValidationError
 
+from fiko_billing.compiled_query import CompiledQuery, columns, instance
 from fiko_billing.conf import subscriber_model_label
 from fiko_billing.models import Customer, Price, Product
 from fiko_billing.subscribers import Subscriber, get_subscriber_model
 from fiko_billing.vocabulary import ITEM_METADATA_KEY, decode_item
+
+# Read for every subscription and invoice event: compiled once (``compiled_query``).
+# Stripe ids are unique: at most one row each.
+_PRICE = CompiledQuery(
+    lambda price_id: Price.objects.filter(stripe_price_id=price_id).values(
+        *columns(Price), *columns(Product, "product__")
+    ),
+    price_id=str,
+)
+_CUSTOMER = CompiledQuery(
+    lambda customer_id: Customer.objects.filter(stripe_customer_id=customer_id).values(
+        *columns(get_subscriber_model(), "subscriber__")
+    ),
+    customer_id=str,
+)
 
 
 def item_for(
@@ -19,9 +37,13 @@ def item_for(
     product still is; metadata written at checkout is the last resort.
     """
     if price_id:
-        price = Price.objects.select_related("product").filter(stripe_price_id=price_id).first()
-        if price is not None:
-            return price.product, price
+        row = _PRICE.first(price_id=price_id)
+        if row is not None:
+            price = instance(Price, row, using=_PRICE.db)
+            product = instance(Product, row, "product__", _PRICE.db)
+            assert price is not None  # noqa: S101 - a row has its pk
+            price.product = cast(Product, product)  # a price always has one
+            return product, price
     if product_id:
         product = Product.objects.filter(stripe_product_id=product_id).first()
         if product is not None:
@@ -37,13 +59,9 @@ def subscriber_for(
 ) -> Subscriber | None:
     """The subscriber behind a Stripe customer id (or our metadata), or ``None``."""
     if customer_id:
-        row = (
-            Customer.objects.select_related("subscriber")
-            .filter(stripe_customer_id=customer_id)
-            .first()
-        )
-        if row is not None:
-            return row.subscriber
+        found = _CUSTOMER.first(customer_id=customer_id)
+        if found is not None:
+            return instance(get_subscriber_model(), found, "subscriber__", _CUSTOMER.db)
     meta = metadata or {}
     pk = meta.get("fiko_subscriber")
     if (
