@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import BooleanField, DateTimeField, F, Value
 
 from fiko_billing import tokens
+from fiko_billing.compiled_query import CompiledQuery, columns, instance
 from fiko_billing.models import (
     Charge,
     Dispute,
@@ -74,11 +75,22 @@ def wake_keys(payment: Payment) -> list[str]:
     return [key for key in keys if key]
 
 
+# Every refund and dispute locks its payment: compiled once (``compiled_query``).
+_LOCKED = CompiledQuery(
+    lambda pk: Payment.objects.select_for_update().filter(pk=pk).values(*columns(Payment)),
+    pk=int,
+)
+
+
 def locked(payment: Payment) -> Payment:
     """The payment, locked after its subscriber's ledger lock (none once erased)."""
     if payment.subscriber_id is not None:
         tokens.lock_account(cast(Subscriber, payment.subscriber))
-    row = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
+    found = _LOCKED.first(pk=payment.pk)
+    if found is None:
+        raise Payment.DoesNotExist(f"payment {payment.pk} does not exist")
+    row = instance(Payment, found, using=_LOCKED.db)
+    assert row is not None  # noqa: S101 - a row has its pk
     row.subscriber = payment.subscriber
     return row
 

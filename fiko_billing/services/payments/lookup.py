@@ -3,21 +3,58 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from fiko_billing import stripe_shapes as shapes
+from fiko_billing.compiled_query import CompiledQuery, columns, instance
 from fiko_billing.models import Charge, InvoicePayment, Payment, PaymentKind, PaymentStatus
 from fiko_billing.services import waiting
 from fiko_billing.services.catalogue_lookup import subscriber_for
 from fiko_billing.services.payments.invoices import record_invoice_payment
 from fiko_billing.services.stripe_data import metadata, object_id, ts
-from fiko_billing.subscribers import as_foreign_key
+from fiko_billing.subscribers import as_foreign_key, get_subscriber_model
 
 #: How long a refund of an unknown charge of one of our customers waits for
 #: its payment before Stripe is asked whether it paid an invoice at all.
 ASK_STRIPE_AFTER = timedelta(hours=1)
+
+
+def _with_subscriber(where: Q) -> QuerySet[Any, Any]:
+    payments = Payment.objects.filter(where).order_by("pk")
+    # The plugin types .values() of unpacked names as Any.
+    return cast(
+        "QuerySet[Any, Any]",
+        payments.values(*columns(Payment), *columns(get_subscriber_model(), "subscriber__")),
+    )
+
+
+# Read for every refund and dispute: compiled once (``compiled_query``).
+_BY_INTENT = CompiledQuery(
+    lambda intent: _with_subscriber(Q(stripe_payment_intent_id=intent)), intent=str
+)
+_BY_CHARGE = CompiledQuery(lambda charge: _with_subscriber(Q(stripe_charge_id=charge)), charge=str)
+_BY_INTENT_OR_CHARGE = CompiledQuery(
+    lambda intent, charge: _with_subscriber(
+        Q(stripe_payment_intent_id=intent) | Q(stripe_charge_id=charge)
+    ),
+    intent=str,
+    charge=str,
+)
+
+
+def _payment(query: CompiledQuery, **values: str) -> Payment | None:
+    """The first payment ``query`` finds, with its subscriber (as ``select_related`` loads it)."""
+    row = query.first(**values)
+    if row is None:
+        return None
+    payment = instance(Payment, row, using=query.db)
+    assert payment is not None  # noqa: S101 - a row has its pk
+    subscriber = instance(get_subscriber_model(), row, "subscriber__", query.db)
+    payment.subscriber = None if subscriber is None else as_foreign_key(subscriber)
+    return payment
 
 
 def find(intent: str | None, charge_id: str | None) -> Payment | None:
@@ -28,12 +65,14 @@ def find(intent: str | None, charge_id: str | None) -> Payment | None:
             .values_list("stripe_payment_intent_id", flat=True)
             .first()
         )
-    query = Q(pk__in=[])
-    if intent:
-        query |= Q(stripe_payment_intent_id=intent)
-    if charge_id:
-        query |= Q(stripe_charge_id=charge_id)
-    payment = Payment.objects.select_related("subscriber").filter(query).first()
+    if intent and charge_id:
+        payment = _payment(_BY_INTENT_OR_CHARGE, intent=intent, charge=charge_id)
+    elif intent:
+        payment = _payment(_BY_INTENT, intent=intent)
+    elif charge_id:
+        payment = _payment(_BY_CHARGE, charge=charge_id)
+    else:
+        return None
     if payment is not None or not intent:
         return payment
     invoices = list(
