@@ -14,7 +14,8 @@ event waits for the payment (when none does, fulfilment releases none).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from functools import cache, partial
+from typing import Any, cast
 
 from django.db.models import (
     BigIntegerField,
@@ -31,6 +32,7 @@ from django.db.models.functions import Coalesce, Concat
 
 from fiko_billing import stripe_shapes as shapes
 from fiko_billing import tokens
+from fiko_billing.compiled_query import CompiledQuery, columns, instance
 from fiko_billing.conf import billing_settings
 from fiko_billing.models import (
     Charge,
@@ -38,12 +40,13 @@ from fiko_billing.models import (
     EventStatus,
     InvoicePayment,
     Payment,
+    Product,
     WebhookEvent,
 )
 from fiko_billing.services import waiting
 from fiko_billing.services.catalogue_lookup import item_for, subscriber_for
 from fiko_billing.services.stripe_data import metadata, object_id
-from fiko_billing.subscribers import Subscriber, as_foreign_key
+from fiko_billing.subscribers import Subscriber, as_foreign_key, get_subscriber_model
 from fiko_billing.tokens.accounts import lock_account_of
 from fiko_billing.vocabulary import StripeMode
 
@@ -107,7 +110,7 @@ def locked_payment(
     session_id = session["id"]
     of_session = Payment.objects.filter(stripe_checkout_session_id=session_id)
     if lock_account_of(of_session.values("subscriber_id")):
-        payment = _read(paid).filter(stripe_checkout_session_id=session_id).first()
+        payment = _read(paid, session_id=session_id)
         if payment is not None:
             # Erased since the lock found it, at most: a payment keeps its subscriber.
             return payment if payment.subscriber_id is not None else None
@@ -122,36 +125,113 @@ def locked_payment(
         return None
     else:
         tokens.lock_account(cast(Subscriber, payment.subscriber))
-    return _read(paid).get(pk=payment.pk)
+    found = _read(paid, pk=payment.pk)
+    if found is None:  # pragma: no cover - payments are never deleted
+        raise Payment.DoesNotExist(f"payment {payment.pk} vanished under the lock")
+    return found
 
 
-def _read(paid: PaidSession | None) -> QuerySet[Payment]:
-    rows = Payment.objects.select_for_update(of=("self",)).select_related("subscriber", "product")
-    if paid is None:
-        return rows
+@dataclass(frozen=True)
+class _Shape:
+    """What the locked read's SQL depends on, besides its values."""
+
+    by_session: bool
+    paid: bool
+    package: bool
+    invoice: bool
+
+
+#: The annotations of a read for a paid session, which ``found_with`` reads back.
+_RECORDED = (
+    "recorded_intent",
+    "recorded_invoice_payment",
+    "recorded_customer",
+    "recorded_charge",
+    "recorded_waited_for",
+)
+
+
+def _read(
+    paid: PaidSession | None, *, session_id: str | None = None, pk: int | None = None
+) -> Payment | None:
+    """The payment (of ``session_id``, or ``pk``), locked, with its subscriber and product,
+    and for a ``paid`` session what ``found_with`` returns."""
+    shape = _Shape(
+        by_session=session_id is not None,
+        paid=paid is not None,
+        package=paid is not None and paid.package,
+        invoice=paid is not None and not paid.package and bool(paid.invoice),
+    )
+    values: dict[str, Any] = {"session_id": session_id} if shape.by_session else {"pk": pk}
+    if shape.package:
+        values["payment_intent"] = cast(PaidSession, paid).payment_intent
+    if shape.invoice:
+        values["invoice"] = cast(PaidSession, paid).invoice
+    query = _compiled(shape)
+    row = query.first(**values)
+    if row is None:
+        return None
+    payment = instance(Payment, row, using=query.db)
+    assert payment is not None  # noqa: S101 - a row has its pk
+    subscriber = instance(get_subscriber_model(), row, "subscriber__", query.db)
+    payment.subscriber = None if subscriber is None else as_foreign_key(subscriber)
+    payment.product = instance(Product, row, "product__", query.db)
+    if shape.paid:
+        for name in _RECORDED:
+            setattr(payment, name, row[name])
+    return payment
+
+
+@cache
+def _compiled(shape: _Shape) -> CompiledQuery:
+    """The locked read of ``shape``, compiled once (``compiled_query``): every checkout
+    webhook and status poll runs it."""
+    names: dict[str, Any] = {"session_id": str} if shape.by_session else {"pk": int}
+    if shape.package:
+        names["payment_intent"] = str | None
+    if shape.invoice:
+        names["invoice"] = str
+    return CompiledQuery(partial(_read_query, shape), **names)
+
+
+def _read_query(shape: _Shape, **values: Any) -> QuerySet[Any, Any]:
+    where = (
+        Q(stripe_checkout_session_id=values["session_id"])
+        if shape.by_session
+        else Q(pk=values["pk"])
+    )
+    rows = Payment.objects.select_for_update(of=("self",)).filter(where)
+    names = [
+        *columns(Payment),
+        *columns(get_subscriber_model(), "subscriber__"),
+        *columns(Product, "product__"),
+    ]
+    if not shape.paid:
+        return cast("QuerySet[Any, Any]", rows.values(*names))
     text = CharField()
+    invoice = values.get("invoice")
     intent: F | Value | Coalesce = F("stripe_payment_intent_id")
-    if paid.package:
+    if shape.package:
         # Fulfilment records the session's.
-        intent = Value(paid.payment_intent, output_field=text)
+        intent = Value(values["payment_intent"], output_field=text)
     other: Value | Subquery = Value(None, output_field=BigIntegerField())
-    if paid.invoice:
+    if shape.invoice:
         # What ``payments.link_ids`` would look up: the PaymentIntent that paid the invoice.
         paying = InvoicePayment.objects.filter(
-            stripe_invoice_id=paid.invoice, status="paid", stripe_payment_intent_id__isnull=False
+            stripe_invoice_id=invoice, status="paid", stripe_payment_intent_id__isnull=False
         )
         intent = Coalesce(
             F("stripe_payment_intent_id"),
             Subquery(paying.order_by("-created", "-pk").values("stripe_payment_intent_id")[:1]),
         )
         other = Subquery(
-            Payment.objects.filter(stripe_invoice_id=paid.invoice)
+            Payment.objects.filter(stripe_invoice_id=invoice)
             .exclude(pk=OuterRef("pk"))
             .order_by()
             .values("pk")[:1]
         )
     customer: Value | Subquery = Value(None, output_field=BigIntegerField())
-    if not paid.package:
+    if not shape.package:
         # For the subscription's row, when fulfilment makes it.
         customer = Subquery(
             Customer.objects.filter(subscriber=OuterRef("subscriber_id"))
@@ -182,12 +262,13 @@ def _read(paid: PaidSession | None) -> QuerySet[Payment]:
         | Q(
             waiting_for=Concat(
                 Value(waiting.invoice_key("")),
-                Coalesce(OuterRef("stripe_invoice_id"), Value(paid.invoice, output_field=text)),
+                Coalesce(OuterRef("stripe_invoice_id"), Value(invoice, output_field=text)),
             )
         )
     )
     waiters = WebhookEvent.objects.filter(keys, status=EventStatus.PENDING)
-    return rows.annotate(recorded_waited_for=Exists(waiters))
+    rows = rows.annotate(recorded_waited_for=Exists(waiters))
+    return cast("QuerySet[Any, Any]", rows.values(*names, *_RECORDED))
 
 
 def _recovered(session: shapes.CheckoutSession) -> Payment | None:
