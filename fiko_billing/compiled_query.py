@@ -86,7 +86,7 @@ class _Plan:
     sql: str
     params: tuple[Any, ...]
     slots: dict[str, tuple[int, ...]]
-    compiler: Any
+    converters: tuple[tuple[int, tuple[Any, ...], Any], ...]
     names: tuple[str, ...]
     for_update: bool
 
@@ -133,10 +133,16 @@ class CompiledQuery:
         with plan.connection.cursor() as cursor:
             cursor.execute(plan.sql, params)
             fetched = cursor.fetchall()
-        return [
-            dict(zip(plan.names, row, strict=True))
-            for row in plan.compiler.results_iter([fetched])
-        ]
+        found = []
+        for values_of_row in fetched:
+            row = list(values_of_row)
+            for position, converters, expression in plan.converters:
+                value = row[position]
+                for converter in converters:
+                    value = converter(value, expression, plan.connection)
+                row[position] = value
+            found.append(dict(zip(plan.names, row, strict=True)))
+        return found
 
     def first(self, **values: Any) -> dict[str, Any] | None:
         found = self.all(**values)
@@ -179,4 +185,13 @@ class CompiledQuery:
         if missing:
             raise ValueError(f"parameters {missing} did not reach the query's SQL as values")
         names = (*query.extra_select, *query.values_select, *query.annotation_select)
-        return _Plan(connection, sql, tuple(params), slots, compiler, names, for_update)
+        # What the queryset would do to each column (``from_db_value``, the
+        # backend's own), worked out once, as the SQL is.
+        selected = [column[0] for column in compiler.select[: compiler.col_count]]
+        if compiler.has_composite_fields(selected):
+            raise ValueError("a compiled query cannot select a composite primary key")
+        converters = tuple(
+            (position, tuple(functions), expression)
+            for position, (functions, expression) in compiler.get_converters(selected).items()
+        )
+        return _Plan(connection, sql, tuple(params), slots, converters, names, for_update)
