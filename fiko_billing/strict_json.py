@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, NoReturn
 
 #: The deepest nesting accepted. Stripe's deepest objects (an invoice line's
@@ -33,12 +34,21 @@ def _finite_float(text: str) -> float:
     return value
 
 
+#: A ``\\u`` escape of a UTF-16 surrogate (U+D800 to U+DFFF), the only way JSON
+#: decoded from valid UTF-8 can hold one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def loads(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """``body`` decoded as strict JSON, nested at most ``max_depth`` levels."""
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
     except UnicodeDecodeError as exc:
         raise JSONRejected(f"the body is not UTF-8 ({exc.reason})") from exc
+    # Strict UTF-8 decoding refuses encoded surrogates, so in text decoded from
+    # bytes only an escape can make one: without such an escape, the walk below
+    # need not look at every string (most of an event's members).
+    texts = not isinstance(body, bytes) or _SURROGATE_ESCAPE.search(text) is not None
     try:
         data = json.loads(text, parse_constant=_constant, parse_float=_finite_float)
     except RecursionError as exc:
@@ -47,12 +57,13 @@ def loads(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise
     except ValueError as exc:  # JSONDecodeError, or an integer of over 4300 digits
         raise JSONRejected(str(exc)[:200]) from exc
-    _check_tree(data, max_depth)
+    _check_tree(data, max_depth, texts=texts)
     return data
 
 
-def _check_tree(data: object, max_depth: int) -> None:
-    """Depth and text of every member, without recursion (the tree may be deep)."""
+def _check_tree(data: object, max_depth: int, *, texts: bool = True) -> None:
+    """Depth and (with ``texts``) text of every member, without recursion (the tree
+    may be deep)."""
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         node, depth = stack.pop()
@@ -60,12 +71,16 @@ def _check_tree(data: object, max_depth: int) -> None:
             if depth > max_depth:
                 raise JSONRejected(f"nested deeper than {max_depth} levels")
             for key, value in node.items():
-                _check_text(key)
-                stack.append((value, depth + 1))
+                if texts:
+                    _check_text(key)
+                if texts or isinstance(value, (dict, list)):
+                    stack.append((value, depth + 1))
         elif isinstance(node, list):
             if depth > max_depth:
                 raise JSONRejected(f"nested deeper than {max_depth} levels")
-            stack.extend((value, depth + 1) for value in node)
+            stack.extend(
+                (value, depth + 1) for value in node if texts or isinstance(value, (dict, list))
+            )
         elif isinstance(node, str):
             _check_text(node)
 
