@@ -80,10 +80,18 @@ UNHANDLED_TYPES = ("product.created", "payment_intent.created", "customer.update
 # --------------------------------------------------------------------------- setup
 
 
-def server_settings(values: dict[str, Any], stripe_url: str) -> None:
-    """The settings of a server taking webhooks, with Stripe at ``stripe_url``."""
+def server_settings(values: dict[str, Any], stripe_url: str, *, prepared: bool = False) -> None:
+    """The settings of a server taking webhooks, with Stripe at ``stripe_url``.
+
+    ``prepared``: on PostgreSQL, Django's server-side binding with psycopg's
+    prepared statements (``OPTIONS``), for the fiko endpoint and both ceilings.
+    """
     # A server keeps its database connections between requests.
     values["DATABASES"]["default"]["CONN_MAX_AGE"] = 60
+    if prepared and "postgresql" in values["DATABASES"]["default"]["ENGINE"]:
+        values["DATABASES"]["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=5
+        )
     values["ALLOWED_HOSTS"] = ["127.0.0.1"]
     # tests.urls plus the minimal webhook view of the second ceiling.
     values["ROOT_URLCONF"] = "benchmarks.minimal_webhook"
@@ -717,12 +725,18 @@ def query_table(queries: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def run_one(db: str, total: int, senders: list[int]) -> tuple[dict[str, Any], str]:
+def run_one(
+    db: str, total: int, senders: list[int], *, prepared: bool = False
+) -> tuple[dict[str, Any], str]:
     from tests.stripe_stub import StubServer
 
     with (
         StubServer() as stub,
-        django_on(db, BENCH_DATABASE, lambda values: server_settings(values, stub.url)),
+        django_on(
+            db,
+            BENCH_DATABASE,
+            lambda values: server_settings(values, stub.url, prepared=prepared),
+        ),
     ):
         result = run(db, total, senders, stub)
         if stub.requests:
@@ -758,6 +772,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print the results as JSON instead of tables"
     )
+    parser.add_argument(
+        "--prepared",
+        action="store_true",
+        help="PostgreSQL with server-side binding and prepared statements (Django OPTIONS)",
+    )
     args = parser.parse_args(argv)
     if args.events < 100 or args.events > 100_000:
         parser.error("--events must be between 100 and 100000")
@@ -765,9 +784,15 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     found, server = measure_each(
         args.db,
-        lambda db: run_one(db, args.events, args.senders),
+        lambda db: run_one(db, args.events, args.senders, prepared=args.prepared),
         module="benchmarks.webhooks",
-        options=["--events", str(args.events), "--senders", ",".join(map(str, args.senders))],
+        options=[
+            "--events",
+            str(args.events),
+            "--senders",
+            ",".join(map(str, args.senders)),
+            *(["--prepared"] if args.prepared else []),
+        ],
         key="result",
     )
     rows = [row for part in found for row in part["rows"]]
@@ -776,9 +801,10 @@ def main(argv: list[str] | None = None) -> None:
         print_json("result", {"rows": rows, "queries": queries}, server)
         return
     mix = ", ".join(f"{share}% {kind}" for kind, share in split(100).items())
+    binding = "; PostgreSQL with server-side binding, prepared statements" if args.prepared else ""
     print(
         f"fiko-billing webhooks: signed POSTs to {WEBHOOK_PATH} over HTTP on 127.0.0.1 "
-        f"({args.events:,} per measurement: {mix}); {versions()}; {server}"
+        f"({args.events:,} per measurement: {mix}); {versions()}; {server}{binding}"
     )
     print()
     print(rate_table(rows))
