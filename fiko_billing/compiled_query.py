@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, TypeVar, cast, get_args
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -35,6 +36,43 @@ from django.db.transaction import TransactionManagementError
 M = TypeVar("M", bound=Model)
 
 _serial = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class KeyOf:
+    """A parameter that is a primary key of the model ``model()`` returns: a swappable
+    model's (the subscriber's), known only once the settings are read."""
+
+    model: Callable[[], type[Model]]
+
+
+#: The primary keys a compiled query binds as integers or as strings.
+_INTEGER_KEYS = {
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveSmallIntegerField",
+}
+_TEXT_KEYS = {"CharField", "SlugField", "TextField", "EmailField"}
+
+
+def key_type(model: type[Model]) -> type | None:
+    """``int`` or ``str``: how ``model``'s primary key is bound; ``None`` for another
+    kind of key (a UUID, say), which compiled queries leave to the ORM."""
+    field: Any = model._meta.pk
+    while field.is_relation:  # a parent link, or a key that is a relation itself
+        field = field.target_field
+    internal = field.get_internal_type()
+    if internal in _INTEGER_KEYS:
+        return int
+    if internal in _TEXT_KEYS:
+        return str
+    return None
 
 
 def _base(kind: Any) -> type:
@@ -95,35 +133,59 @@ class CompiledQuery:
     """The ``.values()`` queryset ``build(**parameters)`` returns, compiled once.
 
     ``parameters`` name the keyword arguments of ``build`` and their types
-    (``str``, ``int``, ``datetime``, or one of them ``| None``). ``all`` and
-    ``first`` return the rows as dicts.
+    (``str``, ``int``, ``datetime``, one of them ``| None``, or ``KeyOf``).
+    ``all`` and ``first`` return the rows as dicts. A ``KeyOf`` a compiled
+    query cannot bind (``key_type``) makes every run evaluate the queryset
+    itself, as if it were not compiled.
     """
 
     def __init__(self, build: Callable[..., QuerySet[Any]], **parameters: Any) -> None:
         self._build = build
-        self._parameters = parameters
-        self._kinds = {name: _base(kind) for name, kind in parameters.items()}
+        self._declared = parameters
+        for kind in parameters.values():
+            if not isinstance(kind, KeyOf):
+                _base(kind)
         self._local = threading.local()
         self._sample: QuerySet[Any] | None = None
+
+    @cached_property
+    def _parameters(self) -> dict[str, Any]:
+        """The declared types, each ``KeyOf`` replaced by its key's (``None``: not bindable)."""
+        return {
+            name: key_type(kind.model()) if isinstance(kind, KeyOf) else kind
+            for name, kind in self._declared.items()
+        }
+
+    @cached_property
+    def _kinds(self) -> dict[str, type] | None:
+        """The base type of each parameter; ``None`` if one cannot be bound."""
+        if any(kind is None for kind in self._parameters.values()):
+            return None
+        return {name: _base(kind) for name, kind in self._parameters.items()}
 
     @property
     def db(self) -> str:
         """The database the queryset would use now, asked of the routers as it would."""
         if self._sample is None:
-            kinds = self._kinds.items()
-            self._sample = self._build(**{name: _placeholder(kind) for name, kind in kinds})
+            kinds = (self._kinds or {}).items()
+            placeholders = {name: _placeholder(kind) for name, kind in kinds}
+            # A key that cannot be bound is left out of the sample's SQL (``None``).
+            self._sample = self._build(**{name: placeholders.get(name) for name in self._declared})
         return self._sample.db
 
     def all(self, **values: Any) -> list[dict[str, Any]]:
-        plan = self._plan()
-        if set(values) != set(self._parameters):
-            raise TypeError(f"expected the values of {sorted(self._parameters)}")
+        if set(values) != set(self._declared):
+            raise TypeError(f"expected the values of {sorted(self._declared)}")
+        kinds = self._kinds
+        if kinds is None:
+            return list(self._build(**values))
+        plan = self._plan(kinds)
         params = list(plan.params)
         for name, positions in plan.slots.items():
             value = values[name]
             if not isinstance(value, self._parameters[name]) or isinstance(value, bool):
                 raise TypeError(f"{name} must be {self._parameters[name]}, not {value!r}")
-            value = _bound(value, self._kinds[name], plan.connection)
+            value = _bound(value, kinds[name], plan.connection)
             for position in positions:
                 params[position] = value
         if plan.for_update and plan.connection.get_autocommit():
@@ -148,7 +210,7 @@ class CompiledQuery:
         found = self.all(**values)
         return found[0] if found else None
 
-    def _plan(self) -> _Plan:
+    def _plan(self, kinds: dict[str, type]) -> _Plan:
         using = self.db
         connection = connections[using]
         plans: dict[str, _Plan] = self._local.__dict__.setdefault("plans", {})
@@ -156,15 +218,14 @@ class CompiledQuery:
         # A connection object belongs to its thread; another one (a new thread,
         # or tests swapping connections) gets a plan of its own.
         if plan is None or plan.connection is not connection:
-            plan = plans[using] = self._compile(connection)
+            plan = plans[using] = self._compile(connection, kinds)
         return plan
 
-    def _compile(self, connection: Any) -> _Plan:
-        placeholders = {name: _placeholder(kind) for name, kind in self._kinds.items()}
+    def _compile(self, connection: Any, kinds: dict[str, type]) -> _Plan:
+        placeholders = {name: _placeholder(kind) for name, kind in kinds.items()}
         queryset = self._build(**placeholders)
         placeholders = {
-            name: _bound(value, self._kinds[name], connection)
-            for name, value in placeholders.items()
+            name: _bound(value, kinds[name], connection) for name, value in placeholders.items()
         }
         if queryset._iterable_class is not ValuesIterable:
             raise ValueError("a compiled query is a .values() queryset")

@@ -11,7 +11,7 @@ from django.db.models import CharField, Value
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
-from fiko_billing.compiled_query import CompiledQuery, columns, instance
+from fiko_billing.compiled_query import CompiledQuery, KeyOf, columns, instance, key_type
 from fiko_billing.models import Customer, Subscription, WebhookEvent
 from fiko_billing.subscribers import get_subscriber_model
 from tests.factories import CustomerFactory, SubscriptionFactory, WebhookEventFactory
@@ -157,3 +157,37 @@ def test_a_locking_read_outside_a_transaction_is_refused():
         assert locked.all(pk=customer.pk) == [{"pk": customer.pk}]
     with pytest.raises(TransactionManagementError):
         locked.all(pk=customer.pk)  # so does a run of the compiled SQL
+
+
+def test_a_key_is_bound_as_its_model_binds_it():
+    from django.db import models as django_models
+
+    assert key_type(get_subscriber_model()) is int
+    assert key_type(Subscription) is int
+
+    class Meta:
+        pk = django_models.UUIDField(primary_key=True)
+
+    class Keyed:
+        _meta = Meta
+
+    assert key_type(Keyed) is None  # type: ignore[arg-type]
+    Meta.pk = django_models.CharField(primary_key=True, max_length=20)
+    assert key_type(Keyed) is str  # type: ignore[arg-type]
+
+
+def _customers_of(subscriber: Any) -> Any:
+    return Customer.objects.filter(subscriber_id=subscriber).values("stripe_customer_id")
+
+
+def test_a_key_it_cannot_bind_leaves_the_query_to_the_orm(monkeypatch):
+    customer = CustomerFactory()
+    expected = [{"stripe_customer_id": customer.stripe_customer_id}]
+    bound = CompiledQuery(_customers_of, subscriber=KeyOf(get_subscriber_model))
+    assert bound.all(subscriber=customer.subscriber_id) == expected
+    monkeypatch.setattr("fiko_billing.compiled_query.key_type", lambda model: None)
+    unbound = CompiledQuery(_customers_of, subscriber=KeyOf(get_subscriber_model))
+    with CaptureQueriesContext(connection) as queries:
+        assert unbound.all(subscriber=customer.subscriber_id) == expected
+    assert len(queries) == 1
+    assert unbound.db == "default"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Sum
 
 from fiko_billing import signals, tokens
@@ -30,8 +31,10 @@ from fiko_billing.models import (
     TokenEntry,
     WebhookEvent,
 )
+from fiko_billing.services.duplicates import enforce_single_subscription
 from fiko_billing.testing.hosted import CARD_FAILS_AT_RENEWAL, CARD_SUCCEEDS
 from fiko_billing.testing.webhooks import post_event
+from tests.factories import SubscriptionFactory
 from tests.money_world import DAY, HOUR, RENEWAL_1, RENEWAL_2, START, MoneyWorld, at_time
 from tests.stories import recorded
 
@@ -336,6 +339,24 @@ def test_a_second_paid_subscription_is_canceled_and_refunded_at_once(
     )
     assert duplicates == [(second["id"], first["id"])]
     assert balance_at(START, world.subscriber) == 1_000  # the yearly allowance went back
+
+
+@pytest.mark.django_db
+def test_plans_of_erased_subscribers_are_not_duplicates_of_each_other(stripe_stub):
+    # Erasure leaves subscriptions still live in Stripe without a subscriber:
+    # they belong to different people, and none is a second plan of another.
+    kept, other = (
+        SubscriptionFactory(subscriber=None, status=SubscriptionStatus.ACTIVE) for _ in range(2)
+    )
+    with transaction.atomic():
+        enforce_single_subscription(other)
+    assert stripe_stub.requests == []
+    assert sorted(Subscription.objects.values_list("status", flat=True)) == [
+        SubscriptionStatus.ACTIVE,
+        SubscriptionStatus.ACTIVE,
+    ]
+    assert not Subscription.objects.filter(canceled_as_duplicate_of__isnull=False).exists()
+    assert kept.pk != other.pk
 
 
 # ---------------------------------------------------------------------- 5. the same second

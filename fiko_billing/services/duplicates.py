@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import cast
 
 from fiko_billing import signals
 from fiko_billing import stripe_shapes as shapes
+from fiko_billing.compiled_query import CompiledQuery, KeyOf, columns, instance
 from fiko_billing.conf import billing_settings
 from fiko_billing.gateway import (
     StripeGateway,
@@ -25,6 +27,7 @@ from fiko_billing.gateway import (
 )
 from fiko_billing.models import InvoicePayment, Payment, PaymentKind, Subscription
 from fiko_billing.services.stripe_data import object_id, state_time, ts
+from fiko_billing.subscribers import get_subscriber_model
 from fiko_billing.vocabulary import PLAN_KINDS
 
 logger = logging.getLogger("fiko_billing.subscriptions")
@@ -39,16 +42,30 @@ def _created(row: Subscription, gateway: StripeGateway) -> datetime:
     return row.stripe_created or row.created
 
 
+# Read whenever a subscription starts granting its benefits: compiled once
+# (``compiled_query``), the subscriber's plan subscriptions, locked.
+_PLANS = CompiledQuery(
+    lambda subscriber: (
+        Subscription.objects.entitled()
+        .select_for_update()
+        .filter(subscriber_id=subscriber, product__kind__in=PLAN_KINDS)
+        .values(*columns(Subscription))
+    ),
+    subscriber=KeyOf(get_subscriber_model),
+)
+
+
 def enforce_single_subscription(row: Subscription) -> None:
     """Cancel and refund every plan subscription of ``row``'s subscriber but the first."""
     if billing_settings.ALLOW_MULTIPLE_SUBSCRIPTIONS:
         return
+    if row.subscriber_id is None:
+        return  # an erased subscriber's: nobody to hold two plans
     # One query tells both whether ``row`` is a plan subscription and which others are.
-    plans = list(
-        Subscription.objects.entitled()
-        .select_for_update()
-        .filter(subscriber_id=row.subscriber_id, product__kind__in=PLAN_KINDS)
-    )
+    plans = [
+        cast(Subscription, instance(Subscription, found, using=_PLANS.db))
+        for found in _PLANS.all(subscriber=row.subscriber_id)
+    ]
     others = [other for other in plans if other.pk != row.pk]
     if not others or len(others) == len(plans):
         return  # no other plan, or ``row`` is not a plan subscription
