@@ -118,6 +118,17 @@ def instance(
     return model.from_db(using, names, [row[prefix + name] for name in names])
 
 
+def loaded(model: type[M], row: dict[str, Any], using: str, **related: type[Model]) -> M:
+    """``instance(model, row)`` with each related object set as ``select_related``
+    sets it: ``name=Model`` reads its columns after ``name__`` (``None`` if not set)."""
+    found = instance(model, row, using=using)
+    if found is None:
+        raise ValueError(f"the row holds no {model.__name__}")
+    for name, related_model in related.items():
+        setattr(found, name, instance(related_model, row, f"{name}__", using))
+    return found
+
+
 @dataclass(frozen=True)
 class _Plan:
     connection: Any

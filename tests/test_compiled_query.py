@@ -11,7 +11,14 @@ from django.db.models import CharField, Value
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
-from fiko_billing.compiled_query import CompiledQuery, KeyOf, columns, instance, key_type
+from fiko_billing.compiled_query import (
+    CompiledQuery,
+    KeyOf,
+    columns,
+    instance,
+    key_type,
+    loaded,
+)
 from fiko_billing.models import Customer, Subscription, WebhookEvent
 from fiko_billing.subscribers import get_subscriber_model
 from tests.factories import CustomerFactory, SubscriptionFactory, WebhookEventFactory
@@ -97,19 +104,30 @@ def test_instances_made_of_a_row_equal_the_loaded_ones():
     assert row is not None
     made = instance(Customer, row, using=CUSTOMER.db)
     subscriber = instance(get_subscriber_model(), row, "subscriber__", CUSTOMER.db)
-    loaded = Customer.objects.select_related("subscriber").get(pk=customer.pk)
+    from_orm = Customer.objects.select_related("subscriber").get(pk=customer.pk)
     assert made is not None
     assert subscriber is not None
     assert [getattr(made, f.attname) for f in Customer._meta.concrete_fields] == [
-        getattr(loaded, f.attname) for f in Customer._meta.concrete_fields
+        getattr(from_orm, f.attname) for f in Customer._meta.concrete_fields
     ]
-    assert subscriber == loaded.subscriber
+    assert subscriber == from_orm.subscriber
     assert made._state.adding is False
     assert made._state.db == "default"
     # A relation that is not set gives no instance.
     assert (
         instance(get_subscriber_model(), {**row, "subscriber__id": None}, "subscriber__") is None
     )
+    # ``loaded`` sets the related objects as select_related does.
+    both = loaded(Customer, row, CUSTOMER.db, subscriber=get_subscriber_model())
+    assert both.subscriber == subscriber
+    erased = loaded(
+        Customer, {**row, "subscriber__id": None}, CUSTOMER.db, subscriber=get_subscriber_model()
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert erased.subscriber is None  # cached: no query
+    assert len(queries) == 0
+    with pytest.raises(ValueError, match="no Customer"):
+        loaded(Customer, {**row, "id": None}, CUSTOMER.db)
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from django.core.exceptions import ValidationError
 
-from fiko_billing.compiled_query import CompiledQuery, columns, instance
+from fiko_billing.compiled_query import CompiledQuery, columns, instance, loaded
 from fiko_billing.conf import subscriber_model_label
 from fiko_billing.models import Customer, Price, Product
 from fiko_billing.subscribers import Subscriber, get_subscriber_model
@@ -39,11 +37,8 @@ def item_for(
     if price_id:
         row = _PRICE.first(price_id=price_id)
         if row is not None:
-            price = instance(Price, row, using=_PRICE.db)
-            product = instance(Product, row, "product__", _PRICE.db)
-            assert price is not None  # noqa: S101 - a row has its pk
-            price.product = cast(Product, product)  # a price always has one
-            return product, price
+            price = loaded(Price, row, _PRICE.db, product=Product)
+            return price.product, price
     if product_id:
         product = Product.objects.filter(stripe_product_id=product_id).first()
         if product is not None:

@@ -32,7 +32,7 @@ from django.db.models.functions import Coalesce, Concat
 
 from fiko_billing import stripe_shapes as shapes
 from fiko_billing import tokens
-from fiko_billing.compiled_query import CompiledQuery, columns, instance
+from fiko_billing.compiled_query import CompiledQuery, columns, loaded
 from fiko_billing.conf import billing_settings
 from fiko_billing.models import (
     Charge,
@@ -171,11 +171,7 @@ def _read(
     row = query.first(**values)
     if row is None:
         return None
-    payment = instance(Payment, row, using=query.db)
-    assert payment is not None  # noqa: S101 - a row has its pk
-    subscriber = instance(get_subscriber_model(), row, "subscriber__", query.db)
-    payment.subscriber = None if subscriber is None else as_foreign_key(subscriber)
-    payment.product = instance(Product, row, "product__", query.db)
+    payment = loaded(Payment, row, query.db, subscriber=get_subscriber_model(), product=Product)
     if shape.paid:
         for name in _RECORDED:
             setattr(payment, name, row[name])

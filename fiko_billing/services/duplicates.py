@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import cast
 
 from fiko_billing import signals
 from fiko_billing import stripe_shapes as shapes
-from fiko_billing.compiled_query import CompiledQuery, KeyOf, columns, instance
+from fiko_billing.compiled_query import CompiledQuery, KeyOf, columns, loaded
 from fiko_billing.conf import billing_settings
 from fiko_billing.gateway import (
     StripeGateway,
@@ -63,7 +62,7 @@ def enforce_single_subscription(row: Subscription) -> None:
         return  # an erased subscriber's: nobody to hold two plans
     # One query tells both whether ``row`` is a plan subscription and which others are.
     plans = [
-        cast(Subscription, instance(Subscription, found, using=_PLANS.db))
+        loaded(Subscription, found, _PLANS.db)
         for found in _PLANS.all(subscriber=row.subscriber_id)
     ]
     others = [other for other in plans if other.pk != row.pk]

@@ -13,7 +13,7 @@ from django.db.models import QuerySet, Subquery
 
 from fiko_billing import stripe_shapes as shapes
 from fiko_billing import tokens
-from fiko_billing.compiled_query import CompiledQuery, columns, instance
+from fiko_billing.compiled_query import CompiledQuery, columns, loaded
 from fiko_billing.models import Customer, Subscription
 from fiko_billing.services.catalogue_lookup import subscriber_for
 from fiko_billing.services.stripe_data import metadata, object_id
@@ -118,7 +118,7 @@ _LOCKED = CompiledQuery(
 
 def _locked(query: CompiledQuery, **values: Any) -> Subscription | None:
     row = query.first(**values)
-    return None if row is None else instance(Subscription, row, using=query.db)
+    return None if row is None else loaded(Subscription, row, query.db)
 
 
 def _by_customer(
@@ -133,11 +133,10 @@ def _by_customer(
     found = _CUSTOMER_AND_ROW.first(customer_id=customer_id, stripe_id=stripe_id)
     if found is None:
         return None
-    customer = instance(Customer, found, using=_CUSTOMER_AND_ROW.db)
-    subscriber = instance(get_subscriber_model(), found, "subscriber__", _CUSTOMER_AND_ROW.db)
-    if customer is None or subscriber is None:
+    customer = loaded(Customer, found, _CUSTOMER_AND_ROW.db, subscriber=get_subscriber_model())
+    subscriber = cast(Subscriber | None, customer.subscriber)
+    if subscriber is None:
         return None
-    customer.subscriber = as_foreign_key(subscriber)
     row_pk = found["row_pk"]
     if row_pk is not None and found["row_subscriber"] != customer.subscriber_id:
         return None

@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import BooleanField, DateTimeField, F, QuerySet, Value
 
 from fiko_billing import tokens
-from fiko_billing.compiled_query import CompiledQuery, columns, instance
+from fiko_billing.compiled_query import CompiledQuery, columns, loaded
 from fiko_billing.models import (
     Charge,
     Dispute,
@@ -89,8 +89,7 @@ def locked(payment: Payment) -> Payment:
     found = _LOCKED.first(pk=payment.pk)
     if found is None:
         raise Payment.DoesNotExist(f"payment {payment.pk} does not exist")
-    row = instance(Payment, found, using=_LOCKED.db)
-    assert row is not None  # noqa: S101 - a row has its pk
+    row = loaded(Payment, found, _LOCKED.db)
     row.subscriber = payment.subscriber
     return row
 

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from fiko_billing import stripe_shapes as shapes
-from fiko_billing.compiled_query import CompiledQuery, columns, instance
+from fiko_billing.compiled_query import CompiledQuery, columns, loaded
 from fiko_billing.models import Charge, InvoicePayment, Payment, PaymentKind, PaymentStatus
 from fiko_billing.services import waiting
 from fiko_billing.services.catalogue_lookup import subscriber_for
@@ -48,13 +48,9 @@ _BY_INTENT_OR_CHARGE = CompiledQuery(
 def _payment(query: CompiledQuery, **values: str) -> Payment | None:
     """The first payment ``query`` finds, with its subscriber (as ``select_related`` loads it)."""
     row = query.first(**values)
-    if row is None:
-        return None
-    payment = instance(Payment, row, using=query.db)
-    assert payment is not None  # noqa: S101 - a row has its pk
-    subscriber = instance(get_subscriber_model(), row, "subscriber__", query.db)
-    payment.subscriber = None if subscriber is None else as_foreign_key(subscriber)
-    return payment
+    return (
+        None if row is None else loaded(Payment, row, query.db, subscriber=get_subscriber_model())
+    )
 
 
 def find(intent: str | None, charge_id: str | None) -> Payment | None:
