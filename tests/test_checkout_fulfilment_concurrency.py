@@ -10,10 +10,12 @@ racer tries at once. None may deadlock, fail, or credit twice.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 
 from fiko_billing import signals, tokens
@@ -30,6 +32,7 @@ from fiko_billing.testing.conformance.object_checks import check_event
 from fiko_billing.testing.webhooks import post_event
 from tests.factories import CustomerFactory, PackagePriceFactory, PaymentFactory
 from tests.resolvers import bearer, use_bearer_resolver
+from tests.test_tokens_concurrency import run_together
 
 ROUNDS = 12
 
@@ -48,7 +51,7 @@ def test_webhooks_and_the_status_poll_racing_credit_once(stripe_stub, settings):
 
     signals.payment_succeeded.connect(count, weak=False)
     try:
-        race(answers, lock, stripe_stub)
+        race(answers, stripe_stub)
     finally:
         signals.payment_succeeded.disconnect(count)
 
@@ -72,7 +75,7 @@ def test_webhooks_and_the_status_poll_racing_credit_once(stripe_stub, settings):
     assert WebhookEvent.objects.count() == 2 * ROUNDS
 
 
-def race(answers: list[tuple[str, Any]], lock: threading.Lock, stripe_stub: Any) -> None:
+def race(answers: list[tuple[str, Any]], stripe_stub: Any) -> None:
     """``ROUNDS`` sessions, each completed by four racers at once."""
     package = PackagePriceFactory(package__tokens=1_000).package
     for n in range(ROUNDS):
@@ -107,38 +110,22 @@ def race(answers: list[tuple[str, Any]], lock: threading.Lock, stripe_stub: Any)
             # The SDK's schemas that ``post_event`` checks events against are compiled
             # on first use; compiling them in several threads at once trips CPython.
             assert check_event(completed) == []
-        barrier = threading.Barrier(4)
 
-        def deliver(event: dict[str, Any], barrier: threading.Barrier = barrier) -> None:
-            try:
-                barrier.wait()
-                response = post_event(event)
-                with lock:
-                    answers.append((event["id"], (response.status_code, response.json())))
-            finally:
-                connection.close()
+        def deliver(event: dict[str, Any]) -> tuple[str, Any]:
+            response = post_event(event)
+            return event["id"], (response.status_code, response.json())
 
-        def poll(
-            subscriber: Any = subscriber,
-            session_id: str = session_id,
-            barrier: threading.Barrier = barrier,
-        ) -> None:
-            try:
-                client = Client(HTTP_AUTHORIZATION=bearer(subscriber))
-                barrier.wait()
-                response = client.get(f"/billing/stripe/checkout-session/{session_id}/")
-                with lock:
-                    answers.append((session_id, (response.status_code, response.json())))
-            finally:
-                connection.close()
+        def poll(subscriber: Any = subscriber, session_id: str = session_id) -> tuple[str, Any]:
+            client = Client(HTTP_AUTHORIZATION=bearer(subscriber))
+            response = client.get(f"/billing/stripe/checkout-session/{session_id}/")
+            return session_id, (response.status_code, response.json())
 
-        threads = [
-            threading.Thread(target=deliver, args=(completed,)),
-            threading.Thread(target=deliver, args=(completed,)),
-            threading.Thread(target=deliver, args=(succeeded,)),
-            threading.Thread(target=poll),
+        racers: list[Callable[[], tuple[str, Any]]] = [
+            partial(deliver, completed),
+            partial(deliver, completed),
+            partial(deliver, succeeded),
+            poll,
         ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        together = run_together(lambda i, racers=racers: racers[i](), threads=len(racers))
+        assert [outcome.errors for outcome in together] == [[]] * len(racers)
+        answers.extend(outcome.results[0] for outcome in together)

@@ -11,7 +11,6 @@ comparison is never between two runs of the general path.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from fiko_billing.tokens import claim_statements
 from fiko_billing.tokens import claims as ledger_claims
 from tests.factories import SubscriberFactory
 from tests.test_tokens import assert_ledger_consistent
+from tests.test_tokens_concurrency import run_together, while_another_holds_the_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -406,25 +406,9 @@ def test_a_claim_taking_nothing_still_saves_the_expiries_it_wrote(clock):
 def take_back_while_another_holds_the_lock(s: Any, meanwhile: Callable[[], Any]) -> Any:
     """``refund`` of re_2 (after re_1's 100) started while another transaction,
     holding the lock, does ``meanwhile``: its statement's snapshot is older."""
-    locked, waiting = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with transaction.atomic():
-                tokens.lock_account(s)
-                meanwhile()
-                locked.set()
-                waiting.wait(timeout=1)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert locked.wait(timeout=30)
-    threading.Timer(0.5, waiting.set).start()
-    entry = refund(s, 100, "re_2", claimed_before=100)
-    holder.join()
-    return entry
+    return while_another_holds_the_lock(
+        s, meanwhile, lambda: refund(s, 100, "re_2", claimed_before=100)
+    )
 
 
 @pytest.mark.postgres
@@ -467,31 +451,19 @@ def test_parallel_refunds_of_one_credit_take_each_share_once():
     tokens.credit(s, 800, kind=EntryKind.PURCHASE, reference="checkout:cs_1")
     tokens.credit(s, 100, kind=EntryKind.GRANT, reference="in_1")
     tokens.consume(s, 50)  # from the purchase: 750 left of it
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            for _ in range(2):
-                with transaction.atomic():
-                    # What earlier refunds asked, as the payment's lock makes it known.
-                    tokens.lock_account(s)
-                    before = TokenEntry.objects.filter(
-                        account__subscriber_id=s.pk, kind=EntryKind.REFUND
-                    ).exclude(reference=f"refund:re_{i}")
-                    refund(s, 100, f"re_{i}", claimed_before=100 * before.count())
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        for _ in range(2):
+            with transaction.atomic():
+                # What earlier refunds asked, as the payment's lock makes it known.
+                tokens.lock_account(s)
+                before = TokenEntry.objects.filter(
+                    account__subscriber_id=s.pk, kind=EntryKind.REFUND
+                ).exclude(reference=f"refund:re_{i}")
+                refund(s, 100, f"re_{i}", claimed_before=100 * before.count())
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    outcomes = run_together(work, threads=8)
+    assert [outcome.errors for outcome in outcomes] == [[]] * 8
     refunds = TokenEntry.objects.filter(kind=EntryKind.REFUND)
     assert refunds.count() == 8
     # 750 left in the credit, and the 50 spent taken from the grant.

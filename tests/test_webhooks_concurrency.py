@@ -9,16 +9,15 @@ and update it, never fail on the row's unique Stripe id.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from fiko_billing.models import EventStatus, Subscription, WebhookEvent
 from fiko_billing.testing.webhooks import post_event
 from tests.stories import Story
+from tests.test_tokens_concurrency import run_together
 
 ROUNDS = 30
 
@@ -38,28 +37,14 @@ def test_created_and_updated_of_a_new_subscription_at_once_make_one_row():
         for n in range(ROUNDS)
     ]
     outcomes: list[tuple[int, str]] = []
-    lock = threading.Lock()
     for story in stories:
         pair = [
             story.subscription_event("created", at=start),
             story.subscription_event("updated", at=start + 1, cancel_at_period_end=True),
         ]
-        barrier = threading.Barrier(2)
-
-        def run(event: dict[str, Any], barrier: threading.Barrier = barrier) -> None:
-            try:
-                barrier.wait(timeout=30)
-                answer = deliver(event)
-                with lock:
-                    outcomes.append(answer)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=run, args=(event,)) for event in pair]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        together = run_together(lambda i, pair=pair: deliver(pair[i]), threads=len(pair))
+        assert [outcome.errors for outcome in together] == [[], []]
+        outcomes.extend(outcome.results[0] for outcome in together)
 
     assert outcomes == [(200, "processed")] * (2 * ROUNDS)
     assert list(WebhookEvent.objects.exclude(status=EventStatus.PROCESSED)) == []
