@@ -63,6 +63,22 @@ def package_session(world: World, session_id: str = "cs_f", **overrides: Any) ->
     )
 
 
+def refund_event(
+    world: World, charge_id: str, intent: str, *, amount: int, event_id: str
+) -> dict[str, Any]:
+    """``refund.created`` of ``amount`` of a charge of 1,000 by the world's customer,
+    made through our Checkout (its metadata names the subscriber)."""
+    charge = payloads.charge(
+        id=charge_id,
+        amount=1_000,
+        payment_intent=intent,
+        customer=world.customer_id,
+        metadata={"fiko_subscriber": str(world.subscriber.pk)},
+    )
+    refund = stripe_shapes.refund(charge=charge, amount=amount)
+    return payloads.event("refund.created", refund, id=event_id)
+
+
 def outcome(event: dict[str, Any]) -> str:
     response = post_event(event)
     assert response.status_code == 200, response.content
@@ -184,16 +200,7 @@ def test_a_charge_recorded_first_is_linked_and_the_refund_waiting_for_it_runs(wo
 @pytest.mark.django_db
 def test_a_refund_parked_before_the_checkout_completed_runs_with_it(world):
     session = package_session(world)
-    charge = payloads.charge(
-        id="ch_f",
-        amount=1_000,
-        payment_intent="pi_f",
-        customer=world.customer_id,
-        metadata={"fiko_subscriber": str(world.subscriber.pk)},
-    )
-    refund = payloads.event(
-        "refund.created", stripe_shapes.refund(charge=charge, amount=400), id="evt_refund"
-    )
+    refund = refund_event(world, "ch_f", "pi_f", amount=400, event_id="evt_refund")
     assert outcome(refund) == "waiting"
     assert outcome(payloads.event("checkout.session.completed", session)) == "processed"
     parked = WebhookEvent.objects.get(stripe_event_id="evt_refund")
@@ -204,16 +211,7 @@ def test_a_refund_parked_before_the_checkout_completed_runs_with_it(world):
 @pytest.mark.django_db
 def test_an_event_waiting_for_another_payment_stays_waiting(world):
     session = package_session(world)
-    charge = payloads.charge(
-        id="ch_x",
-        amount=1_000,
-        payment_intent="pi_other",
-        customer=world.customer_id,
-        metadata={"fiko_subscriber": str(world.subscriber.pk)},
-    )
-    refund = payloads.event(
-        "refund.created", stripe_shapes.refund(charge=charge, amount=1_000), id="evt_other"
-    )
+    refund = refund_event(world, "ch_x", "pi_other", amount=1_000, event_id="evt_other")
     assert outcome(refund) == "waiting"
     assert outcome(payloads.event("checkout.session.completed", session)) == "processed"
     parked = WebhookEvent.objects.get(stripe_event_id="evt_other")
