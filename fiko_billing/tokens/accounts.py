@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -150,6 +150,33 @@ def announce(entry: TokenEntry, account: TokenAccount) -> None:
         )
 
     transaction.on_commit(send)
+
+
+_ENTRY_FIELDS = [field.attname for field in TokenEntry._meta.concrete_fields]
+
+
+def loaded_account(pk: int, subscriber_pk: Any, balance: int) -> TokenAccount:
+    """The account as a set-based statement left it (its pk, subscriber and balance)."""
+    return TokenAccount.from_db(
+        connection.alias, ["id", "subscriber_id", "balance"], [pk, subscriber_pk, balance]
+    )
+
+
+def loaded_entry(account: TokenAccount, pk: int, **values: Any) -> TokenEntry:
+    """The entry ``pk`` a set-based statement wrote, as the ORM would have loaded it,
+    announced after commit."""
+    row = {
+        "id": pk,
+        "account_id": account.pk,
+        "grant_id": None,
+        "expires_at": None,
+        "remaining": 0,
+        "reference": None,
+        **values,
+    }
+    entry = TokenEntry.from_db(connection.alias, _ENTRY_FIELDS, [row[f] for f in _ENTRY_FIELDS])
+    announce(entry, account)
+    return entry
 
 
 def lock_account(subscriber: Subscriber) -> int:

@@ -6,14 +6,21 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from fiko_billing.models import CREDIT_KINDS, EntryKind, TokenAccount, TokenAllocation, TokenEntry
 from fiko_billing.subscribers import Subscriber, ensure_subscriber
 from fiko_billing.tokens import claim_statements, statements
-from fiko_billing.tokens.accounts import announce, entry_by_reference, locked_account, save_account
+from fiko_billing.tokens.accounts import (
+    announce,
+    entry_by_reference,
+    loaded_account,
+    loaded_entry,
+    locked_account,
+    save_account,
+)
 from fiko_billing.tokens.movements import debit_locked, expire_due_locked
 from fiko_billing.tokens.validation import CLAIM_KINDS, check_amount, check_reference
 
@@ -164,27 +171,17 @@ def _take_from_credit(
         if isinstance(done, TokenEntry):
             return done  # a repeat
         account_pk, balance, due, credit_pk, entry_pk = done
-        account = TokenAccount.from_db(
-            connection.alias,
-            ["id", "subscriber_id", "balance"],
-            [account_pk, subscriber_pk, balance],
+        return loaded_entry(
+            loaded_account(account_pk, subscriber_pk, balance),
+            entry_pk,
+            kind=kind,
+            amount=-due,
+            balance_after=balance,
+            reference=reference,
+            grant_id=credit_pk,
+            description=description,
+            created=now,
         )
-        values = {
-            "id": entry_pk,
-            "account_id": account_pk,
-            "kind": kind,
-            "amount": -due,
-            "balance_after": balance,
-            "reference": reference,
-            "grant_id": credit_pk,
-            "expires_at": None,
-            "remaining": 0,
-            "description": description,
-            "created": now,
-        }
-        entry = TokenEntry.from_db(connection.alias, list(values), list(values.values()))
-        announce(entry, account)
-    return entry
 
 
 def reinstate(

@@ -21,17 +21,15 @@ from django.db import connection, transaction
 from fiko_billing.models import (
     EntryKind,
     ReservationStatus,
-    TokenAccount,
     TokenEntry,
     TokenReservation,
 )
 from fiko_billing.tokens import hold_statements, holds_in_one, one_statement, statements
-from fiko_billing.tokens.accounts import announce
+from fiko_billing.tokens.accounts import loaded_account, loaded_entry
 from fiko_billing.tokens.validation import RELEASE_DESCRIPTION
 
 T = TypeVar("T")
 
-_ENTRY_FIELDS = [field.attname for field in TokenEntry._meta.concrete_fields]
 _CLOSED_FIELDS = [
     *("id", "account_id", "amount", "settled_amount", "status", "reference", "entry_id"),
     *("description", "closed_at"),
@@ -54,28 +52,6 @@ def _attempt(operation: Callable[[], T]) -> T | None:
         return None
 
 
-def _entry(account: TokenAccount, pk: int, **values: Any) -> TokenEntry:
-    """The entry ``pk`` as the ORM would have loaded it, announced after commit."""
-    row = {
-        "id": pk,
-        "account_id": account.pk,
-        "grant_id": None,
-        "expires_at": None,
-        "remaining": 0,
-        "reference": None,
-        **values,
-    }
-    entry = TokenEntry.from_db(connection.alias, _ENTRY_FIELDS, [row[f] for f in _ENTRY_FIELDS])
-    announce(entry, account)
-    return entry
-
-
-def _account(pk: int, subscriber_pk: Any, balance: int) -> TokenAccount:
-    return TokenAccount.from_db(
-        connection.alias, ["id", "subscriber_id", "balance"], [pk, subscriber_pk, balance]
-    )
-
-
 def _debit(
     subscriber_pk: Any,
     amount: int,
@@ -95,7 +71,7 @@ def _debit(
     )
     if locked is None:
         raise _NotCommon
-    account = _account(locked[0], subscriber_pk, locked[1])
+    account = loaded_account(locked[0], subscriber_pk, locked[1])
     values: dict[str, Any] = {
         "kind": kind,
         "balance_after": account.balance,
@@ -108,7 +84,7 @@ def _debit(
         pk = statements.insert_entry(account.pk, amount=-amount, now=now, **values)
     if pk is None:
         raise _NotCommon  # the reference is used: the ORM path tells how
-    return _entry(account, pk, amount=-amount, created=now, **values)
+    return loaded_entry(account, pk, amount=-amount, created=now, **values)
 
 
 def consume(
@@ -138,8 +114,8 @@ def consume(
         if done is None:
             raise _NotCommon
         account_pk, balance, pk = done
-        return _entry(
-            _account(account_pk, subscriber_pk, balance),
+        return loaded_entry(
+            loaded_account(account_pk, subscriber_pk, balance),
             pk,
             kind=EntryKind.CONSUME,
             amount=-amount,
@@ -190,8 +166,8 @@ def credit(
         if done is None:
             return None
         pk, account_pk, balance, remaining = done
-        account = _account(account_pk, subscriber_pk, balance)
-        return _entry(
+        account = loaded_account(account_pk, subscriber_pk, balance)
+        return loaded_entry(
             account, pk, balance_after=balance, remaining=remaining, created=now, **values
         )
 
@@ -227,8 +203,8 @@ def reserve(
             if done is None:
                 raise _NotCommon  # the debit may be written: roll it back
             account_pk, balance, entry_pk, hold_pk = done
-            _entry(
-                _account(account_pk, subscriber_pk, balance),
+            loaded_entry(
+                loaded_account(account_pk, subscriber_pk, balance),
                 entry_pk,
                 kind=EntryKind.RESERVE,
                 amount=-amount,
@@ -294,8 +270,8 @@ def settle(
         if done is None:
             raise _NotCommon  # the ORM path says how
         if done.release_pk is not None:
-            _entry(
-                _account(done.account_pk, subscriber_pk, done.balance),
+            loaded_entry(
+                loaded_account(done.account_pk, subscriber_pk, done.balance),
                 done.release_pk,
                 kind=EntryKind.RELEASE,
                 amount=done.back,
@@ -334,11 +310,11 @@ def settle(
                 "reference": release_reference,
                 "description": description or RELEASE_DESCRIPTION,
             }
-            account = _account(account_pk, subscriber_pk, balance)
+            account = loaded_account(account_pk, subscriber_pk, balance)
             pk = statements.insert_entry(account_pk, now=now, **values)
             if pk is None:
                 raise _NotCommon
-            _entry(account, pk, created=now, **values)
+            loaded_entry(account, pk, created=now, **values)
         return TokenReservation.from_db(
             connection.alias,
             _CLOSED_FIELDS,
