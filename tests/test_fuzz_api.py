@@ -147,7 +147,63 @@ def world(settings: Any, stripe_stub: Any, wsgi_in_the_test_transaction: None) -
     stripe_stub.on("GET", "/v1/subscriptions/sub_fuzz", stripe_subscription)
     stripe_stub.on("POST", "/v1/subscriptions/sub_fuzz", stripe_subscription)
     stripe_stub.on("DELETE", "/v1/subscriptions/sub_fuzz", stripe_subscription)
+    stripe_stub.on(
+        "POST",
+        "/v1/invoices/create_preview",
+        lambda r: switch_preview(stripe_subscription, stripe_price, r.params),
+    )
     return {"subscriber": subscriber}
+
+
+PREVIEW_ID = "upcoming_in_fuzz"
+
+
+def switch_preview(
+    current: dict[str, Any], old_price: dict[str, Any], params: dict[str, str]
+) -> dict[str, Any]:
+    """Stripe's preview of switching the subscription's item to another monthly price
+    mid-period: an ``upcoming_`` draft, never finalized, whose proration lines (unused
+    time, then remaining time) come before the new price's line."""
+    new_price = payloads.price(
+        id=params["subscription_details[items][0][price]"],
+        product_id="prod_other_fuzz",
+        unit_amount=1900,
+        interval="month",
+    )
+    period = current["items"]["data"][0]
+    start, end = period["current_period_start"], period["current_period_end"]
+    item = params["subscription_details[items][0][id]"]
+    switched = (start + end) // 2
+    prorations = [
+        payloads.invoice_line(
+            invoice_id=PREVIEW_ID,
+            price_obj=price_obj,
+            amount=amount,
+            start=switched,
+            end=end,
+            subscription_id=current["id"],
+            subscription_item=item,
+            proration=True,
+            description=description,
+        )
+        for price_obj, amount, description in [
+            (old_price, -450, "Unused time on Plan after the switch"),
+            (new_price, 950, "Remaining time on Other after the switch"),
+        ]
+    ]
+    return payloads.invoice(
+        customer_id=current["customer"],
+        subscription_id=current["id"],
+        price_obj=new_price,
+        billing_reason="upcoming",
+        status="draft",
+        period_start=end,
+        period_end=end + 30 * 86_400,
+        prorations=prorations,
+        subscription_item=item,
+        id=PREVIEW_ID,
+        automatically_finalizes_at=None,
+    )
 
 
 def browser_credentials(subscriber: Any) -> tuple[dict[str, str], dict[str, str]]:
