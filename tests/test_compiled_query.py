@@ -55,13 +55,23 @@ def test_rows_and_their_converted_values_equal_the_querysets():
         assert EVENTS.all(kind=kind, since=since) == list(_events(kind, since))
 
 
-def test_each_run_is_one_statement():
+def test_each_run_is_one_statement_and_the_queryset_is_built_once():
     WebhookEventFactory(type="invoice.paid", stripe_created=T0)
-    EVENTS.all(kind="invoice.paid", since=T0)  # compiled here
+    built: list[str] = []
+
+    def counted(kind: str, since: datetime) -> Any:
+        built.append(kind)
+        return _events(kind, since)
+
+    events = CompiledQuery(counted, kind=str, since=datetime)
+    events.all(kind="invoice.paid", since=T0)  # compiled here
+    builds = len(built)
     with CaptureQueriesContext(connection) as queries:
-        rows = EVENTS.all(kind="invoice.paid", since=T0)
-    assert len(rows) == 1
-    assert len(queries) == 1
+        rows = events.all(kind="invoice.paid", since=T0)
+        later = events.all(kind="invoice.payment_failed", since=T0 - timedelta(days=1))
+    assert (len(rows), later) == (1, [])
+    assert len(queries) == 2
+    assert len(built) == builds  # no queryset built again for new values
 
 
 def _customer_and_row(customer_id: str, stripe_id: str, note: str | None) -> Any:
