@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import connection
 
-from fiko_billing.tokens.statements import render, rows, timestamp
+from fiko_billing.tokens.statements import put_back_ctes, render, rows, timestamp
 
 _ALLOCATE = """
     WITH {drawn}
@@ -134,28 +134,18 @@ def close(
     return int(amount), int(entry_pk), description, reference
 
 
-# The credits a hold drew from, latest expiry first (never-expiring first of
-# all), each with what giving back ``%s`` tokens returns to it.
-_PUT_BACK = """
-    WITH held AS (
-        SELECT {allocation}.grant_id AS id, {allocation}.amount,
-               SUM({allocation}.amount) OVER (
-                   ORDER BY ({entry}.expires_at IS NULL) DESC, {entry}.expires_at DESC,
-                            {allocation}.grant_id DESC
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-               ) - {allocation}.amount AS before
-        FROM {allocation} JOIN {entry} ON {entry}.id = {allocation}.grant_id
-        WHERE {allocation}.debit_id = %s
-    ),
-    back AS (
-        SELECT id, CASE WHEN amount < %s - before THEN amount ELSE %s - before END AS part
-        FROM held WHERE before < %s
-    )
+# The credits a hold drew from get back what it did not use; a credit past its
+# expiry among them makes the caller take the ORM path (an expiry entry is due).
+_PUT_BACK = (
+    "WITH "  # noqa: S608 - constant SQL, bound values
+    + put_back_ctes("%s", "%s")
+    + """
     UPDATE {entry}
     SET remaining = remaining + (SELECT part FROM back WHERE back.id = {entry}.id)
     WHERE id IN (SELECT id FROM back)
     RETURNING expires_at IS NOT NULL AND expires_at <= %s
 """
+)
 
 
 def put_back(entry_pk: int, amount: int, now: datetime) -> bool:

@@ -19,7 +19,12 @@ from django.db import connection
 
 from fiko_billing.models import EntryKind
 from fiko_billing.tokens.one_statement import DEBIT_AND_DRAW
-from fiko_billing.tokens.statements import execute_locked, render_named, timestamp
+from fiko_billing.tokens.statements import (
+    execute_locked,
+    put_back_ctes,
+    render_named,
+    timestamp,
+)
 
 # A reserve is a consume that also lowers the account's first hold expiry to
 # the hold's, records what it drew from each credit (the allocations a settle
@@ -117,22 +122,7 @@ SETTLE_SQL = """
           AND status = 'held' AND expires_at > %(now)s AND amount >= %(actual)s
         RETURNING amount, entry_id, description, reference
     ),
-    held AS (
-        -- The credits the hold drew from, latest expiry first (never-expiring first).
-        SELECT {allocation}.grant_id AS id, {allocation}.amount,
-               SUM({allocation}.amount) OVER (
-                   ORDER BY ({entry}.expires_at IS NULL) DESC, {entry}.expires_at DESC,
-                            {allocation}.grant_id DESC
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-               ) - {allocation}.amount AS before
-        FROM {allocation} JOIN {entry} ON {entry}.id = {allocation}.grant_id
-        WHERE {allocation}.debit_id = (SELECT entry_id FROM closed)
-    ),
-    back AS (
-        SELECT id, CASE WHEN amount < (SELECT back FROM acct) - before THEN amount
-                        ELSE (SELECT back FROM acct) - before END AS part
-        FROM held WHERE before < (SELECT back FROM acct)
-    ),
+    {put_back},
     credits AS (
         SELECT id, remaining FROM {entry} WHERE id IN (SELECT id FROM back) FOR UPDATE
     ),
@@ -163,7 +153,9 @@ SETTLE_SQL = """
            (SELECT id FROM released), (SELECT description FROM released),
            EXISTS (SELECT 1 FROM returned WHERE expired),
            (SELECT count(*) FROM back) = (SELECT count(*) FROM returned)
-"""
+""".replace(
+    "{put_back}", put_back_ctes("(SELECT entry_id FROM closed)", "(SELECT back FROM acct)")
+)
 
 
 @dataclass(frozen=True)

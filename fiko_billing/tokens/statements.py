@@ -307,6 +307,34 @@ DRAWN = """
     )
 """
 
+# What giving ``{back}`` tokens back to the hold ``{debit}`` returns to each
+# credit it drew from: latest expiry first (never-expiring first of all), so
+# the tokens that stay spent are the ones that expire first. Written once for
+# PostgreSQL's one-statement settle and SQLite's put-back (``put_back_ctes``).
+PUT_BACK = """
+    held AS (
+        SELECT {allocation}.grant_id AS id, {allocation}.amount,
+               SUM({allocation}.amount) OVER (
+                   ORDER BY ({entry}.expires_at IS NULL) DESC, {entry}.expires_at DESC,
+                            {allocation}.grant_id DESC
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+               ) - {allocation}.amount AS before
+        FROM {allocation} JOIN {entry} ON {entry}.id = {allocation}.grant_id
+        WHERE {allocation}.debit_id = {debit}
+    ),
+    back AS (
+        SELECT id, CASE WHEN amount < {back} - before THEN amount
+                        ELSE {back} - before END AS part
+        FROM held WHERE before < {back}
+    )"""
+
+
+def put_back_ctes(debit: str, back: str) -> str:
+    """``PUT_BACK`` for the hold whose debit entry is the SQL ``debit``, giving back
+    the SQL ``back`` tokens (placeholders or subqueries of the statement)."""
+    return PUT_BACK.replace("{debit}", debit).replace("{back}", back)
+
+
 _DRAW = """
     WITH {drawn}
     UPDATE {entry}
