@@ -244,32 +244,25 @@ def test_a_genuine_event_whose_customer_text_holds_nul_is_stored_and_processed()
     )
 
 
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(codec="utf-8")),
-        lambda inner: (
-            st.lists(inner, max_size=4)
-            | st.dictionaries(st.text(alphabet=st.characters(codec="utf-8")), inner, max_size=4)
-        ),
-        max_leaves=20,
-    )
+#: Any JSON value, its keys and strings drawn from every character UTF-8 can encode.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(codec="utf-8")),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(alphabet=st.characters(codec="utf-8")), inner, max_size=4)
+    ),
+    max_leaves=20,
 )
+
+
+@given(JSON_VALUES)
 def test_nul_escaping_round_trips_any_json_value(value: Any) -> None:
     stored = encode_nul(value)
     assert "\x00" not in json.dumps(stored, ensure_ascii=False)
     assert decode_nul(stored) == value
 
 
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(codec="utf-8")),
-        lambda inner: (
-            st.lists(inner, max_size=4)
-            | st.dictionaries(st.text(alphabet=st.characters(codec="utf-8")), inner, max_size=4)
-        ),
-        max_leaves=20,
-    )
-)
+@given(JSON_VALUES)
 def test_the_quick_check_never_misses_a_value_that_needs_escaping(value: Any) -> None:
     # The field skips the walk when the check says no: that must never lose an escape.
     if encode_nul(value) != value:
