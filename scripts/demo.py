@@ -208,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     site = f"http://127.0.0.1:{demo_port}"
     emulator = f"http://127.0.0.1:{emulator_port}"
 
+    if demo_port == emulator_port:
+        print(
+            f"DEMO_PORT and EMULATOR_PORT are both {demo_port}: give each server its own port.",
+            file=sys.stderr,
+        )
+        return 1
     for port, variable in ((demo_port, "DEMO_PORT"), (emulator_port, "EMULATOR_PORT")):
         if not port_is_free(port):
             print(f"Port {port} is in use: set {variable} to a free port.", file=sys.stderr)

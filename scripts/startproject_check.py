@@ -79,10 +79,17 @@ def guide_sections() -> dict[str, list[str]]:
     return blocks
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    # Every probe stays bound until all are chosen: a port released at once
+    # can be handed out again by the next bind.
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def environment() -> dict[str, str]:
@@ -152,6 +159,10 @@ def manage(root: Path, *args: str, summary: Summary = "", shown: str = "") -> st
 @contextmanager
 def server(root: Path, shown: str, args: list[str], port: int) -> Iterator[None]:
     """A long-running manage.py command, up once its port answers."""
+    # Something already answering there would pass for this server.
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise StepFailed(f"$ {shown}\nport {port} is already in use")
     process = subprocess.Popen(
         [PYTHON, "manage.py", *args],
         cwd=root,
@@ -263,7 +274,7 @@ def wait_for_tokens(browser: Browser, expected: int) -> None:
 
 
 def check(root: Path) -> None:
-    site_port, emulator_port = free_port(), free_port()
+    site_port, emulator_port = free_ports(2)
     site = f"http://127.0.0.1:{site_port}"
     create_project(root, emulator_port)
     manage(root, "migrate", summary=lambda out: f"{out.count('Applying ')} migrations applied")

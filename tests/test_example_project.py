@@ -168,9 +168,9 @@ def test_the_page_has_a_message_for_every_error_code_of_the_api() -> None:
 # ---------------------------------------------------------------------- scripts/demo.py
 
 
-def free_port() -> int:
+def free_ports(count: int) -> list[int]:
     try:
-        return demo_process.free_port()
+        return demo_process.free_ports(count)
     except OSError as exc:
         pytest.skip(f"cannot bind a local TCP port for the demo's servers: {exc}")
 
@@ -246,20 +246,20 @@ def log_in(site: str) -> requests.Session:
 
 
 def test_demo_runs_a_token_purchase_end_to_end_and_stops_on_sigint(tmp_path: Path) -> None:
-    with run_demo(tmp_path, free_port(), free_port()) as demo:
+    with run_demo(tmp_path, *free_ports(2)) as demo:
         buy_1000_tokens(demo.site, demo.emulator)
         assert_stops_cleanly(demo, signal.SIGINT)
 
 
 def test_demo_stops_everything_on_sigterm(tmp_path: Path) -> None:
-    with run_demo(tmp_path, free_port(), free_port()) as demo:
+    with run_demo(tmp_path, *free_ports(2)) as demo:
         assert requests.get(f"{demo.site}/", timeout=10).status_code == 200
         assert_stops_cleanly(demo, signal.SIGTERM)
 
 
 def test_the_seeds_curl_request_answers_id_and_url(tmp_path: Path) -> None:
     """POST /billing/stripe/checkout-session/ with a Bearer token, as the seed shows it."""
-    with run_demo(tmp_path, free_port(), free_port()) as demo:
+    with run_demo(tmp_path, *free_ports(2)) as demo:
         demo.output.wait_for(re.compile(r"Authorization: Bearer demo-token"), 10)
         plan_id = requests.get(f"{demo.site}/billing/plans/", timeout=10).json()["plans"][0]["id"]
         response = requests.post(
@@ -283,6 +283,25 @@ def test_the_seeds_curl_request_answers_id_and_url(tmp_path: Path) -> None:
         assert_stops_cleanly(demo, signal.SIGINT)
 
 
+def test_demo_refuses_one_port_for_both_servers(tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    result = subprocess.run(  # noqa: S603 - our own script
+        [sys.executable, str(DEMO_SCRIPT)],
+        cwd=ROOT,
+        env=project_env(tmp_path, DEMO_PORT=str(port), EMULATOR_PORT=str(port)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"DEMO_PORT and EMULATOR_PORT are both {port}: give each server its own port.\n"
+    )
+    assert not (tmp_path / "db.sqlite3").exists()
+
+
 def test_demo_refuses_a_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -291,7 +310,7 @@ def test_demo_refuses_a_port_in_use(tmp_path: Path) -> None:
         result = subprocess.run(  # noqa: S603 - our own script
             [sys.executable, str(DEMO_SCRIPT)],
             cwd=ROOT,
-            env=project_env(tmp_path, DEMO_PORT=str(port), EMULATOR_PORT=str(free_port())),
+            env=project_env(tmp_path, DEMO_PORT=str(port), EMULATOR_PORT=str(free_ports(1)[0])),
             capture_output=True,
             text=True,
             timeout=60,
