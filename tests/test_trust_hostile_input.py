@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,7 +25,12 @@ from fiko_billing.models.fields import ESCAPE, _may_need_escaping, decode_nul, e
 from fiko_billing.testing import payloads
 from fiko_billing.testing.webhooks import post_event, signed_headers
 from fiko_billing.webhooks.signature import sign
-from tests.factories import SubscriberFactory, WebhookEventFactory
+from tests.factories import (
+    PackagePriceFactory,
+    PaymentFactory,
+    SubscriberFactory,
+    WebhookEventFactory,
+)
 from tests.resolvers import bearer, use_bearer_resolver
 from tests.stories import Story
 from tests.test_openapi import documented
@@ -180,6 +186,10 @@ SIGNED_BUT_BROKEN: dict[str, tuple[bytes, str]] = {
     "depth 100": (dumps(event_with(data={"object": nested(100)})), "invalid_json"),
     "depth 5000": (DEEP, "invalid_json"),
     "lone surrogate": (dumps(event_with()).replace(b'"cus_1"', b'"\\ud800"'), "invalid_json"),
+    "object id with NUL": (
+        dumps(event_with()).replace(b'"cus_1"', b'"cus_\\u0000"'),
+        "invalid_event",
+    ),
     "not UTF-8": (b'{"object": "event", "id": "\xff"}', "invalid_json"),
     "not JSON": (b"{", "invalid_json"),
 }
@@ -281,3 +291,106 @@ def test_nul_safe_json_field_round_trips_through_the_database(text: str) -> None
     assert (
         WebhookEvent.objects.filter(pk=row.pk).values_list("payload", flat=True).get() == payload
     )
+
+
+# ---------------------------------------------------------------------- U+0000 anywhere
+
+
+def _strings(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every string member in ``value``."""
+    if isinstance(value, str):
+        return [path]
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    return [found for key, item in items for found in _strings(item, (*path, key))]
+
+
+def _with_nul(event: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
+    changed = json.loads(json.dumps(event))
+    parent = changed
+    for step in path[:-1]:
+        parent = parent[step]
+    text = parent[path[-1]]
+    parent[path[-1]] = text[: len(text) // 2] + "\x00" + text[len(text) // 2 :]
+    return changed
+
+
+def _story_events(story: Story) -> dict[str, dict[str, Any]]:
+    """Events of ``story``'s subscription and of a token package bought in Checkout."""
+    PaymentFactory(
+        subscriber=story.subscriber,
+        kind="token_package",
+        package=PackagePriceFactory().package,
+        amount=500,
+        tokens=250,
+        stripe_checkout_session_id="cs_test_nul",
+    )
+    session = payloads.checkout_session(
+        id="cs_test_nul",
+        mode="payment",
+        status="complete",
+        payment_status="paid",
+        customer_id=story.customer_id,
+        amount_total=500,
+        payment_intent="pi_1",
+        metadata={"fiko_subscriber": str(story.subscriber.pk)},
+    )
+    t0 = story.t0
+    return {
+        "subscription created": story.subscription_event("created", at=t0),
+        "invoice paid": story.invoice_event(
+            "paid", "in_1", start=t0, reason="subscription_create", at=t0
+        ),
+        "checkout completed": payloads.event("checkout.session.completed", session, created=t0),
+        "refund created": story.refund_event("evt_refund", at=t0),
+        "dispute created": payloads.event(
+            "charge.dispute.created",
+            payloads.dispute(charge_id="ch_1", amount=500, payment_intent="pi_1"),
+            created=t0,
+        ),
+    }
+
+
+CODES_AND_IDS = ("id", "customer", "subscription", "status", "currency", "price", "charge")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "subscription created",
+        "invoice paid",
+        "checkout completed",
+        "refund created",
+        "dispute created",
+    ],
+)
+def test_nul_in_any_string_of_an_event_is_never_a_500(name: str) -> None:
+    """Each string of the event in turn holds U+0000: customer text is processed as
+    Stripe sent it, an id or a code is refused (200, recorded); nothing answers 500."""
+    story = Story("nul", start=1_760_000_000, tokens_per_period=100)
+    events = _story_events(story)
+    event = events[name]
+    outcomes: dict[str, set[str]] = {}
+    if name in ("refund created", "dispute created"):
+        # Of the package's payment, paid first.
+        assert post_event(events["checkout completed"]).json()["outcome"] == "processed"
+    with transaction.atomic():
+        assert post_event(event).json()["outcome"] == "processed"  # as Stripe sent it
+        transaction.set_rollback(True)
+    for path in _strings(event["data"], ("data",)):
+        with transaction.atomic():
+            response = post_event(_with_nul(event, path), conforming=False)
+            transaction.set_rollback(True)
+        where = ".".join(map(str, path))
+        assert response.status_code == 200, (where, response.content)
+        outcome = documented(response)["outcome"]
+        outcomes.setdefault(outcome, set()).add(where)
+        if path[-1] in CODES_AND_IDS and "metadata" not in path:
+            assert outcome == "rejected", where
+    # The walk reached both kinds of member.
+    assert outcomes.get("rejected")
+    assert set(outcomes) - {"rejected"}, outcomes

@@ -10,7 +10,10 @@ that is wrong now is wrong on every retry. So a rejected body that carried a
 valid signature is answered 200 with the outcome ``rejected`` and recorded in
 ``RejectedEvent`` (once per distinct body), where the admin shows it.
 Customer-supplied text is never a reason to refuse: U+0000 in a name or a
-description is stored as it is (see ``NulSafeJSONField``).
+description is stored as it is (see ``NulSafeJSONField``). U+0000 in an id or
+a code (``customer``, ``status``, ``currency``) is: no Stripe id or code holds
+one, the handlers look such values up, and PostgreSQL refuses them in a query,
+so the event could only fail on every retry.
 """
 
 from __future__ import annotations
@@ -40,6 +43,47 @@ MAX_API_VERSION_LENGTH = 64
 MAX_CREATED = int(datetime(3000, 1, 1, tzinfo=UTC).timestamp())
 
 
+#: Members whose string values are Stripe ids, codes or Stripe's own URLs
+#: wherever they appear in the object (``*_id`` and ``*_url`` members too);
+#: never customer text. ``metadata`` is the merchant's and customer's own, so
+#: its members are not looked at.
+CODE_MEMBERS = frozenset(
+    {
+        "id",
+        "object",
+        "customer",
+        "subscription",
+        "invoice",
+        "payment_intent",
+        "charge",
+        "price",
+        "product",
+        "plan",
+        "refund",
+        "dispute",
+        "latest_invoice",
+        "latest_charge",
+        "payment_method",
+        "default_payment_method",
+        "balance_transaction",
+        "schedule",
+        "test_clock",
+        "status",
+        "currency",
+        "mode",
+        "payment_status",
+        "billing_reason",
+        "collection_method",
+        "reason",
+        "interval",
+        "type",
+        "url",
+    }
+)
+#: How U+0000 is written in JSON; a body without it holds none.
+_NUL_ESCAPE = b"\\u0000"
+
+
 class EventRejected(ValueError):
     """A signed body that is not a usable Stripe event; ``code`` says which rule it broke."""
 
@@ -67,6 +111,8 @@ def parse_event(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("object") != "event":
         raise EventRejected("invalid_event", "Not a Stripe event object.", data=data)
     _check_event(data)
+    if _NUL_ESCAPE in body:
+        _check_codes(data)
     return data
 
 
@@ -99,6 +145,34 @@ def _check_event(data: dict[str, Any]) -> None:
     event_data = data.get("data")
     if not isinstance(event_data, dict) or not isinstance(event_data.get("object"), dict):
         raise reject("The event has no 'data.object'.")
+
+
+def _check_codes(data: dict[str, Any]) -> None:
+    """``EventRejected`` if an id or a code in the event's object (or in what it was
+    before) holds U+0000."""
+    stack: list[tuple[object, str]] = [
+        (data["data"].get(part), f"data.{part}") for part in ("object", "previous_attributes")
+    ]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key == "metadata":
+                continue
+            member = f"{path}.{_printable(key, 40)}"
+            if isinstance(value, str):
+                if "\x00" in value and (key in CODE_MEMBERS or key.endswith(("_id", "_url"))):
+                    raise EventRejected(
+                        "invalid_event",
+                        f"'{member}' holds U+0000, which no Stripe id, code or URL does.",
+                        data=data,
+                    )
+            else:
+                stack.append((value, member))
 
 
 def record_rejected(body: bytes, rejection: EventRejected) -> RejectedEvent:
