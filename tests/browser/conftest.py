@@ -316,12 +316,24 @@ class Billing:
         self.page.fill("#card_number", card)
         self.page.fill("#card_expiry", CARD_EXPIRY)
         self.page.fill("#card_cvc", CARD_CVC)
-        self.page.click("#pay")
-        self.page.wait_for_load_state()
+        self._submit("#pay")
 
     def three_d_secure(self, outcome: str) -> None:
         """Answer the emulator's 3D Secure challenge: ``complete`` or ``fail``."""
-        self.page.click(f"#{outcome}")
+        self._submit(f"#{outcome}")
+
+    def _submit(self, button: str) -> None:
+        """Press a hosted page's submit button; back once the emulator has answered the form.
+
+        The click alone may return before the form's POST has reached the emulator,
+        and a ``flush_webhooks()`` right after would then find nothing to wait for.
+        """
+        with self.page.expect_response(
+            lambda response: (
+                response.request.method == "POST" and response.url.startswith(self.demo.emulator)
+            )
+        ):
+            self.page.click(button)
         self.page.wait_for_load_state()
 
     def session_id(self) -> str:
