@@ -216,6 +216,20 @@ def test_a_signed_body_that_is_no_event_is_answered_200_and_recorded_not_stored(
     assert (RejectedEvent.objects.count(), rejected.deliveries) == (1, 2)
 
 
+def test_a_webhook_body_over_djangos_limit_is_a_json_400_and_logged(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Django's own answer is an HTML page; a webhook client reads JSON."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
+    body = dumps(event_with(data={"object": {"id": "x", "padding": "p" * 3_000}}))
+    response = post_signed(body)
+    assert response.status_code == 400
+    assert documented(response)["error"]["code"] == "body_too_large"
+    assert not WebhookEvent.objects.exists()
+    assert not RejectedEvent.objects.exists()
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE (2000 bytes)" in caplog.text
+
+
 def test_the_rejected_record_names_what_was_readable() -> None:
     post_signed(json.dumps(event_with(created=True)).encode())
     rejected = RejectedEvent.objects.get()

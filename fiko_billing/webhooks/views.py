@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -33,7 +35,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     refusal = _refuse_unverified(request)
     if refusal is not None:
         return refusal
-    payload = request.body
+    payload = request.body  # read (and size-checked) by the signature check
     try:
         data = parse_event(payload)
         if billing_settings.WEBHOOK_PROCESSING == "task":
@@ -68,8 +70,23 @@ def _refuse_unverified(request: HttpRequest) -> HttpResponse | None:
             503, "webhook_secret_missing", "The webhook signing secret is not configured."
         )
     try:
+        body = request.body
+    except RequestDataTooBig:
+        # Django's own answer would be an HTML page; a body this large from
+        # Stripe means the host's limit is too low for its events.
+        logger.error(
+            "webhook refused: the body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE "
+            "(%s bytes); raise the setting if Stripe sends events this large",
+            settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+        )
+        return error_response(
+            400,
+            "body_too_large",
+            "The request body is larger than this site accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
+        )
+    try:
         verify(
-            request.body,
+            body,
             request.headers.get("Stripe-Signature"),
             secrets,
             tolerance=billing_settings.WEBHOOK_TOLERANCE,
