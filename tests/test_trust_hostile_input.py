@@ -228,6 +228,9 @@ def test_a_webhook_body_over_djangos_limit_is_a_json_400_and_logged(
     assert not WebhookEvent.objects.exists()
     assert not RejectedEvent.objects.exists()
     assert "DATA_UPLOAD_MAX_MEMORY_SIZE (2000 bytes)" in caplog.text
+    assert [r.levelname for r in caplog.records if r.name == "fiko_billing.webhooks"] == [
+        "WARNING"
+    ]
 
 
 def test_the_rejected_record_names_what_was_readable() -> None:

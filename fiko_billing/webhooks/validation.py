@@ -10,10 +10,11 @@ that is wrong now is wrong on every retry. So a rejected body that carried a
 valid signature is answered 200 with the outcome ``rejected`` and recorded in
 ``RejectedEvent`` (once per distinct body), where the admin shows it.
 Customer-supplied text is never a reason to refuse: U+0000 in a name or a
-description is stored as it is (see ``NulSafeJSONField``). U+0000 in an id or
-a code (``customer``, ``status``, ``currency``) is: no Stripe id or code holds
-one, the handlers look such values up, and PostgreSQL refuses them in a query,
-so the event could only fail on every retry.
+description is stored as it is (see ``NulSafeJSONField``). U+0000 in an id, a
+code or a Stripe URL (``customer``, ``status``, ``hosted_invoice_url``) is: no
+Stripe value of that kind holds one, the handlers look such values up or store
+them in columns, and PostgreSQL refuses them in a query, so the event could
+only fail on every retry.
 """
 
 from __future__ import annotations

@@ -72,9 +72,9 @@ def _refuse_unverified(request: HttpRequest) -> HttpResponse | None:
     try:
         body = request.body
     except RequestDataTooBig:
-        # Django's own answer would be an HTML page; a body this large from
-        # Stripe means the host's limit is too low for its events.
-        logger.error(
+        # Django's own answer would be an HTML page. Unread, the body may be
+        # anyone's: a WARNING, as for a bad signature, not an ERROR to flood.
+        logger.warning(
             "webhook refused: the body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE "
             "(%s bytes); raise the setting if Stripe sends events this large",
             settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
