@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ports import free_ports  # scripts/ports.py: this script's directory is on sys.path
+
 REPO = Path(__file__).resolve().parent.parent
 GUIDE = REPO / "docs" / "installation.md"
 PYTHON = sys.executable
@@ -77,19 +79,6 @@ def guide_sections() -> dict[str, list[str]]:
             index = end
         index += 1
     return blocks
-
-
-def free_ports(count: int) -> list[int]:
-    # Every probe stays bound until all are chosen: a port released at once
-    # can be handed out again by the next bind.
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def environment() -> dict[str, str]:

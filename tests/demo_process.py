@@ -11,7 +11,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,23 +33,6 @@ HOST_ENV_NAMES = frozenset({"DATABASE_URL", "SITE_URL", "PYTHONPATH"})
 READY = re.compile(r"fiko-billing demo is ready: (\S+)")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports.
-
-    Every probe stays bound until all are chosen: a port released at once can
-    be handed out again by the very next bind, and two servers told the same
-    port leave one of them answering for both.
-    """
-    probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def children_of(pid: int) -> dict[int, str]:

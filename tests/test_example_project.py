@@ -23,7 +23,6 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from tests import demo_process
 from tests.demo_process import (
     DEMO_SCRIPT,
     PROJECT,
@@ -169,8 +168,10 @@ def test_the_page_has_a_message_for_every_error_code_of_the_api() -> None:
 
 
 def free_ports(count: int) -> list[int]:
+    from scripts import ports  # scripts/ is not in an sdist: only after the skip above
+
     try:
-        return demo_process.free_ports(count)
+        return ports.free_ports(count)
     except OSError as exc:
         pytest.skip(f"cannot bind a local TCP port for the demo's servers: {exc}")
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.demo_process import DEMO_SCRIPT, PROJECT, ROOT, free_ports, run_demo
+from tests.demo_process import DEMO_SCRIPT, PROJECT, ROOT, run_demo
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -193,6 +193,8 @@ class Demo:
 @pytest.fixture
 def demo(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Demo]:
     """The demo on free ports with a fresh database and emulator state, stopped afterwards."""
+    from scripts.ports import free_ports  # scripts/ is not in an sdist
+
     with run_demo(tmp_path, *free_ports(2)) as running:
         # What the servers see, for manage.py commands run beside them.
         running.env.update({"SITE_URL": running.site, "STRIPE_API_BASE": running.emulator})
