@@ -34,6 +34,7 @@ def before_equivalent(now: datetime, expected: int, *, grace_days: int) -> float
     for pk in list(pks):
         with transaction.atomic():
             row = Subscription.objects.select_related("subscriber").get(pk=pk)
+            assert row.subscriber is not None  # every row the benchmark makes has one
             tokens.lock_account(row.subscriber)
             row = (
                 Subscription.objects.select_for_update(of=("self",))

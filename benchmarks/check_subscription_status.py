@@ -65,9 +65,9 @@ def populate(count: int, granted: int, now: datetime) -> None:
     )
     from fiko_billing.subscribers import get_subscriber_model
 
-    plan = Plan.objects.create(name="Bench", tokens_per_period=GRANT)
+    plan = Plan.objects.create(name="Bench", tokens=GRANT)
     price = Price.objects.create(
-        plan=plan, currency="usd", unit_amount=500, stripe_price_id="price_bench"
+        product=plan, currency="usd", unit_amount=500, stripe_price_id="price_bench"
     )
     ended, current = now - timedelta(days=10), now + timedelta(days=20)
     model = get_subscriber_model()
@@ -86,7 +86,7 @@ def populate(count: int, granted: int, now: datetime) -> None:
                     subscriber_id=pk,
                     customer_id=customer.pk,
                     stripe_subscription_id=f"sub_b{pk}",
-                    plan=plan,
+                    product=plan,
                     price=price,
                     status="active",
                     current_period_start=(ended if n % 2 == 0 else current) - timedelta(days=30),

@@ -126,17 +126,15 @@ def create_catalogue() -> Catalogue:
     from fiko_billing.models import Plan, Price, TokenPackage
     from fiko_billing.testing import payloads
 
-    plan = Plan.objects.create(
-        name="Plan", stripe_product_id="prod_plan", tokens_per_period=PLAN_TOKENS
-    )
+    plan = Plan.objects.create(name="Plan", stripe_product_id="prod_plan", tokens=PLAN_TOKENS)
     Price.objects.create(
-        plan=plan, currency="usd", unit_amount=UNIT_AMOUNT, stripe_price_id="price_plan"
+        product=plan, currency="usd", unit_amount=UNIT_AMOUNT, stripe_price_id="price_plan"
     )
     package = TokenPackage.objects.create(
         name="Package", stripe_product_id="prod_pack", tokens=PACKAGE_TOKENS
     )
     Price.objects.create(
-        package=package, currency="usd", unit_amount=UNIT_AMOUNT, stripe_price_id="price_pack"
+        product=package, currency="usd", unit_amount=UNIT_AMOUNT, stripe_price_id="price_pack"
     )
     return Catalogue(
         plan_price=payloads.price(
