@@ -97,6 +97,17 @@ class BillingSettings:
         self._user = dict(user_settings)
         self._cache: dict[str, Any] = {}
 
+    @property
+    def key_livemode(self) -> bool | None:
+        """Whether ``STRIPE_SECRET_KEY`` is a live-mode key (``sk_live_``, ``rk_live_``);
+        ``None`` when its prefix names neither mode."""
+        key = self.STRIPE_SECRET_KEY
+        if key.startswith(("sk_live_", "rk_live_")):
+            return True
+        if key.startswith(("sk_test_", "rk_test_")):
+            return False
+        return None
+
     def __getattr__(self, name: str) -> Any:
         if name in BY_NAME:
             return self.get(name)

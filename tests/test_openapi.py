@@ -76,6 +76,7 @@ ERROR_CODES = frozenset(
         "body_too_large",
         "invalid_signature",
         "invalid_event",
+        "livemode_mismatch",
         "processing_failed",
         "webhook_secret_missing",
     }

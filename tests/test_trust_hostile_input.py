@@ -20,6 +20,7 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fiko_billing.conf import billing_settings
 from fiko_billing.models import RejectedEvent, Subscription, WebhookEvent
 from fiko_billing.models.fields import ESCAPE, _may_need_escaping, decode_nul, encode_nul
 from fiko_billing.testing import payloads
@@ -231,6 +232,59 @@ def test_a_webhook_body_over_djangos_limit_is_a_json_400_and_logged(
     assert [r.levelname for r in caplog.records if r.name == "fiko_billing.webhooks"] == [
         "WARNING"
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "event_live", "code"),
+    [
+        ("sk_live_x", False, "livemode_mismatch"),
+        ("rk_live_x", False, "livemode_mismatch"),
+        ("sk_test_x", True, "livemode_mismatch"),
+        ("rk_test_x", True, "livemode_mismatch"),
+        ("sk_live_x", True, None),
+        ("sk_test_x", False, None),
+    ],
+)
+def test_an_event_of_the_other_mode_than_the_key_is_rejected_unprocessed(
+    settings: Any, key: str, event_live: bool, code: str | None
+) -> None:
+    """A test-mode endpoint pointed at a live site writes nothing there, and back."""
+    settings.FIKO_BILLING = {**settings.FIKO_BILLING, "STRIPE_SECRET_KEY": key}
+    story = Story("mode", start=1_760_000_000, tokens_per_period=100)
+    event = story.subscription_event("created", at=1_760_000_000)
+    event["livemode"] = event["data"]["object"]["livemode"] = event_live
+    response = post_signed(json.dumps(event).encode())
+    assert response.status_code == 200
+    answer = documented(response)
+    if code is None:
+        assert answer["outcome"] == "processed"
+        assert Subscription.objects.get().livemode is event_live
+        return
+    assert (answer["outcome"], answer["error"]["code"]) == ("rejected", code)
+    assert (
+        "STRIPE_SECRET_KEY is a " + ("test" if event_live else "live")
+        in (answer["error"]["message"])
+    )
+    assert not Subscription.objects.exists()
+    assert not WebhookEvent.objects.exists()
+    assert RejectedEvent.objects.get().reason == code
+
+
+@pytest.mark.parametrize(
+    ("key", "live"),
+    [
+        ("sk_live_1", True),
+        ("rk_live_1", True),
+        ("sk_test_1", False),
+        ("rk_test_1", False),
+        ("pk_live_1", None),
+        ("sk_1", None),
+        ("", None),
+    ],
+)
+def test_the_keys_mode_comes_from_its_prefix(settings: Any, key: str, live: bool | None) -> None:
+    settings.FIKO_BILLING = {**settings.FIKO_BILLING, "STRIPE_SECRET_KEY": key}
+    assert billing_settings.key_livemode is live
 
 
 def test_the_rejected_record_names_what_was_readable() -> None:

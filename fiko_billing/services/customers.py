@@ -66,7 +66,7 @@ def _customer_params(subscriber: Subscriber) -> dict[str, Any]:
 
 
 def _live_key() -> bool:
-    return billing_settings.STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
+    return billing_settings.key_livemode is True
 
 
 def _locked_row(subscriber: Subscriber) -> Customer:

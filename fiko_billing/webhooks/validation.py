@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from fiko_billing import strict_json
+from fiko_billing.conf import billing_settings
 from fiko_billing.models import RejectedEvent
 
 logger = logging.getLogger("fiko_billing.webhooks")
@@ -114,6 +115,7 @@ def parse_event(body: bytes) -> dict[str, Any]:
     _check_event(data)
     if _NUL_ESCAPE in body:
         _check_codes(data)
+    _check_mode(data)
     return data
 
 
@@ -146,6 +148,32 @@ def _check_event(data: dict[str, Any]) -> None:
     event_data = data.get("data")
     if not isinstance(event_data, dict) or not isinstance(event_data.get("object"), dict):
         raise reject("The event has no 'data.object'.")
+
+
+def _check_mode(data: dict[str, Any]) -> None:
+    """``EventRejected`` for an event of the other mode than the secret key's.
+
+    Test and live objects never mix in one database: a test-mode endpoint
+    pointed at a live site (its signing secret added to ``STRIPE_WEBHOOK_SECRET``
+    to make the failures stop) must not write test payments, customers and
+    tokens into it, nor a live event into a test site.
+    """
+    key_live = billing_settings.key_livemode
+    event_live = data.get("livemode")
+    if key_live is None or not isinstance(event_live, bool) or event_live == key_live:
+        return
+    if event_live:
+        message = (
+            "A live-mode event reached a site whose STRIPE_SECRET_KEY is a test-mode key; "
+            "point the live-mode webhook endpoint at the live site."
+        )
+    else:
+        message = (
+            "A test-mode event reached a site whose STRIPE_SECRET_KEY is a live-mode key; "
+            "remove the test-mode endpoint's secret from STRIPE_WEBHOOK_SECRET, or point "
+            "that endpoint at a test site."
+        )
+    raise EventRejected("livemode_mismatch", message, data=data)
 
 
 def _check_codes(data: dict[str, Any]) -> None:
