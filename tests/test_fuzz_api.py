@@ -162,8 +162,9 @@ def switch_preview(
     current: dict[str, Any], old_price: dict[str, Any], params: dict[str, str]
 ) -> dict[str, Any]:
     """Stripe's preview of switching the subscription's item to another monthly price
-    mid-period: an ``upcoming_`` draft, never finalized, whose proration lines (unused
-    time, then remaining time) come before the new price's line."""
+    mid-period: an ``upcoming_`` draft, never finalized, whose proration lines come
+    before the new price's line, newest first (the remaining time is created after the
+    unused time's credit), as the emulator's previews order them."""
     new_price = payloads.price(
         id=params["subscription_details[items][0][price]"],
         product_id="prod_other_fuzz",
@@ -187,8 +188,8 @@ def switch_preview(
             description=description,
         )
         for price_obj, amount, description in [
-            (old_price, -450, "Unused time on Plan after the switch"),
             (new_price, 950, "Remaining time on Other after the switch"),
+            (old_price, -450, "Unused time on Plan after the switch"),
         ]
     ]
     return payloads.invoice(
