@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -67,6 +67,17 @@ def content_length(request: HttpRequest) -> int:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else MAX_BODY_BYTES + 1
 
 
+def request_body(request: HttpRequest) -> bytes:
+    """``request.body``; ``InvalidInput`` (``body_too_large``) when it is larger than
+    Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``, which Django would answer with an HTML page."""
+    try:
+        return request.body
+    except RequestDataTooBig as exc:
+        raise InvalidInput(
+            _("The request body is larger than this site accepts."), code="body_too_large"
+        ) from exc
+
+
 def json_body(request: HttpRequest) -> dict[str, Any]:
     """The request's JSON object body; an empty body is ``{}``.
 
@@ -79,7 +90,7 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
             _("The request body is too large (at most %(max)d bytes).") % {"max": MAX_BODY_BYTES},
             code="body_too_large",
         )
-    body = request.body
+    body = request_body(request)
     if not body.strip():
         return {}
     data = parse_json(body)

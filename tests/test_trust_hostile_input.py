@@ -128,6 +128,17 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(api: Client) -> None
     assert documented(response)["error"]["code"] == "body_too_large"
 
 
+@pytest.mark.parametrize("url", JSON_POSTS)
+def test_a_body_over_djangos_limit_is_a_json_400(api: Client, settings: Any, url: str) -> None:
+    """A host may set DATA_UPLOAD_MAX_MEMORY_SIZE below our 64 KiB: Django's own
+    answer to a larger body would be an HTML page."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    body = json.dumps({"return_url": "x" * 200})
+    response = api.post(url, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert documented(response)["error"]["code"] == "body_too_large"
+
+
 @pytest.mark.parametrize(
     "session_id",
     ["%00", "cs_test%00", "%C3%A9", "x" * 300, "cs_test_1%0A", "cs_test%20", "cs_test%7B"],

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from fiko_billing.api import error_response
 from fiko_billing.conf import billing_settings
+from fiko_billing.exceptions import InvalidInput
+from fiko_billing.inputs import request_body
 from fiko_billing.services.events import EventShapeError, Outcome, receive, store_event
 from fiko_billing.webhooks.signature import WebhookSignatureError, verify
 from fiko_billing.webhooks.validation import EventRejected, parse_event, record_rejected
@@ -70,20 +71,16 @@ def _refuse_unverified(request: HttpRequest) -> HttpResponse | None:
             503, "webhook_secret_missing", "The webhook signing secret is not configured."
         )
     try:
-        body = request.body
-    except RequestDataTooBig:
-        # Django's own answer would be an HTML page. Unread, the body may be
-        # anyone's: a WARNING, as for a bad signature, not an ERROR to flood.
+        body = request_body(request)
+    except InvalidInput as exc:
+        # Unread, the body may be anyone's: a WARNING, as for a bad signature,
+        # not an ERROR anyone could flood.
         logger.warning(
             "webhook refused: the body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE "
             "(%s bytes); raise the setting if Stripe sends events this large",
             settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
         )
-        return error_response(
-            400,
-            "body_too_large",
-            "The request body is larger than this site accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
-        )
+        return error_response(400, exc.code, str(exc))
     try:
         verify(
             body,
